@@ -1,0 +1,73 @@
+//! The one write path. Every door that creates, changes or deletes events (REST,
+//! later GraphQL, import, seed) goes through [`Recorder`]: the store writes in one
+//! transaction, and only what was committed is published to subscribers.
+
+use tokio::sync::broadcast;
+
+use crate::domain::AuditEvent;
+use crate::store::{InsertOutcome, Store, WriteError};
+
+/// What happened to an event, as published after commit.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Created(AuditEvent),
+    Updated(AuditEvent),
+    Deleted(String),
+}
+
+#[derive(Clone)]
+pub struct Recorder {
+    store: Store,
+    changes: broadcast::Sender<Change>,
+}
+
+impl Recorder {
+    pub fn new(store: Store) -> Self {
+        let (changes, _) = broadcast::channel(1024);
+        Recorder { store, changes }
+    }
+
+    /// A live feed of committed changes (lagging receivers skip, never block writers).
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    fn publish(&self, change: Change) {
+        // No subscriber is not an error.
+        let _ = self.changes.send(change);
+    }
+
+    pub async fn create(&self, event: AuditEvent) -> Result<AuditEvent, WriteError> {
+        self.store.insert_one(&event).await?;
+        self.publish(Change::Created(event.clone()));
+        Ok(event)
+    }
+
+    /// Stores a batch atomically, skipping ids already stored.
+    pub async fn create_batch(&self, events: Vec<AuditEvent>) -> Result<InsertOutcome, WriteError> {
+        let outcome = self.store.insert_batch(&events).await?;
+        if self.changes.receiver_count() > 0 {
+            for e in events {
+                self.publish(Change::Created(e));
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Replaces an event whole; false when it does not exist.
+    pub async fn update(&self, event: AuditEvent) -> Result<bool, WriteError> {
+        let updated = self.store.replace(&event).await?;
+        if updated {
+            self.publish(Change::Updated(event));
+        }
+        Ok(updated)
+    }
+
+    pub async fn delete(&self, id: &str) -> anyhow::Result<bool> {
+        let deleted = self.store.delete(id).await?;
+        if deleted {
+            self.publish(Change::Deleted(id.to_string()));
+        }
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,152 @@
+//! The command-line doors: serve, seed, migrate, purge. Each is a thin adapter
+//! over the library; long-running ones show progress.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::audit::Recorder;
+use crate::clock::Clock;
+use crate::config::{Cli, Command, SeedArgs, ServeArgs, StoreArgs};
+use crate::domain::Ticks;
+use crate::startup::Application;
+use crate::store::Store;
+
+/// Events per write transaction when seeding.
+const SEED_BATCH: usize = 5_000;
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Seed(args)) => seed(args).await,
+        Some(Command::Migrate(args)) => {
+            let store = open(&args).await?;
+            eprintln!("schema is up to date on {}", store.backend_name());
+            Ok(())
+        }
+        Some(Command::Purge(args)) => {
+            let store = open(&args.store).await?;
+            let cutoff = Utc::now() - Duration::days(i64::from(args.older_than));
+            let purged = store.purge_before(Ticks::from_datetime(cutoff)).await?;
+            eprintln!("purged {purged} events older than {} days", args.older_than);
+            Ok(())
+        }
+    }
+}
+
+async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
+    let store = Store::connect(&args.database_url()).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let app = Application::build(args).await?;
+    eprintln!("{}", app.banner());
+    app.run_until_stopped().await.context("server failed")
+}
+
+async fn seed(args: SeedArgs) -> anyhow::Result<()> {
+    let store = open(&args.store).await?;
+    let to = args.to.unwrap_or_else(Utc::now);
+    let from = args.from.unwrap_or(to - Duration::days(365));
+    if from >= to {
+        anyhow::bail!("--from must be before --to");
+    }
+    let recorder = Recorder::new(store);
+    let started = std::time::Instant::now();
+    let outcome = write_generated(&recorder, args.seed, args.count, from, to, true).await?;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "seeded {} events ({} already present) in {secs:.1} s ({:.0} events/s)",
+        outcome.0,
+        outcome.1,
+        outcome.0 as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}
+
+/// Streams generated events into the store in batches; returns (inserted, existing).
+pub async fn write_generated(
+    recorder: &Recorder,
+    seed: u64,
+    count: u64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    show_progress: bool,
+) -> anyhow::Result<(u64, u64)> {
+    let progress = Progress::new(count, show_progress);
+    let mut generated = crate::seed::generate(seed, count, from, to);
+    let (mut inserted, mut existing) = (0, 0);
+    loop {
+        let batch: Vec<_> = generated.by_ref().take(SEED_BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        let n = batch.len() as u64;
+        let outcome = recorder.create_batch(batch).await?;
+        inserted += outcome.inserted;
+        existing += outcome.existing;
+        progress.advance(n);
+    }
+    progress.finish();
+    Ok((inserted, existing))
+}
+
+/// Seeds the demo tenant when the store holds no event at all.
+pub async fn seed_demo_if_empty(store: &Store, clock: &Clock, events: u64) -> anyhow::Result<Option<u64>> {
+    if events == 0 || store.count(None, Ticks(i64::MIN)).await? > 0 {
+        return Ok(None);
+    }
+    let to = clock.now();
+    let recorder = Recorder::new(store.clone());
+    let (inserted, _) = write_generated(&recorder, 1, events, to - Duration::days(365), to, false).await?;
+    Ok(Some(inserted))
+}
+
+/// A progress bar on a terminal, plain lines every 10% otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    total: u64,
+    done: std::cell::Cell<u64>,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(total: u64, enabled: bool) -> Progress {
+        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} events ({per_sec}, eta {eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress { bar, total, done: std::cell::Cell::new(0), enabled }
+    }
+
+    fn advance(&self, n: u64) {
+        let before = self.done.get();
+        let after = before + n;
+        self.done.set(after);
+        match &self.bar {
+            Some(bar) => bar.inc(n),
+            None if self.enabled && self.total > 0 => {
+                let step = (self.total / 10).max(1);
+                if before / step != after / step {
+                    eprintln!("{after}/{} events ({}%)", self.total, after * 100 / self.total);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+    }
+}

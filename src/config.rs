@@ -1,0 +1,136 @@
+//! Settings from flags and environment variables (`AUDITGRAPH_…`), with defaults
+//! and validation. Every flag has an environment twin; README lists them all.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "auditgraph",
+    version,
+    about = "A local emulator of the Microsoft Graph Intune audit log",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `auditgraph` with no subcommand serves.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Graph API (the default).
+    Serve(ServeArgs),
+    /// Write realistic, deterministic audit events into the store.
+    Seed(SeedArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(StoreArgs),
+    /// Delete events older than the retention window, then exit.
+    Purge(PurgeArgs),
+}
+
+/// Where the events live.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Directory for the embedded SQLite database and generated keys.
+    #[arg(long, env = "AUDITGRAPH_DATA_DIR", default_value = "./auditgraph-data")]
+    pub data_dir: PathBuf,
+    /// sqlite://…, postgres://… or mysql://…; also read from DATABASE_URL.
+    /// Default: a SQLite file in the data directory.
+    #[arg(long, env = "AUDITGRAPH_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// The database URL to use: the flag, `AUDITGRAPH_DATABASE_URL`, `DATABASE_URL`,
+    /// then the embedded SQLite file.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| {
+                format!("sqlite://{}?mode=rwc", self.data_dir.join("auditgraph.db").display())
+            })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address of the plain-HTTP listener.
+    #[arg(long, env = "AUDITGRAPH_HTTP", default_value = "127.0.0.1:5080")]
+    pub http: SocketAddr,
+    /// Absolute base URL clients reach this server on (e.g. behind a port mapping);
+    /// nextLinks and @odata.context use it instead of the request's own origin.
+    #[arg(long, env = "AUDITGRAPH_PUBLIC_BASE_URL", value_parser = parse_base_url)]
+    pub public_base_url: Option<String>,
+    /// Largest page served, whatever $top asks for.
+    #[arg(long, env = "AUDITGRAPH_MAX_PAGE_SIZE", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_page_size: u64,
+    /// Events older than this many days are never served, and are purged.
+    #[arg(long, env = "AUDITGRAPH_RETENTION_DAYS", default_value_t = 365,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retention_days: u32,
+    /// How often the background purge runs, in seconds.
+    #[arg(long, env = "AUDITGRAPH_PURGE_INTERVAL_SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub purge_interval_secs: u64,
+    /// Do not seed a demo tenant into an empty database.
+    #[arg(long, env = "AUDITGRAPH_NO_DEMO")]
+    pub no_demo: bool,
+    /// How many events the demo tenant has.
+    #[arg(long, env = "AUDITGRAPH_DEMO_EVENTS", default_value_t = 3000)]
+    pub demo_events: u64,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "AUDITGRAPH_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    #[arg(long, env = "AUDITGRAPH_LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Number of events to write.
+    #[arg(long, default_value_t = 3000)]
+    pub count: u64,
+    /// Seed of the generator: the same seed, count and range give identical events.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Start of the time range (RFC 3339); default 365 days before --to.
+    #[arg(long)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// End of the time range (RFC 3339); default now.
+    #[arg(long)]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Delete events older than this many days.
+    #[arg(long, default_value_t = 365)]
+    pub older_than: u32,
+}
+
+fn parse_base_url(value: &str) -> Result<String, String> {
+    let trimmed = value.trim_end_matches('/');
+    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
+        return Err(format!("'{value}' is not an absolute http(s) URL"));
+    }
+    Ok(trimmed.to_string())
+}

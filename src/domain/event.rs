@@ -1,0 +1,134 @@
+//! The audit event model: what an Intune audit event *is*, independent of any wire
+//! shape or table layout. Every door (REST, GraphQL, CLI) and every store speaks it.
+//!
+//! Invariants: `activity_date_time` is UTC with at most 100 ns precision (Graph's 7
+//! fractional digits), so it round-trips exactly through every backend and every
+//! shape. Construct timestamps through [`Ticks`] or [`truncate_to_ticks`].
+
+use chrono::{DateTime, TimeZone, Utc};
+use uuid::Uuid;
+
+/// One Intune audit event (`microsoft.graph.auditEvent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: String,
+    pub display_name: Option<String>,
+    pub component_name: Option<String>,
+    pub actor: Option<AuditActor>,
+    pub activity: Option<String>,
+    pub activity_date_time: DateTime<Utc>,
+    pub activity_type: Option<String>,
+    pub activity_operation_type: Option<String>,
+    pub activity_result: Option<String>,
+    pub correlation_id: Uuid,
+    pub category: Option<String>,
+    /// The targets, in order. Graph declares the collection nullable; an absent
+    /// collection and an empty one are both stored and served as `[]`.
+    pub resources: Vec<AuditResource>,
+}
+
+/// Who performed the activity (`microsoft.graph.auditActor`). The beta-only fields
+/// (`remote_*`, `user_role_scope_tags`) are stored always and serialised on beta only.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditActor {
+    /// `auditActorType` on v1.0; beta also mirrors it as `type`.
+    pub actor_type: Option<String>,
+    pub user_permissions: Vec<String>,
+    pub application_id: Option<String>,
+    pub application_display_name: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub service_principal_name: Option<String>,
+    pub ip_address: Option<String>,
+    pub user_id: Option<String>,
+    pub remote_tenant_id: Option<String>,
+    pub remote_user_id: Option<String>,
+    pub user_role_scope_tags: Vec<RoleScopeTagInfo>,
+}
+
+/// A scope tag of the acting user (beta `microsoft.graph.roleScopeTagInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RoleScopeTagInfo {
+    pub display_name: Option<String>,
+    pub role_scope_tag_id: Option<String>,
+}
+
+/// A target of the activity (`microsoft.graph.auditResource`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditResource {
+    pub display_name: Option<String>,
+    /// `auditResourceType` on v1.0; beta also mirrors it as `type`.
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub modified_properties: Vec<AuditProperty>,
+}
+
+/// One changed property of a target (`microsoft.graph.auditProperty`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditProperty {
+    pub display_name: Option<String>,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
+/// A point in time as a count of 100 ns ticks since the Unix epoch: Graph's
+/// precision, and the storage form on every backend (a BIGINT sorts and indexes
+/// the same everywhere, which no shared timestamp type does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ticks(pub i64);
+
+impl Ticks {
+    pub fn from_datetime(at: DateTime<Utc>) -> Self {
+        let secs = at.timestamp();
+        let sub = i64::from(at.timestamp_subsec_nanos()) / 100;
+        Ticks(secs * 10_000_000 + sub)
+    }
+
+    pub fn to_datetime(self) -> DateTime<Utc> {
+        let secs = self.0.div_euclid(10_000_000);
+        let nanos = (self.0.rem_euclid(10_000_000) * 100) as u32;
+        Utc.timestamp_opt(secs, nanos)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+}
+
+/// Drops precision below 100 ns, the finest Graph (and auditgraph) keeps.
+pub fn truncate_to_ticks(at: DateTime<Utc>) -> DateTime<Utc> {
+    Ticks::from_datetime(at).to_datetime()
+}
+
+/// Graph's wire form of a DateTimeOffset: UTC, exactly 7 fractional digits, `Z`.
+pub fn format_graph_datetime(at: DateTime<Utc>) -> String {
+    let ticks = Ticks::from_datetime(at).0.rem_euclid(10_000_000);
+    format!("{}.{ticks:07}Z", at.format("%Y-%m-%dT%H:%M:%S"))
+}
+
+/// Case folding used for every case-insensitive comparison, in SQL (through the
+/// stored `*_ci` shadow columns) and in memory alike.
+pub fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_round_trip_keeps_100ns() {
+        let at = DateTime::parse_from_rfc3339("2024-07-22T22:17:09.7552025Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let ticks = Ticks::from_datetime(at);
+        assert_eq!(ticks.to_datetime(), at);
+        assert_eq!(format_graph_datetime(at), "2024-07-22T22:17:09.7552025Z");
+    }
+
+    #[test]
+    fn truncation_drops_below_100ns_and_handles_pre_epoch() {
+        let at = Utc.timestamp_opt(-1, 123_456_789).unwrap();
+        let t = truncate_to_ticks(at);
+        assert_eq!(t.timestamp_subsec_nanos(), 123_456_700);
+        assert_eq!(t.timestamp(), -1);
+        assert_eq!(format_graph_datetime(Utc.timestamp_opt(0, 0).unwrap()), "1970-01-01T00:00:00.0000000Z");
+    }
+}

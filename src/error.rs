@@ -1,0 +1,137 @@
+//! The one error type of the Graph surface, and its mapping to Graph's error
+//! envelope: `{"error":{"code","message","innerError":{"date","request-id",
+//! "client-request-id"}}}`. Handlers return `Result<_, ApiError>`; a 5xx is logged
+//! with its cause and never echoed.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use chrono::Utc;
+use serde_json::json;
+
+use crate::odata::ODataError;
+
+pub type ApiResult<T, E = ApiError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A malformed request: the message is shown to the client as is.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    OData(#[from] ODataError),
+    /// A path Graph does not know, below a valid version.
+    #[error("Resource not found for the segment '{0}'.")]
+    UnknownSegment(String),
+    /// A first path segment that is not a Graph version.
+    #[error("Invalid version: {0}")]
+    InvalidVersion(String),
+    /// An entity that does not exist (Intune answers in its `_version: 3` form).
+    #[error("no audit event with id '{0}'")]
+    EventNotFound(String),
+    /// A create whose id is already stored.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("The requested resource does not support http method '{0}'.")]
+    MethodNotAllowed(String),
+    #[error("The request body is larger than the limit of {0} bytes.")]
+    PayloadTooLarge(usize),
+    #[error("{message}")]
+    Auth {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        www_authenticate: Option<String>,
+    },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest(message.into())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) | ApiError::UnknownSegment(_) => "BadRequest",
+            ApiError::OData(e) if e.status == 406 => "NotAcceptable",
+            ApiError::OData(_) => "BadRequest",
+            ApiError::InvalidVersion(_) | ApiError::EventNotFound(_) => "ResourceNotFound",
+            ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
+            ApiError::Conflict(_) => "Conflict",
+            ApiError::PayloadTooLarge(_) => "RequestEntityTooLarge",
+            ApiError::Auth { code, .. } => code,
+            ApiError::Internal(_) => "UnknownError",
+        }
+    }
+
+    /// The text of `error.message`.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::EventNotFound(_) => intune_message("An error has occurred"),
+            ApiError::Internal(_) => intune_message("An internal server error has occurred"),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Intune's backend errors carry a JSON document serialised into `error.message`
+/// (spec graph-audit-events.md §5.2); clients that parse it expect this layout.
+pub fn intune_message(text: &str) -> String {
+    let activity = uuid::Uuid::new_v4();
+    format!(
+        "{{\r\n  \"_version\": 3,\r\n  \"Message\": \"{text} - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: {activity} - Url: https://fef.auditgraph.local/StatelessAuditingFEService/deviceManagement/auditEvents\",\r\n  \"CustomApiErrorPhrase\": \"\",\r\n  \"RetryAfter\": null,\r\n  \"ErrorSourceService\": \"\",\r\n  \"HttpHeaders\": \"{{}}\"\r\n}}"
+    )
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::UnknownSegment(_) => StatusCode::BAD_REQUEST,
+            ApiError::OData(e) => {
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            ApiError::InvalidVersion(_) | ApiError::EventNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Auth { status, .. } => *status,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(error = ?cause, "request failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::Auth {
+            www_authenticate: Some(value),
+            ..
+        } = self
+            && let Ok(value) = HeaderValue::from_str(value)
+        {
+            response.insert_header((header::WWW_AUTHENTICATE, value));
+        }
+        response
+            .content_type(crate::rest::headers::JSON_CONTENT_TYPE)
+            .body(envelope(self.code(), &self.message()).to_string())
+    }
+}
+
+/// The Graph error envelope, carrying the ids of the request being answered.
+pub fn envelope(code: &str, message: &str) -> serde_json::Value {
+    let ids = crate::rest::headers::RequestIds::current();
+    json!({
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "date": Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                "request-id": ids.request_id,
+                "client-request-id": ids.client_request_id,
+            }
+        }
+    })
+}

@@ -1,0 +1,21 @@
+//! auditgraph: a local emulator of the Microsoft Graph Intune audit log
+//! (`/deviceManagement/auditEvents` on `/v1.0` and `/beta`).
+//!
+//! Requests enter through a door (`rest`, the CLI in `cli`), become one query model
+//! (`odata`), and reach the database only through `store`. Every write goes through
+//! `audit::Recorder`. See the README's design notes.
+
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod odata;
+pub mod paging;
+pub mod rest;
+pub mod seed;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

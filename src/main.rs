@@ -1,0 +1,23 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use auditgraph::config::{Cli, Command, LogFormat};
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let format = match &cli.command {
+        None => cli.serve.log_format,
+        Some(Command::Serve(args)) => args.log_format,
+        Some(_) => LogFormat::Pretty,
+    };
+    auditgraph::telemetry::init(format);
+    match auditgraph::cli::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! `/deviceManagement/auditEvents` and its functions: list, get, create, update,
+//! delete, `$count`, `getAuditCategories`, `getAuditActivityTypes`, and `$metadata`.
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Map, Value, json};
+
+use super::headers::JSON_CONTENT_TYPE;
+use super::path::Target;
+use crate::domain::graph::{self, ApiVersion, event_json};
+use crate::domain::vocabulary::CATEGORIES;
+use crate::domain::{AuditEvent, truncate_to_ticks};
+use crate::error::ApiError;
+use crate::odata::{QueryOptions, SelectProperty};
+use crate::paging::query_hash;
+use crate::state::AppState;
+use crate::store::{Children, PageRequest, WriteError, default_order};
+
+/// The CSDL served at `$metadata`, kept in `schema/` as contract files.
+pub fn metadata(version: ApiVersion) -> &'static str {
+    match version {
+        ApiVersion::V1 => include_str!("../../schema/metadata-v1.0.xml"),
+        ApiVersion::Beta => include_str!("../../schema/metadata-beta.xml"),
+    }
+}
+
+pub async fn handle(
+    req: &HttpRequest,
+    state: &AppState,
+    version: ApiVersion,
+    target: Target,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let method = req.method().clone();
+    match (target, method) {
+        (Target::Metadata, Method::GET) => Ok(HttpResponse::Ok()
+            .content_type("application/xml")
+            .body(metadata(version))),
+        (Target::Events, Method::GET) => list(req, state, version).await,
+        (Target::Events, Method::POST) => create(req, state, version, body).await,
+        (Target::Count, Method::GET) => count(req, state).await,
+        (Target::Event(id), Method::GET) => get(req, state, version, &id).await,
+        (Target::Event(id), Method::PATCH) => update(req, state, version, &id, body).await,
+        (Target::Event(id), Method::DELETE) => delete(state, &id).await,
+        (Target::Categories, Method::GET) => Ok(strings(req, state, version, CATEGORIES.iter().map(|c| c.to_string()).collect())),
+        (Target::ActivityTypes(Some(category)), Method::GET) => {
+            let types = state.store.activity_types(&category).await?;
+            Ok(strings(req, state, version, types))
+        }
+        (Target::ActivityTypes(None), Method::GET) => Err(ApiError::bad_request(
+            "The parameter 'category' is missing: call getAuditActivityTypes(category='<category>').",
+        )),
+        (_, method) => Err(ApiError::MethodNotAllowed(method.to_string())),
+    }
+}
+
+/// Scheme, host and port clients reach us on: the configured public base URL, or
+/// the request's own origin (clients follow nextLinks blindly, so never Graph's).
+fn origin(req: &HttpRequest, state: &AppState) -> String {
+    match &state.public_base_url {
+        Some(base) => base.clone(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
+}
+
+fn context_url(req: &HttpRequest, state: &AppState, version: ApiVersion, select: Option<&[SelectProperty]>, entity: bool) -> String {
+    let mut url = format!("{}/{}/$metadata#deviceManagement/auditEvents", origin(req, state), version.segment());
+    if let Some(select) = select {
+        let names: Vec<&str> = select.iter().map(|p| p.odata_name()).collect();
+        url.push_str(&format!("({})", names.join(",")));
+    }
+    if entity {
+        url.push_str("/$entity");
+    }
+    url
+}
+
+fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(JSON_CONTENT_TYPE)
+        .body(body.to_string())
+}
+
+/// Everything but unreserved characters is escaped, so a link re-sent verbatim
+/// means the same thing to every client and server.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+fn next_link(req: &HttpRequest, state: &AppState, options: &QueryOptions, token: &str) -> String {
+    let mut query: Vec<String> = options
+        .passthrough
+        .iter()
+        .map(|(name, value)| format!("{name}={}", utf8_percent_encode(value, QUERY_VALUE)))
+        .collect();
+    query.push(format!("$skiptoken={token}"));
+    format!("{}{}?{}", origin(req, state), req.path(), query.join("&"))
+}
+
+fn children(select: Option<&[SelectProperty]>) -> Children {
+    match select {
+        None => Children::ALL,
+        Some(s) => Children {
+            actor: s.contains(&SelectProperty::Actor),
+            resources: s.contains(&SelectProperty::Resources),
+        },
+    }
+}
+
+async fn list(req: &HttpRequest, state: &AppState, version: ApiVersion) -> Result<HttpResponse, ApiError> {
+    let options = QueryOptions::parse(req.query_string())?;
+    let order = if options.orderby.is_empty() { default_order() } else { options.orderby.clone() };
+    let hash = query_hash(options.filter.as_ref(), &order);
+    let after = match &options.skiptoken {
+        Some(token) => Some(
+            state
+                .paging_key
+                .decode(token, &hash)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let limit = options.top.unwrap_or(state.max_page_size).min(state.max_page_size);
+    let select = options.select.as_deref();
+    let not_before = state.retention_start();
+    let page = state
+        .store
+        .page(&PageRequest {
+            filter: options.filter.as_ref(),
+            order: &order,
+            after: after.as_ref(),
+            // $skip applies to the first page; later pages continue from the cursor.
+            offset: if after.is_none() { options.skip.unwrap_or(0) } else { 0 },
+            limit,
+            not_before,
+            children: children(select),
+        })
+        .await?;
+
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), Value::String(context_url(req, state, version, select, false)));
+    if options.count {
+        let total = state.store.count(options.filter.as_ref(), not_before).await?;
+        body.insert("@odata.count".into(), json!(total));
+    }
+    if let Some(cursor) = &page.next {
+        let token = state.paging_key.encode(&hash, cursor);
+        body.insert("@odata.nextLink".into(), Value::String(next_link(req, state, &options, &token)));
+    }
+    let values: Vec<Value> = page
+        .events
+        .iter()
+        .map(|e| Value::Object(event_json(e, version, select)))
+        .collect();
+    body.insert("value".into(), Value::Array(values));
+    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+}
+
+async fn count(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, ApiError> {
+    let options = QueryOptions::parse(req.query_string())?;
+    let total = state.store.count(options.filter.as_ref(), state.retention_start()).await?;
+    Ok(HttpResponse::Ok().content_type("text/plain;charset=utf-8").body(total.to_string()))
+}
+
+fn entity_response(req: &HttpRequest, state: &AppState, version: ApiVersion, status: StatusCode, event: &AuditEvent, select: Option<&[SelectProperty]>) -> HttpResponse {
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), Value::String(context_url(req, state, version, select, true)));
+    body.extend(event_json(event, version, select));
+    json_response(status, &Value::Object(body))
+}
+
+async fn find(state: &AppState, id: &str) -> Result<AuditEvent, ApiError> {
+    state
+        .store
+        .get(id, state.retention_start())
+        .await?
+        .ok_or_else(|| ApiError::EventNotFound(id.to_string()))
+}
+
+async fn get(req: &HttpRequest, state: &AppState, version: ApiVersion, id: &str) -> Result<HttpResponse, ApiError> {
+    let options = QueryOptions::parse(req.query_string())?;
+    let event = find(state, id).await?;
+    Ok(entity_response(req, state, version, StatusCode::OK, &event, options.select.as_deref()))
+}
+
+/// Reads the body within the size limit, as JSON.
+async fn json_body(state: &AppState, mut body: web::Payload) -> Result<Value, ApiError> {
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad_request("The request body could not be read."))?;
+        if bytes.len() + chunk.len() > state.max_body_bytes {
+            return Err(ApiError::PayloadTooLarge(state.max_body_bytes));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&bytes).map_err(|_| {
+        ApiError::bad_request(
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+        )
+    })
+}
+
+fn write_error(e: WriteError) -> ApiError {
+    match e {
+        WriteError::Conflict(_) => ApiError::Conflict(e.to_string()),
+        WriteError::Database(cause) => ApiError::Internal(cause),
+    }
+}
+
+async fn create(req: &HttpRequest, state: &AppState, version: ApiVersion, body: web::Payload) -> Result<HttpResponse, ApiError> {
+    let body = json_body(state, body).await?;
+    let now = truncate_to_ticks(state.clock.now());
+    let event = graph::parse_event(&body, || uuid::Uuid::new_v4().to_string(), || now)
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    let event = state.recorder.create(event).await.map_err(write_error)?;
+    let location = format!("{}{}/{}", origin(req, state), req.path().trim_end_matches('/'), event.id);
+    let mut response = entity_response(req, state, version, StatusCode::CREATED, &event, None);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(actix_web::http::header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+async fn update(req: &HttpRequest, state: &AppState, version: ApiVersion, id: &str, body: web::Payload) -> Result<HttpResponse, ApiError> {
+    let patch = json_body(state, body).await?;
+    let current = find(state, id).await?;
+    let updated = graph::patch_event(&current, &patch).map_err(|e| ApiError::bad_request(e.0))?;
+    if !state.recorder.update(updated.clone()).await.map_err(write_error)? {
+        return Err(ApiError::EventNotFound(id.to_string()));
+    }
+    Ok(entity_response(req, state, version, StatusCode::OK, &updated, None))
+}
+
+async fn delete(state: &AppState, id: &str) -> Result<HttpResponse, ApiError> {
+    find(state, id).await?;
+    if !state.recorder.delete(id).await? {
+        return Err(ApiError::EventNotFound(id.to_string()));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A function's `Collection(Edm.String)` answer.
+fn strings(req: &HttpRequest, state: &AppState, version: ApiVersion, values: Vec<String>) -> HttpResponse {
+    let body = json!({
+        "@odata.context": format!("{}/{}/$metadata#Collection(Edm.String)", origin(req, state), version.segment()),
+        "value": values,
+    });
+    json_response(StatusCode::OK, &body)
+}

@@ -1,0 +1,62 @@
+//! Headers every Graph response carries: `request-id`, `client-request-id` (the
+//! client's when sent), `OData-Version`, plus the ids in error bodies. The ids of
+//! the request being served are a task-local, so the error envelope can read them
+//! wherever the error is rendered.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+
+/// The full OData media type Graph sends with JSON bodies.
+pub const JSON_CONTENT_TYPE: &str =
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+
+#[derive(Debug, Clone)]
+pub struct RequestIds {
+    pub request_id: String,
+    pub client_request_id: String,
+}
+
+tokio::task_local! {
+    static CURRENT: RequestIds;
+}
+
+impl RequestIds {
+    /// The ids of the request this task is serving (fresh ones outside a request).
+    pub fn current() -> RequestIds {
+        CURRENT.try_with(Clone::clone).unwrap_or_else(|_| {
+            let id = uuid::Uuid::new_v4().to_string();
+            RequestIds { request_id: id.clone(), client_request_id: id }
+        })
+    }
+}
+
+pub async fn graph_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let client_request_id = req
+        .headers()
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| request_id.clone());
+    let ids = RequestIds { request_id, client_request_id };
+    let mut response = CURRENT.scope(ids.clone(), next.call(req)).await?;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("request-id", ids.request_id.as_str()),
+        ("client-request-id", ids.client_request_id.as_str()),
+        ("odata-version", "4.0"),
+        ("cache-control", "no-cache"),
+        ("x-auditgraph-version", env!("CARGO_PKG_VERSION")),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    Ok(response)
+}

@@ -1,0 +1,34 @@
+//! `auditgraph seed`: a deterministic, realistic Intune audit history.
+//!
+//! [`generate`] streams `count` [`AuditEvent`](crate::domain::AuditEvent)s between two
+//! instants from a seed. The same arguments give byte-identical events (ids, times,
+//! everything) on every platform: all randomness is one ChaCha8 stream keyed from the seed
+//! and consumed through integer arithmetic only. Memory does not grow with `count`, and a
+//! release build produces millions of events per second, so the stream can feed a bulk
+//! import directly.
+//!
+//! What the events look like is data, not code: `catalogue.json` (read once, through
+//! [`catalogue()`]) holds the 21 categories with their activities in Intune's
+//! naming (`Create DeviceEnrollmentConfiguration`, `wipe ManagedDevice`, the Cloud PKI
+//! activities…), the resource kinds with their `auditResourceType`s, name patterns and
+//! properties, the admins, service principals and GDAP partners who act, and the weekly
+//! rhythm of the tenant. [`activity_types`] answers `getAuditActivityTypes` from it.
+//!
+//! Realism the generator adds on top of the catalogue:
+//! * times follow working hours and weekdays (UTC) and never decrease (`rhythm`);
+//! * resources live: created, then patched, assigned and acted on, then perhaps deleted,
+//!   so one `resourceId` recurs across a handful of events (`generator`);
+//! * an admin often carries on in the same area, and on the object just touched;
+//! * a small share of events fail, and a failed request changes nothing;
+//! * Creates report every property with a null `oldValue`; patches report old → new.
+
+mod catalogue;
+mod generator;
+mod rhythm;
+mod template;
+
+#[cfg(test)]
+mod tests;
+
+pub use catalogue::{Catalogue, activity_types, catalogue};
+pub use generator::{Generator, generate};

@@ -1,0 +1,135 @@
+//! The store owns SQL: connecting to SQLite, PostgreSQL or MySQL/MariaDB (chosen by
+//! URL at run time), migrating, the one write transaction, reads, and retention.
+//! Nothing outside this module builds a query.
+
+mod filter;
+mod order;
+mod read;
+mod rows;
+mod write;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm_migration::MigratorTrait;
+
+pub use filter::condition;
+pub use order::{Cursor, SortValue, default_order, sort_values};
+pub use read::{Children, PageRequest, Page};
+pub use write::{InsertOutcome, WriteError};
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to the database the URL names. SQLite files are created on demand
+    /// and run in WAL mode, so readers never wait for the writer.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        let mut options = ConnectOptions::new(url.to_string());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        if url.starts_with("sqlite:") {
+            if let Some(path) = sqlite_file(url) {
+                if let Some(dir) = std::path::Path::new(&path).parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                options.max_connections(4);
+            } else {
+                // Every connection to `:memory:` would be a different, empty database.
+                options.max_connections(1);
+            }
+            options.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(true)
+            });
+        } else {
+            options.max_connections(10);
+        }
+        let db = Database::connect(options)
+            .await
+            .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
+        Ok(Store { db })
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// The backend's name as users know it.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend() {
+            DbBackend::Sqlite => "SQLite",
+            DbBackend::Postgres => "PostgreSQL",
+            DbBackend::MySql => "MySQL/MariaDB",
+            _ => "unknown",
+        }
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        entities::migration::Migrator::up(&self.db, None)
+            .await
+            .context("database migration failed")
+    }
+
+    /// Answers once the database does.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.db.ping().await.context("database did not answer")
+    }
+
+    pub(crate) fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+fn sqlite_file(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.to_string())
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("mysql://root@h/db"), "mysql://root@h/db");
+        assert_eq!(redact("sqlite://x.db?mode=rwc"), "sqlite://x.db?mode=rwc");
+    }
+
+    #[test]
+    fn finds_sqlite_files() {
+        assert_eq!(sqlite_file("sqlite://d/a.db?mode=rwc").as_deref(), Some("d/a.db"));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+    }
+}

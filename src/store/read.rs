@@ -1,0 +1,164 @@
+//! Reads: a page of events in keyset order, one event, counts and distinct
+//! activity types. A page costs a constant number of statements whatever its
+//! size or position: one for the events, one per child table.
+
+use anyhow::Context;
+use entities::{
+    audit_actor as actor, audit_actor_permission as permission, audit_event as event,
+    audit_property as property, audit_resource as resource,
+};
+use sea_orm::sea_query::Condition;
+use sea_orm::{
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::order::{Cursor, after, order_terms, sort_values};
+use super::{Store, filter, rows};
+use crate::domain::{AuditEvent, Ticks, fold};
+use crate::odata::{Filter, OrderKey};
+
+/// Which child rows a read needs (`$select` may leave them out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Children {
+    pub actor: bool,
+    pub resources: bool,
+}
+
+impl Children {
+    pub const ALL: Children = Children { actor: true, resources: true };
+}
+
+pub struct PageRequest<'a> {
+    pub filter: Option<&'a Filter>,
+    /// Resolved order (never empty; see `default_order`).
+    pub order: &'a [OrderKey],
+    pub after: Option<&'a Cursor>,
+    pub offset: u64,
+    pub limit: u64,
+    /// Events before this instant are outside the retention window.
+    pub not_before: Ticks,
+    pub children: Children,
+}
+
+pub struct Page {
+    pub events: Vec<AuditEvent>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<Cursor>,
+}
+
+fn visible(filter: Option<&Filter>, not_before: Ticks) -> Condition {
+    let mut condition = Condition::all().add(event::Column::ActivityTicks.gte(not_before.0));
+    if let Some(f) = filter {
+        condition = condition.add(filter::condition(f));
+    }
+    condition
+}
+
+impl Store {
+    pub async fn page(&self, req: &PageRequest<'_>) -> anyhow::Result<Page> {
+        let mut query = event::Entity::find().filter(visible(req.filter, req.not_before));
+        if let Some(cursor) = req.after {
+            let condition = after(req.order, cursor).context("cursor does not fit the order")?;
+            query = query.filter(condition);
+        }
+        for (column, direction) in order_terms(req.order) {
+            query = query.order_by(column, direction);
+        }
+        if req.offset > 0 {
+            query = query.offset(req.offset);
+        }
+        // One row more than asked tells whether a next page exists without a count.
+        let mut rows = query
+            .limit(req.limit + 1)
+            .all(&self.db)
+            .await
+            .context("cannot read audit events")?;
+        let more = rows.len() as u64 > req.limit;
+        rows.truncate(req.limit as usize);
+        let events = self.with_children(rows, req.children).await?;
+        let next = match (more, events.last()) {
+            (true, Some(last)) => Some(sort_values(req.order, last)),
+            _ => None,
+        };
+        Ok(Page { events, next })
+    }
+
+    pub async fn get(&self, id: &str, not_before: Ticks) -> anyhow::Result<Option<AuditEvent>> {
+        let row = event::Entity::find_by_id(id.to_string())
+            .filter(event::Column::ActivityTicks.gte(not_before.0))
+            .one(&self.db)
+            .await
+            .context("cannot read audit event")?;
+        Ok(self.with_children(row.into_iter().collect(), Children::ALL).await?.pop())
+    }
+
+    pub async fn count(&self, filter: Option<&Filter>, not_before: Ticks) -> anyhow::Result<u64> {
+        event::Entity::find()
+            .filter(visible(filter, not_before))
+            .count(&self.db)
+            .await
+            .context("cannot count audit events")
+    }
+
+    /// Distinct activity types recorded for a category (case-insensitive).
+    pub async fn activity_types(&self, category: &str) -> anyhow::Result<Vec<String>> {
+        let types: Vec<Option<String>> = event::Entity::find()
+            .select_only()
+            .column(event::Column::ActivityType)
+            .distinct()
+            .filter(event::Column::CategoryCi.eq(fold(category)))
+            .filter(event::Column::ActivityType.is_not_null())
+            .order_by_asc(event::Column::ActivityType)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .context("cannot read activity types")?;
+        Ok(types.into_iter().flatten().collect())
+    }
+
+    /// Loads the child rows of `rows` with one statement per child table.
+    async fn with_children(
+        &self,
+        rows: Vec<event::Model>,
+        children: Children,
+    ) -> anyhow::Result<Vec<AuditEvent>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let (mut actors, mut permissions, mut resources, mut properties) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        if children.actor {
+            actors = actor::Entity::find()
+                .filter(actor::Column::EventId.is_in(ids.clone()))
+                .all(&self.db)
+                .await
+                .context("cannot read actors")?;
+            permissions = permission::Entity::find()
+                .filter(permission::Column::EventId.is_in(ids.clone()))
+                .order_by_asc(permission::Column::EventId)
+                .order_by_asc(permission::Column::Ordinal)
+                .all(&self.db)
+                .await
+                .context("cannot read actor permissions")?;
+        }
+        if children.resources {
+            resources = resource::Entity::find()
+                .filter(resource::Column::EventId.is_in(ids.clone()))
+                .order_by_asc(resource::Column::EventId)
+                .order_by_asc(resource::Column::Ordinal)
+                .all(&self.db)
+                .await
+                .context("cannot read resources")?;
+            properties = property::Entity::find()
+                .filter(property::Column::EventId.is_in(ids))
+                .order_by_asc(property::Column::EventId)
+                .order_by_asc(property::Column::ResourceOrdinal)
+                .order_by_asc(property::Column::Ordinal)
+                .all(&self.db)
+                .await
+                .context("cannot read modified properties")?;
+        }
+        rows::assemble(rows, actors, permissions, resources, properties)
+    }
+}

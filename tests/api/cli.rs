@@ -1,0 +1,127 @@
+//! The binary itself: `seed` is deterministic, `serve` prints its banner, serves,
+//! and stops cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_auditgraph");
+
+fn run(args: &[&str]) -> std::process::Output {
+    let output = Command::new(BIN).args(args).output().expect("run auditgraph");
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// Serves `data_dir` on a free port until dropped; returns the base URL.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &std::path::Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--http", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start server");
+        let stderr = child.stderr.take().unwrap();
+        let mut base = None;
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if let Some(rest) = line.trim().strip_prefix("Graph API") {
+                let url = rest.trim().split("/v1.0").next().unwrap().to_string();
+                base = Some(url);
+                break;
+            }
+        }
+        Server { child, base: base.expect("banner names the Graph URL") }
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+async fn all_events(base: &str) -> Vec<Value> {
+    let client = reqwest::Client::new();
+    let mut events = Vec::new();
+    let mut next = Some(format!("{base}/beta/deviceManagement/auditEvents?$orderby=id"));
+    while let Some(url) = next {
+        let body: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+        events.extend(body["value"].as_array().unwrap().iter().cloned());
+        next = body.get("@odata.nextLink").map(|v| v.as_str().unwrap().to_string());
+    }
+    events
+}
+
+#[tokio::test]
+async fn seed_is_deterministic_and_serve_stops_cleanly() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut contents = Vec::new();
+    for dir in &dirs {
+        let d = dir.path().to_str().unwrap();
+        run(&["seed", "--data-dir", d, "--count", "300", "--seed", "7", "--from", "2026-06-01T00:00:00Z", "--to", "2026-09-01T00:00:00Z"]);
+        let server = Server::start(dir.path(), &["--no-demo", "--retention-days", "36500"]);
+        let health = reqwest::get(format!("{}/healthz", server.base)).await.unwrap();
+        assert_eq!(health.status(), 200);
+        contents.push(all_events(&server.base).await);
+        let status = server.terminate();
+        assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
+    }
+    assert_eq!(contents[0].len(), 300);
+    assert_eq!(contents[0], contents[1], "same arguments, same events");
+
+    // Another seed gives other events.
+    let other = tempfile::tempdir().unwrap();
+    let d = other.path().to_str().unwrap();
+    run(&["seed", "--data-dir", d, "--count", "300", "--seed", "8", "--from", "2026-06-01T00:00:00Z", "--to", "2026-09-01T00:00:00Z"]);
+    let server = Server::start(other.path(), &["--no-demo", "--retention-days", "36500"]);
+    assert_ne!(all_events(&server.base).await, contents[0]);
+    server.terminate();
+}
+
+#[tokio::test]
+async fn an_empty_store_gets_the_demo_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--demo-events", "120"]);
+    let body: Value = reqwest::get(format!("{}/v1.0/deviceManagement/auditEvents/$count", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(body, 120);
+    server.terminate();
+    // A second start finds data and does not seed again.
+    let server = Server::start(dir.path(), &["--demo-events", "120"]);
+    let count: u64 = reqwest::get(format!("{}/v1.0/deviceManagement/auditEvents/$count", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(count, 120);
+    server.terminate();
+}
+
+#[test]
+fn migrate_and_purge_run_against_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let output = run(&["migrate", "--data-dir", d]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("schema is up to date"));
+    run(&["seed", "--data-dir", d, "--count", "50", "--seed", "1", "--from", "2020-01-01T00:00:00Z", "--to", "2020-02-01T00:00:00Z"]);
+    let output = run(&["purge", "--data-dir", d, "--older-than", "30"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("purged 50 events"), "{}", String::from_utf8_lossy(&output.stderr));
+}

@@ -1,0 +1,180 @@
+//! The test harness: a real auditgraph on a loopback port, over a fresh database
+//! of the backend under test (SQLite always; PostgreSQL and MySQL/MariaDB when
+//! `AUDITGRAPH_TEST_POSTGRES_URL` / `AUDITGRAPH_TEST_MYSQL_URL` name a server).
+
+use std::sync::LazyLock;
+
+use auditgraph::config::{Cli, Command};
+use auditgraph::domain::AuditEvent;
+use auditgraph::startup::Application;
+use auditgraph::state::AppState;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var("TEST_LOG").is_ok() {
+        auditgraph::telemetry::init(auditgraph::config::LogFormat::Pretty);
+    }
+});
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: actix_web::web::Data<AppState>,
+    pub backend: Backend,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Backend {
+    fn server_url(self) -> Option<String> {
+        let var = match self {
+            Backend::Sqlite => return Some(String::new()),
+            Backend::Postgres => "AUDITGRAPH_TEST_POSTGRES_URL",
+            Backend::MySql => "AUDITGRAPH_TEST_MYSQL_URL",
+        };
+        std::env::var(var).ok().filter(|v| !v.is_empty())
+    }
+
+    /// A new, empty database on this backend, or None when it is not configured.
+    async fn fresh_database(self, data_dir: &std::path::Path) -> Option<String> {
+        let server = self.server_url()?;
+        let name = format!("ag_test_{}", uuid::Uuid::new_v4().simple());
+        Some(match self {
+            Backend::Sqlite => format!("sqlite://{}?mode=rwc", data_dir.join("test.db").display()),
+            Backend::Postgres | Backend::MySql => {
+                let admin = Database::connect(&server)
+                    .await
+                    .unwrap_or_else(|e| panic!("{self:?} at {server} is unreachable: {e}"));
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                // The server URL names an existing database (…/postgres, …/test);
+                // the test database replaces it.
+                let (base, _) = server.rsplit_once('/').expect("URL with a database path");
+                format!("{base}/{name}")
+            }
+        })
+    }
+}
+
+impl TestApp {
+    /// Serves an empty store (no demo data) with default settings and `extra` flags.
+    pub async fn spawn(backend: Backend, extra: &[&str]) -> Option<TestApp> {
+        LazyLock::force(&TRACING);
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let database_url = backend.fresh_database(data_dir.path()).await?;
+        let data_dir_arg = data_dir.path().display().to_string();
+        let mut argv = vec![
+            "auditgraph", "serve", "--http", "127.0.0.1:0", "--no-demo", "--data-dir", &data_dir_arg,
+            "--database-url", &database_url,
+        ];
+        argv.extend_from_slice(extra);
+        let cli = <Cli as clap::Parser>::try_parse_from(&argv).expect("valid flags");
+        let Some(Command::Serve(args)) = cli.command else { panic!("serve args") };
+        let app = Application::build(args).await.expect("application builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        tokio::spawn(app.run_until_stopped());
+        Some(TestApp {
+            address,
+            client: reqwest::Client::new(),
+            state,
+            backend,
+            _data_dir: data_dir,
+        })
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.address, path_and_query)
+    }
+
+    pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
+        self.client.get(self.url(path_and_query)).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path_and_query: &str) -> (u16, Value) {
+        let response = self.get(path_and_query).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self.client.post(self.url(path)).json(body).send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self.client.patch(self.url(path)).json(body).send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Stores events through the write path (as seed and import do).
+    pub async fn insert(&self, events: Vec<AuditEvent>) {
+        self.state.recorder.create_batch(events).await.expect("insert events");
+    }
+
+    /// Follows nextLinks from `first` to the end; returns every page's body.
+    pub async fn all_pages(&self, first: &str) -> Vec<Value> {
+        let mut pages = Vec::new();
+        let mut next = Some(self.url(first));
+        while let Some(url) = next {
+            let response = self.client.get(&url).send().await.expect("request");
+            assert_eq!(response.status().as_u16(), 200, "{url}");
+            let body: Value = response.json().await.expect("JSON");
+            next = body.get("@odata.nextLink").map(|l| l.as_str().expect("nextLink is a string").to_string());
+            if next.is_some() {
+                assert!(!body["value"].as_array().unwrap().is_empty(), "an empty page carries a nextLink: {url}");
+            }
+            pages.push(body);
+            assert!(pages.len() < 10_000, "paging does not end");
+        }
+        pages
+    }
+
+    pub async fn count(&self) -> u64 {
+        let text = self.get("/v1.0/deviceManagement/auditEvents/$count").await.text().await.unwrap();
+        text.parse().expect("count is an integer")
+    }
+}
+
+/// Defines one `#[tokio::test]` per backend for each listed test function
+/// `async fn name(app: TestApp)`. Backends without a configured server are skipped.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() {
+                   let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite, &[]).await.unwrap();
+                   super::$name(app).await
+               } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() {
+                   if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres, &[]).await {
+                       super::$name(app).await
+                   }
+               } )*
+        }
+        mod mysql {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() {
+                   if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::MySql, &[]).await {
+                       super::$name(app).await
+                   }
+               } )*
+        }
+    };
+}
