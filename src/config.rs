@@ -31,6 +31,8 @@ pub enum Command {
     Migrate(StoreArgs),
     /// Delete events older than the retention window, then exit.
     Purge(PurgeArgs),
+    /// Measure import and query speed on a fresh SQLite store (use a release build).
+    Bench(BenchArgs),
 }
 
 /// Where the events live.
@@ -59,6 +61,12 @@ impl StoreArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Pretty,
     Json,
@@ -71,6 +79,34 @@ pub struct ServeArgs {
     /// Address of the plain-HTTP listener.
     #[arg(long, env = "AUDITGRAPH_HTTP", default_value = "127.0.0.1:5080")]
     pub http: SocketAddr,
+    /// Address of the HTTPS listener (Graph API and the identity platform), with a
+    /// certificate from auditgraph's local CA unless --tls-cert/--tls-key are given.
+    #[arg(long, env = "AUDITGRAPH_HTTPS", default_value = "127.0.0.1:5443")]
+    pub https: SocketAddr,
+    /// PEM certificate (chain) for the HTTPS listener, instead of the local CA's.
+    #[arg(long, env = "AUDITGRAPH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "AUDITGRAPH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Tenant file (TOML) declaring tenants, apps, users and Intune roles.
+    /// Default: the fixed development tenant (see README).
+    #[arg(long, env = "AUDITGRAPH_TENANT_FILE")]
+    pub tenant_file: Option<PathBuf>,
+    /// `on` checks every Graph call's bearer token; `off` is for quick
+    /// exploration only: anyone may read and write.
+    #[arg(long, env = "AUDITGRAPH_AUTH", value_enum, default_value = "on")]
+    pub auth: AuthMode,
+    /// Also trust access tokens signed by the keys in this JWKS file (to replay
+    /// real tokens).
+    #[arg(long, env = "AUDITGRAPH_TRUSTED_JWKS")]
+    pub trusted_jwks: Option<PathBuf>,
+    /// Approve device codes automatically after this many polls.
+    #[arg(long, env = "AUDITGRAPH_DEVICE_CODE_AUTO_APPROVE_AFTER")]
+    pub device_code_auto_approve_after: Option<u32>,
+    /// Sign this user in without a form on /authorize (headless auth-code tests).
+    #[arg(long, env = "AUDITGRAPH_AUTO_APPROVE_USER")]
+    pub auto_approve_user: Option<String>,
     /// Absolute base URL clients reach this server on (e.g. behind a port mapping);
     /// nextLinks and @odata.context use it instead of the request's own origin.
     #[arg(long, env = "AUDITGRAPH_PUBLIC_BASE_URL", value_parser = parse_base_url)]
@@ -93,9 +129,15 @@ pub struct ServeArgs {
     /// How many events the demo tenant has.
     #[arg(long, env = "AUDITGRAPH_DEMO_EVENTS", default_value_t = 3000)]
     pub demo_events: u64,
+    /// Key that signs $skiptoken cursors (64 hex digits). Default: generated once
+    /// into `<data-dir>/paging.key`. Give every instance that serves one shared
+    /// database the same key, so a nextLink works on any of them.
+    #[arg(long, env = "AUDITGRAPH_PAGING_KEY", hide_env_values = true)]
+    pub paging_key: Option<String>,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "AUDITGRAPH_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
+    /// Log lines as text or JSON (filter with RUST_LOG).
     #[arg(long, env = "AUDITGRAPH_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
 }
@@ -105,16 +147,16 @@ pub struct SeedArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Number of events to write.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, env = "AUDITGRAPH_SEED_COUNT", default_value_t = 3000)]
     pub count: u64,
     /// Seed of the generator: the same seed, count and range give identical events.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, env = "AUDITGRAPH_SEED", default_value_t = 1)]
     pub seed: u64,
     /// Start of the time range (RFC 3339); default 365 days before --to.
-    #[arg(long)]
+    #[arg(long, env = "AUDITGRAPH_SEED_FROM")]
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     /// End of the time range (RFC 3339); default now.
-    #[arg(long)]
+    #[arg(long, env = "AUDITGRAPH_SEED_TO")]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -123,7 +165,7 @@ pub struct PurgeArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Delete events older than this many days.
-    #[arg(long, default_value_t = 365)]
+    #[arg(long, env = "AUDITGRAPH_PURGE_OLDER_THAN", default_value_t = 365)]
     pub older_than: u32,
 }
 
@@ -133,4 +175,20 @@ fn parse_base_url(value: &str) -> Result<String, String> {
         return Err(format!("'{value}' is not an absolute http(s) URL"));
     }
     Ok(trimmed.to_string())
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Where the benchmark's SQLite file is written (replaced on every run).
+    #[arg(long, env = "AUDITGRAPH_BENCH_DIR", default_value = "./auditgraph-bench")]
+    pub data_dir: PathBuf,
+    /// Events to seed.
+    #[arg(long, env = "AUDITGRAPH_BENCH_EVENTS", default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Seed of the generated events.
+    #[arg(long, env = "AUDITGRAPH_BENCH_SEED", default_value_t = 1)]
+    pub seed: u64,
+    /// Timed runs per query.
+    #[arg(long, env = "AUDITGRAPH_BENCH_ITERATIONS", default_value_t = 200)]
+    pub iterations: usize,
 }

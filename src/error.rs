@@ -79,10 +79,32 @@ impl ApiError {
 /// Intune's backend errors carry a JSON document serialised into `error.message`
 /// (spec graph-audit-events.md §5.2); clients that parse it expect this layout.
 pub fn intune_message(text: &str) -> String {
-    let activity = uuid::Uuid::new_v4();
-    format!(
-        "{{\r\n  \"_version\": 3,\r\n  \"Message\": \"{text} - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: {activity} - Url: https://fef.auditgraph.local/StatelessAuditingFEService/deviceManagement/auditEvents\",\r\n  \"CustomApiErrorPhrase\": \"\",\r\n  \"RetryAfter\": null,\r\n  \"ErrorSourceService\": \"\",\r\n  \"HttpHeaders\": \"{{}}\"\r\n}}"
-    )
+    let activity = crate::rest::headers::RequestIds::current().request_id;
+    crate::auth::intune_error_message(&format!(
+        "{text} - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: {activity} - Url: {}",
+        crate::auth::DEFAULT_INTUNE_URL
+    ))
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        if let Ok(id) = uuid::Uuid::parse_str(&crate::rest::headers::RequestIds::current().request_id) {
+            return ApiError::from_auth(e.with_activity_id(id));
+        }
+        ApiError::from_auth(e)
+    }
+}
+
+impl ApiError {
+    fn from_auth(e: crate::auth::AuthError) -> Self {
+        tracing::info!(reason = %e, "request refused");
+        ApiError::Auth {
+            status: e.status(),
+            code: e.code(),
+            message: e.message(),
+            www_authenticate: e.www_authenticate().map(str::to_string),
+        }
+    }
 }
 
 impl ResponseError for ApiError {

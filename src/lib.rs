@@ -6,11 +6,13 @@
 //! `audit::Recorder`. See the README's design notes.
 
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod identity;
 pub mod odata;
 pub mod paging;
 pub mod rest;

@@ -43,6 +43,13 @@ impl PagingKey {
         PagingKey(bytes)
     }
 
+    /// Parses a key given as 64 hex digits.
+    pub fn from_hex(text: &str) -> anyhow::Result<Self> {
+        hex_decode(text.trim())
+            .map(PagingKey)
+            .ok_or_else(|| anyhow::anyhow!("the paging key must be 64 hex digits"))
+    }
+
     /// Reads the key from `path`, creating a random one on first use.
     pub fn load_or_create(path: &std::path::Path) -> anyhow::Result<Self> {
         use anyhow::Context;

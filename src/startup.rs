@@ -12,7 +12,8 @@ use tracing_actix_web::TracingLogger;
 
 use crate::audit::Recorder;
 use crate::clock::Clock;
-use crate::config::ServeArgs;
+use crate::config::{AuthMode, ServeArgs};
+use crate::identity::{self, IdentityConfig, IdentityService};
 use crate::paging::PagingKey;
 use crate::rest;
 use crate::state::AppState;
@@ -36,49 +37,101 @@ impl Application {
         } else {
             crate::cli::seed_demo_if_empty(&store, &clock, args.demo_events).await?
         };
+        let http = TcpListener::bind(args.http).with_context(|| {
+            format!("cannot listen on {} (is another auditgraph running? try --http 127.0.0.1:0)", args.http)
+        })?;
+        let https = TcpListener::bind(args.https).with_context(|| {
+            format!("cannot listen on {} (is another auditgraph running? try --https 127.0.0.1:0)", args.https)
+        })?;
+        let port = http.local_addr()?.port();
+        let https_port = https.local_addr()?.port();
+        // The local CA's certificate names localhost; every discovery URL uses it.
+        let https_origin = format!("https://localhost:{https_port}");
+
+        let data_dir = &args.store.data_dir;
+        let mut identity_config = IdentityConfig::new(data_dir.clone(), https_origin.clone());
+        identity_config.tenant_file = args.tenant_file.clone();
+        identity_config.external_jwks_file = args.trusted_jwks.clone();
+        identity_config.device_code_auto_approve_after = args.device_code_auto_approve_after;
+        identity_config.auto_approve_user = args.auto_approve_user.clone();
+        let identity = IdentityService::new(identity_config)?;
+        let user_cert = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+        let tls = identity::load_or_create_tls(data_dir, user_cert)?;
+
         let state = web::Data::new(AppState {
             recorder: Recorder::new(store.clone()),
-            paging_key: PagingKey::load_or_create(&args.store.data_dir.join("paging.key"))?,
+            paging_key: match &args.paging_key {
+                Some(hex) => PagingKey::from_hex(hex)?,
+                None => PagingKey::load_or_create(&data_dir.join("paging.key"))?,
+            },
             store,
             clock,
             max_page_size: args.max_page_size,
             retention_days: args.retention_days,
             max_body_bytes: args.max_body_bytes,
             public_base_url: args.public_base_url.clone(),
+            verifier: (args.auth == AuthMode::On).then(|| identity.verifier()),
         });
 
-        let listener = TcpListener::bind(args.http)
-            .with_context(|| format!("cannot listen on {} (is another auditgraph running? try --http 127.0.0.1:0)", args.http))?;
-        let port = listener.local_addr()?.port();
         let app_state = state.clone();
+        let identity_data = web::Data::new(identity.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
                 .wrap(from_fn(rest::headers::graph_headers))
                 .app_data(app_state.clone())
+                .app_data(identity_data.clone())
+                // Before the Graph routes, whose `/{version}/…` pattern would take `/{tenant}/…`.
+                .configure(identity::configure)
                 .configure(rest::configure)
                 .default_service(web::to(rest::not_found))
         })
-        .listen(listener)?
+        .listen(http)?
+        .listen_rustls_0_23(https, tls.server_config)?
         .shutdown_timeout(10)
         .run();
 
         spawn_retention(state.clone(), Duration::from_secs(args.purge_interval_secs));
 
-        let host = args.http.ip();
-        let base = args.public_base_url.clone().unwrap_or_else(|| format!("http://{host}:{port}"));
+        let base = args
+            .public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
+        let tenant = identity.directory().tenants().first().map(|t| t.id.clone()).unwrap_or_default();
         let mut banner = format!(
-            "auditgraph {version}\n  Graph API   {base}/v1.0/deviceManagement/auditEvents  (and /beta)\n  database    {db} ({backend})\n  retention   {days} days, max page size {page}\n",
+            "auditgraph {version}\n  Graph API   {base}/v1.0/deviceManagement/auditEvents  (and /beta)\n  HTTPS       {https_origin}/v1.0/deviceManagement/auditEvents\n  identity    {https_origin}/{tenant}/v2.0  ({tenants})\n",
             version = env!("CARGO_PKG_VERSION"),
+            tenants = match &args.tenant_file {
+                Some(file) => format!("tenant file {}", file.display()),
+                None => "the development tenant: see README".to_string(),
+            },
+        );
+        if let Some(ca) = &tls.ca_pem_path {
+            banner.push_str(&format!(
+                "  trust       {}  (SSL_CERT_FILE, REQUESTS_CA_BUNDLE or NODE_EXTRA_CA_CERTS)\n",
+                ca.display()
+            ));
+        }
+        banner.push_str(&format!(
+            "  database    {db} ({backend})\n  retention   {days} days, max page size {page}\n",
             db = redact(&database_url),
             backend = state.store.backend_name(),
             days = args.retention_days,
             page = args.max_page_size,
-        );
+        ));
         if let Some(n) = seeded {
             banner.push_str(&format!("  demo data   {n} events seeded into the empty store (--no-demo to skip)\n"));
         }
-        banner.push_str(&format!("  try         curl '{base}/v1.0/deviceManagement/auditEvents?$top=2'\n  stop        Ctrl+C\n"));
+        match args.auth {
+            AuthMode::On => banner.push_str(&format!(
+                "  token       curl -s {base}/{tenant}/oauth2/v2.0/token -d grant_type=client_credentials -d client_id=00000000-0000-0000-0000-00000000a001 -d client_secret=reader-secret -d scope=https://graph.microsoft.com/.default\n"
+            )),
+            AuthMode::Off => banner.push_str(
+                "\n  !!! AUTH IS OFF: anyone who reaches this port may read and write every event.\n  !!! For quick exploration only; restart without --auth off for real tests.\n\n",
+            ),
+        }
+        banner.push_str(&format!("  try         curl '{base}/v1.0/deviceManagement/auditEvents?$top=2'{}\n  stop        Ctrl+C\n",
+            if args.auth == AuthMode::On { " -H \"Authorization: Bearer $TOKEN\"" } else { "" }));
         Ok(Application { port, server, state, banner })
     }
 

@@ -27,6 +27,10 @@ impl Recorder {
         Recorder { store, changes }
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// A live feed of committed changes (lagging receivers skip, never block writers).
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()

@@ -1,5 +1,7 @@
-//! The command-line doors: serve, seed, migrate, purge. Each is a thin adapter
-//! over the library; long-running ones show progress.
+//! The command-line doors: serve, seed, migrate, purge, bench. Each is a thin
+//! adapter over the library; long-running ones show progress.
+
+mod bench;
 
 use std::io::IsTerminal;
 
@@ -34,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("purged {purged} events older than {} days", args.older_than);
             Ok(())
         }
+        Some(Command::Bench(args)) => bench::run(args).await,
     }
 }
 
@@ -93,6 +96,7 @@ pub async fn write_generated(
         progress.advance(n);
     }
     progress.finish();
+    recorder.store().optimize().await?;
     Ok((inserted, existing))
 }
 

@@ -1,6 +1,7 @@
 //! `/deviceManagement/auditEvents` and its functions: list, get, create, update,
 //! delete, `$count`, `getAuditCategories`, `getAuditActivityTypes`, and `$metadata`.
 
+use actix_web::http::header::AUTHORIZATION;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
@@ -11,7 +12,8 @@ use super::headers::JSON_CONTENT_TYPE;
 use super::path::Target;
 use crate::domain::graph::{self, ApiVersion, event_json};
 use crate::domain::vocabulary::CATEGORIES;
-use crate::domain::{AuditEvent, truncate_to_ticks};
+use crate::auth::{Operation, Principal};
+use crate::domain::{AuditActor, AuditEvent, truncate_to_ticks};
 use crate::error::ApiError;
 use crate::odata::{QueryOptions, SelectProperty};
 use crate::paging::query_hash;
@@ -34,12 +36,17 @@ pub async fn handle(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let method = req.method().clone();
+    let principal = match (&target, &method) {
+        (Target::Metadata, _) => None,
+        (_, &Method::GET) => Some(authorize(req, state, Operation::Read)?),
+        _ => Some(authorize(req, state, Operation::Write)?),
+    };
     match (target, method) {
         (Target::Metadata, Method::GET) => Ok(HttpResponse::Ok()
             .content_type("application/xml")
             .body(metadata(version))),
         (Target::Events, Method::GET) => list(req, state, version).await,
-        (Target::Events, Method::POST) => create(req, state, version, body).await,
+        (Target::Events, Method::POST) => create(req, state, version, principal, body).await,
         (Target::Count, Method::GET) => count(req, state).await,
         (Target::Event(id), Method::GET) => get(req, state, version, &id).await,
         (Target::Event(id), Method::PATCH) => update(req, state, version, &id, body).await,
@@ -54,6 +61,11 @@ pub async fn handle(
         )),
         (_, method) => Err(ApiError::MethodNotAllowed(method.to_string())),
     }
+}
+
+fn authorize(req: &HttpRequest, state: &AppState, operation: Operation) -> Result<Principal, ApiError> {
+    let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    Ok(state.authorize(header, operation)?)
 }
 
 /// Scheme, host and port clients reach us on: the configured public base URL, or
@@ -210,11 +222,41 @@ fn write_error(e: WriteError) -> ApiError {
     }
 }
 
-async fn create(req: &HttpRequest, state: &AppState, version: ApiVersion, body: web::Payload) -> Result<HttpResponse, ApiError> {
+/// The actor of an event created through the API: the caller, unless the body
+/// names one (so recorded fixtures can be replayed as they were).
+fn actor_of(req: &HttpRequest, principal: &Principal) -> AuditActor {
+    let a = principal.actor();
+    AuditActor {
+        actor_type: a.audit_actor_type,
+        user_permissions: a.user_permissions,
+        application_id: a.application_id,
+        application_display_name: a.application_display_name,
+        user_principal_name: a.user_principal_name,
+        service_principal_name: a.service_principal_name,
+        ip_address: req.connection_info().realip_remote_addr().map(|addr| {
+            addr.parse::<std::net::SocketAddr>().map(|s| s.ip().to_string()).unwrap_or_else(|_| addr.to_string())
+        }),
+        user_id: a.user_id,
+        ..AuditActor::default()
+    }
+}
+
+async fn create(
+    req: &HttpRequest,
+    state: &AppState,
+    version: ApiVersion,
+    principal: Option<Principal>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let body = json_body(state, body).await?;
     let now = truncate_to_ticks(state.clock.now());
-    let event = graph::parse_event(&body, || uuid::Uuid::new_v4().to_string(), || now)
+    let mut event = graph::parse_event(&body, || uuid::Uuid::new_v4().to_string(), || now)
         .map_err(|e| ApiError::bad_request(e.0))?;
+    if event.actor.is_none()
+        && let Some(principal) = &principal
+    {
+        event.actor = Some(actor_of(req, principal));
+    }
     let event = state.recorder.create(event).await.map_err(write_error)?;
     let location = format!("{}{}/{}", origin(req, state), req.path().trim_end_matches('/'), event.id);
     let mut response = entity_response(req, state, version, StatusCode::CREATED, &event, None);

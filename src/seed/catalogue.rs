@@ -413,7 +413,7 @@ const OPERATIONS: [&str; 8] =
 impl Catalogue {
     pub(super) fn from_json(json: &str) -> Result<Self, String> {
         let raw: RawCatalogue = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        Compiler::new(&raw)?.compile(raw)
+        Compiler { word_names: raw.words.keys().cloned().collect() }.compile(raw)
     }
 }
 
@@ -422,10 +422,6 @@ struct Compiler {
 }
 
 impl Compiler {
-    fn new(raw: &RawCatalogue) -> Result<Self, String> {
-        Ok(Compiler { word_names: raw.words.keys().cloned().collect() })
-    }
-
     fn template(&self, source: &str) -> Result<Template, String> {
         let index = |name: &str| self.word_names.iter().position(|w| w == name);
         Template::parse(source, &index)
@@ -445,9 +441,10 @@ impl Compiler {
             Some(None) => Some(None),
             Some(Some(s)) => Some(Some(self.template(s)?)),
         };
-        // A property that cannot render two different values is not worth patching.
+        // A property that cannot render two different values is not worth patching,
+        // unless the file insists that every save reports it.
         let variable = values.len() > 1 || values.iter().any(Template::is_variable) || from.is_some();
-        let patch = if variable { raw.patch } else { PatchMode::Never.max_with(raw.patch) };
+        let patch = if variable || raw.patch == PatchMode::Always { raw.patch } else { PatchMode::Never };
         Ok(Property { name: raw.name.clone(), values, patch, from })
     }
 
@@ -481,123 +478,14 @@ impl Compiler {
             .iter()
             .map(|k| self.kind(k, &raw.property_sets).map_err(|e| format!("kind {}: {e}", k.name)))
             .collect::<Result<Vec<_>, _>>()?;
-
-        let category_names: Vec<&str> = raw.categories.iter().map(|c| c.name.as_str()).collect();
-        let check_categories = |list: &Option<Vec<String>>, who: &str| -> Result<(), String> {
-            for c in list.iter().flatten() {
-                if !category_names.contains(&c.as_str()) {
-                    return Err(format!("{who}: unknown category {c:?}"));
-                }
-            }
-            Ok(())
-        };
-
-        // Actors, with the categories each may act in (`None`: all).
-        let mut actors = Vec::new();
-        let mut scopes: Vec<Option<Vec<String>>> = Vec::new();
-        let mut weights = Vec::new();
-        let role = |name: &str| raw.roles.get(name).ok_or_else(|| format!("unknown role {name:?}"));
-        for a in &raw.admins {
-            let r = role(&a.role)?;
-            check_categories(&r.categories, &a.upn)?;
-            let tags = a.scope_tags.clone().unwrap_or_else(|| vec![("Default".into(), "0".into())]);
-            actors.push(Actor {
-                kind: ActorKind::ItPro,
-                base: AuditActor {
-                    actor_type: Some("ItPro".into()),
-                    user_permissions: r.permissions.clone(),
-                    user_principal_name: Some(a.upn.clone()),
-                    user_id: Some(a.user_id.clone()),
-                    user_role_scope_tags: tags
-                        .into_iter()
-                        .map(|(name, id)| RoleScopeTagInfo { display_name: Some(name), role_scope_tag_id: Some(id) })
-                        .collect(),
-                    ..AuditActor::default()
-                },
-            });
-            scopes.push(r.categories.clone());
-            weights.push(a.weight);
-        }
-        for a in &raw.applications {
-            let categories = Some(a.categories.clone());
-            check_categories(&categories, &a.display_name)?;
-            actors.push(Actor {
-                kind: ActorKind::Application,
-                base: AuditActor {
-                    actor_type: Some("Application".into()),
-                    user_permissions: a.permissions.clone(),
-                    application_id: Some(a.application_id.clone()),
-                    application_display_name: Some(a.display_name.clone()),
-                    service_principal_name: Some(a.service_principal_name.clone()),
-                    ..AuditActor::default()
-                },
-            });
-            scopes.push(categories);
-            weights.push(a.weight);
-        }
-        for p in &raw.partners {
-            let r = role(&p.role)?;
-            check_categories(&p.categories, &p.upn)?;
-            // GDAP: the partner's own user, recognised here through its home tenant.
-            actors.push(Actor {
-                kind: ActorKind::Partner,
-                base: AuditActor {
-                    actor_type: Some("Partner".into()),
-                    user_permissions: r.permissions.clone(),
-                    user_principal_name: Some(p.upn.clone()),
-                    user_id: Some(p.user_id.clone()),
-                    remote_tenant_id: Some(p.remote_tenant_id.clone()),
-                    remote_user_id: Some(p.user_id.clone()),
-                    ..AuditActor::default()
-                },
-            });
-            scopes.push(p.categories.clone().or_else(|| r.categories.clone()));
-            weights.push(p.weight);
-        }
-
-        let type_weights = [
-            (ActorKind::ItPro, raw.actor_types.it_pro),
-            (ActorKind::Application, raw.actor_types.application),
-            (ActorKind::Partner, raw.actor_types.partner),
-        ];
-        let mut categories = Vec::new();
-        for c in &raw.categories {
-            let in_scope = |i: usize| scopes[i].as_ref().is_none_or(|cs| cs.contains(&c.name));
-            let mut type_pick = Vec::new();
-            let mut actors_by_type = Vec::new();
-            for (kind, type_weight) in type_weights {
-                let eligible: Vec<usize> =
-                    (0..actors.len()).filter(|&i| actors[i].kind == kind && in_scope(i)).collect();
-                if type_weight > 0 && !eligible.is_empty() {
-                    let pick = Weighted::new(eligible.iter().map(|&i| weights[i]))?;
-                    type_pick.push(type_weight);
-                    actors_by_type.push((eligible, pick));
-                }
-            }
-            // Admins are the bulk of every category's events (and the fallback that makes
-            // every category reachable), so each category needs one.
-            if !actors_by_type.iter().any(|(a, _)| actors[a[0]].kind == ActorKind::ItPro) {
-                return Err(format!("category {}: no ItPro may act in it", c.name));
-            }
-            let activities = c
-                .activities
-                .iter()
-                .map(|a| self.activity(a, c, &kind_names, &raw.property_sets))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("category {}: {e}", c.name))?;
-            let activity_pick = Weighted::new(c.activities.iter().map(|a| a.weight))?;
-            let activity_types: BTreeSet<String> =
-                activities.iter().map(|a: &Activity| a.activity_type.clone()).collect();
-            categories.push(Category {
-                name: c.name.clone(),
-                activities,
-                activity_pick,
-                activity_types: activity_types.into_iter().collect(),
-                actor_type_pick: Weighted::new(type_pick)?,
-                actors_by_type,
-            });
-        }
-
+        let cast = cast(&raw)?;
+        let categories = raw
+            .categories
+            .iter()
+            .map(|c| {
+                self.category(c, &cast, &raw, &kind_names).map_err(|e| format!("category {}: {e}", c.name))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if raw.delegated_clients.is_empty() || raw.ip_addresses.is_empty() {
             return Err("delegatedClients and ipAddresses must not be empty".into());
         }
@@ -606,12 +494,15 @@ impl Compiler {
             categories,
             kinds,
             words,
-            actors,
+            actors: cast.into_iter().map(|m| m.actor).collect(),
             client_pick: Weighted::new(raw.delegated_clients.iter().map(|c| c.weight))?,
             clients: raw
                 .delegated_clients
                 .iter()
-                .map(|c| Client { display_name: c.display_name.clone(), application_id: c.application_id.clone() })
+                .map(|c| Client {
+                    display_name: c.display_name.clone(),
+                    application_id: c.application_id.clone(),
+                })
                 .collect(),
             ip_addresses: raw.ip_addresses,
             rhythm: Rhythm::new(raw.rhythm.days, raw.rhythm.hours)?,
@@ -619,6 +510,52 @@ impl Compiler {
             ip_address_per_mille: raw.ip_address_per_mille,
             session_continue_per_mille: raw.session_continue_per_mille,
             same_resource_per_mille: raw.same_resource_per_mille,
+        })
+    }
+
+    fn category(
+        &self,
+        raw: &RawCategory,
+        cast: &[Member],
+        catalogue: &RawCatalogue,
+        kind_names: &[&str],
+    ) -> Result<Category, String> {
+        // First the actor type by the tenant's mix, then an actor of that type who may act
+        // here by weight; types with nobody eligible drop out of the mix.
+        let mix = &catalogue.actor_types;
+        let mut type_weights = Vec::new();
+        let mut actors_by_type = Vec::new();
+        for (kind, weight) in [
+            (ActorKind::ItPro, mix.it_pro),
+            (ActorKind::Application, mix.application),
+            (ActorKind::Partner, mix.partner),
+        ] {
+            let eligible: Vec<usize> = (0..cast.len())
+                .filter(|&i| cast[i].actor.kind == kind && cast[i].may_act_in(&raw.name))
+                .collect();
+            if weight > 0 && !eligible.is_empty() {
+                type_weights.push(weight);
+                actors_by_type
+                    .push((eligible.clone(), Weighted::new(eligible.iter().map(|&i| cast[i].weight))?));
+            }
+        }
+        // Admins are the bulk of every category's events, so each category needs one.
+        if !actors_by_type.iter().any(|(a, _)| cast[a[0]].actor.kind == ActorKind::ItPro) {
+            return Err("no ItPro may act in it".into());
+        }
+        let activities = raw
+            .activities
+            .iter()
+            .map(|a| self.activity(a, raw, kind_names, &catalogue.property_sets))
+            .collect::<Result<Vec<_>, _>>()?;
+        let activity_types: BTreeSet<String> = activities.iter().map(|a| a.activity_type.clone()).collect();
+        Ok(Category {
+            name: raw.name.clone(),
+            activity_pick: Weighted::new(raw.activities.iter().map(|a| a.weight))?,
+            activities,
+            activity_types: activity_types.into_iter().collect(),
+            actor_type_pick: Weighted::new(type_weights)?,
+            actors_by_type,
         })
     }
 
@@ -669,7 +606,11 @@ impl Compiler {
                     resource_type: v.resource_type.clone(),
                     tag: v.tag.clone(),
                     names: v.names.iter().map(|n| self.template(n)).collect::<Result<_, _>>()?,
-                    properties: self.properties(sets, &raw.uses, raw.properties.iter().chain(&v.properties))?,
+                    properties: self.properties(
+                        sets,
+                        &raw.uses,
+                        raw.properties.iter().chain(&v.properties),
+                    )?,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -743,10 +684,92 @@ impl Compiler {
     }
 }
 
-impl PatchMode {
-    /// A fixed value is never patched, but an explicit "always" still wins (it stays in
-    /// every patch, like `DeviceManagementAPIVersion` would).
-    fn max_with(self, declared: PatchMode) -> PatchMode {
-        if declared == PatchMode::Always { PatchMode::Always } else { self }
+/// One actor of the tenant with where and how much it acts.
+struct Member {
+    actor: Actor,
+    /// `None`: every category.
+    categories: Option<Vec<String>>,
+    weight: u64,
+}
+
+impl Member {
+    fn may_act_in(&self, category: &str) -> bool {
+        self.categories.as_ref().is_none_or(|cs| cs.iter().any(|c| c == category))
     }
+}
+
+/// Admins, service principals and partners, in file order.
+fn cast(raw: &RawCatalogue) -> Result<Vec<Member>, String> {
+    let category_names: Vec<&str> = raw.categories.iter().map(|c| c.name.as_str()).collect();
+    let checked = |categories: Option<Vec<String>>, who: &str| -> Result<Option<Vec<String>>, String> {
+        match categories.iter().flatten().find(|c| !category_names.contains(&c.as_str())) {
+            Some(unknown) => Err(format!("{who}: unknown category {unknown:?}")),
+            None => Ok(categories),
+        }
+    };
+    let role = |name: &str| raw.roles.get(name).ok_or_else(|| format!("unknown role {name:?}"));
+    let mut cast = Vec::new();
+    for a in &raw.admins {
+        let r = role(&a.role)?;
+        let tags = a.scope_tags.clone().unwrap_or_else(|| vec![("Default".into(), "0".into())]);
+        cast.push(Member {
+            actor: Actor {
+                kind: ActorKind::ItPro,
+                base: AuditActor {
+                    actor_type: Some("ItPro".into()),
+                    user_permissions: r.permissions.clone(),
+                    user_principal_name: Some(a.upn.clone()),
+                    user_id: Some(a.user_id.clone()),
+                    user_role_scope_tags: tags
+                        .into_iter()
+                        .map(|(name, id)| RoleScopeTagInfo {
+                            display_name: Some(name),
+                            role_scope_tag_id: Some(id),
+                        })
+                        .collect(),
+                    ..AuditActor::default()
+                },
+            },
+            categories: checked(r.categories.clone(), &a.upn)?,
+            weight: a.weight,
+        });
+    }
+    for a in &raw.applications {
+        cast.push(Member {
+            actor: Actor {
+                kind: ActorKind::Application,
+                base: AuditActor {
+                    actor_type: Some("Application".into()),
+                    user_permissions: a.permissions.clone(),
+                    application_id: Some(a.application_id.clone()),
+                    application_display_name: Some(a.display_name.clone()),
+                    service_principal_name: Some(a.service_principal_name.clone()),
+                    ..AuditActor::default()
+                },
+            },
+            categories: checked(Some(a.categories.clone()), &a.display_name)?,
+            weight: a.weight,
+        });
+    }
+    for p in &raw.partners {
+        let r = role(&p.role)?;
+        // GDAP: the partner's own user, recognised here through its home tenant.
+        cast.push(Member {
+            actor: Actor {
+                kind: ActorKind::Partner,
+                base: AuditActor {
+                    actor_type: Some("Partner".into()),
+                    user_permissions: r.permissions.clone(),
+                    user_principal_name: Some(p.upn.clone()),
+                    user_id: Some(p.user_id.clone()),
+                    remote_tenant_id: Some(p.remote_tenant_id.clone()),
+                    remote_user_id: Some(p.user_id.clone()),
+                    ..AuditActor::default()
+                },
+            },
+            categories: checked(p.categories.clone().or_else(|| r.categories.clone()), &p.upn)?,
+            weight: p.weight,
+        });
+    }
+    Ok(cast)
 }

@@ -22,7 +22,9 @@ use rand_chacha::rand_core::SeedableRng;
 
 use crate::domain::{AuditActor, AuditEvent, AuditProperty, AuditResource, Ticks};
 
-use super::catalogue::{Activity, ActorKind, Catalogue, Changes, Lifecycle, PatchMode, Property, Variant, catalogue};
+use super::catalogue::{
+    Activity, ActorKind, Catalogue, Changes, Lifecycle, PatchMode, Property, Variant, catalogue,
+};
 use super::rhythm::Schedule;
 use super::template::{Context, Draw, Side, SplitMix, mix};
 
@@ -228,9 +230,8 @@ impl Generator {
 
     fn delete(&mut self, kind: usize, failed: bool, follow: Option<Target>, chosen: &[u64]) -> Target {
         let state = &mut self.kinds[kind];
-        let position = follow
-            .and_then(|t| state.live.iter().position(|l| l.serial == t.serial))
-            .or_else(|| {
+        let position =
+            follow.and_then(|t| state.live.iter().position(|l| l.serial == t.serial)).or_else(|| {
                 // A failed delete leaves its target live, so avoid naming it twice.
                 let candidates = state.live.len() as u64;
                 (0..4)
@@ -290,11 +291,7 @@ impl Generator {
         // resource, so every event shows the same variant, id and name.
         let mut own = SplitMix(mix(mix(self.seed, kind.salt), target.serial));
         let variant = &kind.variants[kind.variant_pick.pick(&mut own)];
-        let id = if kind.int_ids {
-            (target.serial + 1).to_string()
-        } else {
-            guid_string(own.uuid())
-        };
+        let id = if kind.int_ids { (target.serial + 1).to_string() } else { guid_string(own.uuid()) };
         let name_template = &variant.names[own.below(variant.names.len() as u64) as usize];
         let mut cx = Context {
             words: &cat.words,
@@ -419,7 +416,7 @@ fn guid_string(id: uuid::Uuid) -> String {
 /// so that every generated time still lies in `[from, to)`).
 fn ceil_ticks(at: DateTime<Utc>) -> i64 {
     let floor = Ticks::from_datetime(at).0;
-    if at.timestamp_subsec_nanos() % 100 == 0 { floor } else { floor + 1 }
+    if at.timestamp_subsec_nanos().is_multiple_of(100) { floor } else { floor + 1 }
 }
 
 impl Iterator for Generator {

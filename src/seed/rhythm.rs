@@ -67,10 +67,7 @@ impl Rhythm {
         // The hour whose slice of the week's integral holds `within`.
         let hour = self.cumulative[1..].partition_point(|&c| c <= within);
         let into_hour = (within - self.cumulative[hour]) / self.weight[hour];
-        let t = i128::from(MONDAY)
-            + weeks * i128::from(WEEK)
-            + hour as i128 * i128::from(HOUR)
-            + into_hour;
+        let t = i128::from(MONDAY) + weeks * i128::from(WEEK) + hour as i128 * i128::from(HOUR) + into_hour;
         t as i64
     }
 }
@@ -131,7 +128,11 @@ mod tests {
 
     #[test]
     fn integral_and_inverse_agree() {
-        let r = Rhythm::new([5, 4, 3, 2, 1, 1, 1], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]).unwrap();
+        let r = Rhythm::new(
+            [5, 4, 3, 2, 1, 1, 1],
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        )
+        .unwrap();
         for t in [-WEEK * 3 - 17, -1, 0, 1, MONDAY, MONDAY + HOUR * 37 + 12345, 17_000_000_000_000_000] {
             let g = r.integral(t);
             assert_eq!(r.invert(g), t);

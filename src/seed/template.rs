@@ -92,8 +92,7 @@ fn finalize(mut z: u64) -> u64 {
 
 /// FNV-1a, to turn catalogue names into salts that do not move when entries are reordered.
 pub(super) fn fnv1a(text: &str) -> u64 {
-    text.bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,11 +150,9 @@ impl Template {
                 literal.push('}');
                 rest = after;
             } else if c == '{' {
-                let end = rest
-                    .find('}')
-                    .ok_or_else(|| format!("unclosed placeholder in {source:?}"))?;
-                let piece = Self::placeholder(&rest[1..end], word_index)
-                    .map_err(|e| format!("{e} in {source:?}"))?;
+                let end = rest.find('}').ok_or_else(|| format!("unclosed placeholder in {source:?}"))?;
+                let piece =
+                    Self::placeholder(&rest[1..end], word_index).map_err(|e| format!("{e} in {source:?}"))?;
                 if !literal.is_empty() {
                     pieces.push(Piece::Literal(std::mem::take(&mut literal)));
                 }
@@ -186,9 +183,9 @@ impl Template {
             ("now", []) => Ok(Piece::Now),
             ("version", []) => Ok(Piece::Version),
             ("guid", []) => Ok(Piece::Guid),
-            ("w", [list]) => word_index(list)
-                .map(Piece::Word)
-                .ok_or_else(|| format!("unknown word list {list:?}")),
+            ("w", [list]) => {
+                word_index(list).map(Piece::Word).ok_or_else(|| format!("unknown word list {list:?}"))
+            }
             ("num", [lo, hi]) => {
                 let (lo, hi) = (int(lo)?, int(hi)?);
                 if lo > hi {
@@ -206,9 +203,7 @@ impl Template {
 
     /// Whether two renderings can differ: only such properties are worth patching.
     pub fn is_variable(&self) -> bool {
-        self.pieces
-            .iter()
-            .any(|p| !matches!(p, Piece::Literal(_) | Piece::Id | Piece::Name | Piece::Tag))
+        self.pieces.iter().any(|p| !matches!(p, Piece::Literal(_) | Piece::Id | Piece::Name | Piece::Tag))
     }
 
     /// The word lists this template refers to (for the catalogue's cycle check).
@@ -304,7 +299,8 @@ mod tests {
     #[test]
     fn parses_and_renders_every_placeholder() {
         let dept = vec![vec![Template::parse("Sales", &words).unwrap()]];
-        let t = Template::parse("{{{id}}}_{tag} {name} {w:dept} v{version} {num:7:7} {hex:4}", &words).unwrap();
+        let t =
+            Template::parse("{{{id}}}_{tag} {name} {w:dept} v{version} {num:7:7} {hex:4}", &words).unwrap();
         let mut rng = SplitMix(1);
         let new = t.render(&context(&dept), Side::New, &mut rng);
         assert!(new.starts_with("{ID}_TAG NAME Sales v3 7 "), "{new}");

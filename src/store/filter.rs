@@ -65,7 +65,7 @@ struct Columns {
 }
 
 fn col(c: impl IntoColumnRef) -> SimpleExpr {
-    Expr::col(c).into()
+    Expr::col(c)
 }
 
 fn columns_of(field: Field) -> Columns {
@@ -155,7 +155,21 @@ fn compare(c: &Columns, op: CompareOp, value: &Literal) -> SimpleExpr {
             _ => constant(false),
         };
     };
-    let present = |e: SimpleExpr| if c.nullable { c.original.clone().is_not_null().and(e) } else { e };
+    // A null field's folded column holds ''; guard only where '' would pass.
+    let null_would_pass = c.nullable
+        && match value {
+            Literal::String(s) => {
+                let v = fold(s);
+                match op {
+                    CompareOp::Eq | CompareOp::Ne | CompareOp::Ge => v.is_empty(),
+                    CompareOp::Gt => false,
+                    CompareOp::Lt => !v.is_empty(),
+                    CompareOp::Le => true,
+                }
+            }
+            _ => true,
+        };
+    let present = |e: SimpleExpr| if null_would_pass { c.original.clone().is_not_null().and(e) } else { e };
     let compared = c.compared.clone();
     match op {
         CompareOp::Eq => present(compared.eq(v)),

@@ -11,7 +11,7 @@ mod write;
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait;
 
 pub use filter::condition;
@@ -81,13 +81,21 @@ impl Store {
             .context("database migration failed")
     }
 
+    /// Refreshes the planner's statistics; worth it after a bulk load, so
+    /// selective filters use their indexes.
+    pub async fn optimize(&self) -> anyhow::Result<()> {
+        let statement = match self.backend() {
+            DbBackend::Sqlite => "ANALYZE",
+            DbBackend::Postgres => "ANALYZE audit_events, audit_actors, audit_actor_permissions, audit_resources, audit_properties",
+            _ => "ANALYZE TABLE audit_events, audit_actors, audit_actor_permissions, audit_resources, audit_properties",
+        };
+        self.db.execute_unprepared(statement).await.context("cannot refresh statistics")?;
+        Ok(())
+    }
+
     /// Answers once the database does.
     pub async fn ping(&self) -> anyhow::Result<()> {
         self.db.ping().await.context("database did not answer")
-    }
-
-    pub(crate) fn connection(&self) -> &DatabaseConnection {
-        &self.db
     }
 }
 

@@ -28,14 +28,6 @@ pub struct EventRows {
 }
 
 impl EventRows {
-    pub fn len(&self) -> usize {
-        self.events.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
-    }
-
     pub fn push(&mut self, e: &AuditEvent) {
         self.events.push(event::ActiveModel {
             id: Set(e.id.clone()),

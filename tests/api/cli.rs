@@ -23,23 +23,24 @@ struct Server {
 impl Server {
     fn start(data_dir: &std::path::Path, extra: &[&str]) -> Server {
         let mut child = Command::new(BIN)
-            .args(["serve", "--http", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--auth", "off", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
             .expect("start server");
-        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let mut base = None;
-        for line in BufReader::new(stderr).lines() {
+        for line in lines.by_ref() {
             let line = line.unwrap();
             if let Some(rest) = line.trim().strip_prefix("Graph API") {
-                let url = rest.trim().split("/v1.0").next().unwrap().to_string();
-                base = Some(url);
+                base = Some(rest.trim().split("/v1.0").next().unwrap().to_string());
                 break;
             }
         }
+        // Keep draining the server's log, so its writes never meet a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         Server { child, base: base.expect("banner names the Graph URL") }
     }
 

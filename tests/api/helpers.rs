@@ -24,9 +24,18 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
     }
 });
 
+/// The well-known development tenant and its apps (README, "The development tenant").
+pub const TENANT: &str = "7d0f0a2c-1b1e-4c55-9a3e-2f5c00000001";
+pub const READER: (&str, &str) = ("00000000-0000-0000-0000-00000000a001", "reader-secret");
+pub const WRITER: (&str, &str) = ("00000000-0000-0000-0000-00000000a002", "writer-secret");
+pub const NOACCESS: (&str, &str) = ("00000000-0000-0000-0000-00000000a003", "noaccess-secret");
+
 pub struct TestApp {
     pub address: String,
+    /// Sends the writer app's token with every request.
     pub client: reqwest::Client,
+    /// Sends no token.
+    pub anonymous: reqwest::Client,
     pub state: actix_web::web::Data<AppState>,
     pub backend: Backend,
     _data_dir: tempfile::TempDir,
@@ -66,6 +75,22 @@ impl Backend {
     }
 }
 
+/// A Graph token for an app of the development tenant, from the token endpoint.
+pub async fn client_credentials(client: &reqwest::Client, address: &str, (id, secret): (&str, &str)) -> String {
+    let response = client
+        .post(format!("{address}/{TENANT}/oauth2/v2.0/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={id}&client_secret={secret}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+        ))
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(response.status(), 200, "token endpoint");
+    let body: Value = response.json().await.expect("token JSON");
+    body["access_token"].as_str().expect("access_token").to_string()
+}
+
 impl TestApp {
     /// Serves an empty store (no demo data) with default settings and `extra` flags.
     pub async fn spawn(backend: Backend, extra: &[&str]) -> Option<TestApp> {
@@ -74,8 +99,8 @@ impl TestApp {
         let database_url = backend.fresh_database(data_dir.path()).await?;
         let data_dir_arg = data_dir.path().display().to_string();
         let mut argv = vec![
-            "auditgraph", "serve", "--http", "127.0.0.1:0", "--no-demo", "--data-dir", &data_dir_arg,
-            "--database-url", &database_url,
+            "auditgraph", "serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--no-demo",
+            "--data-dir", &data_dir_arg, "--database-url", &database_url,
         ];
         argv.extend_from_slice(extra);
         let cli = <Cli as clap::Parser>::try_parse_from(&argv).expect("valid flags");
@@ -84,9 +109,18 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         tokio::spawn(app.run_until_stopped());
+        let anonymous = reqwest::Client::new();
+        let token = client_credentials(&anonymous, &address, WRITER).await;
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("header value"),
+        );
+        let client = reqwest::Client::builder().default_headers(headers).build().expect("client");
         Some(TestApp {
             address,
-            client: reqwest::Client::new(),
+            client,
+            anonymous,
             state,
             backend,
             _data_dir: data_dir,

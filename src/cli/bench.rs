@@ -1,0 +1,177 @@
+//! `auditgraph bench`: the recorded speed figures. Seeds a fresh SQLite store
+//! through the write path, then times first pages of the filters people use and a
+//! deep keyset page, in-process (parse, SQL, assembly, serialisation; no HTTP).
+//! Run it with `cargo run --release -- bench`; README records the figures.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+
+use crate::audit::Recorder;
+use crate::config::BenchArgs;
+use crate::domain::graph::{ApiVersion, event_json};
+use crate::odata::QueryOptions;
+use crate::store::{Children, Cursor, PageRequest, Store, default_order};
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let db_path = args.data_dir.join("bench.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db_path.display()));
+    }
+    let store = Store::connect(&format!("sqlite://{}?mode=rwc", db_path.display())).await?;
+    store.migrate().await?;
+
+    println!("auditgraph bench: {} events into SQLite at {}", args.events, db_path.display());
+    let to = Utc::now();
+    let from = to - chrono::Duration::days(365);
+    let started = Instant::now();
+    let (inserted, _) =
+        super::write_generated(&Recorder::new(store.clone()), args.seed, args.events, from, to, true).await?;
+    let import = started.elapsed();
+    println!(
+        "import: {inserted} events in {:.1} s = {:.0} events/s",
+        import.as_secs_f64(),
+        inserted as f64 / import.as_secs_f64()
+    );
+
+    let sample = sample_values(&store).await?;
+    let since = (to - chrono::Duration::days(90)).format("%Y-%m-%dT%H:%M:%SZ");
+    let queries = [
+        (
+            "(a) date range + category, desc",
+            format!("$filter=activityDateTime ge {since} and category eq 'Device'&$orderby=activityDateTime desc&$top=50"),
+        ),
+        (
+            "(b) actor/userPrincipalName eq",
+            format!("$filter=actor/userPrincipalName eq '{}'&$top=50", sample.upn),
+        ),
+        (
+            "(c) resources/any(resourceId eq)",
+            format!("$filter=resources/any(r:r/resourceId eq '{}')&$top=50", sample.resource_id),
+        ),
+    ];
+    println!("\nfirst page, {} runs each        median      p99   rows", args.iterations);
+    for (name, query) in &queries {
+        let mut times = Vec::with_capacity(args.iterations);
+        let mut rows = 0;
+        for _ in 0..args.iterations {
+            let started = Instant::now();
+            rows = first_page(&store, query).await?;
+            times.push(started.elapsed());
+        }
+        let (median, p99) = percentiles(&mut times);
+        println!("{name:<34} {:>7.2} ms {:>7.2} ms {rows:>5}", ms(median), ms(p99));
+    }
+
+    // Keyset paging: page 500 costs what page 1 costs.
+    let order = default_order();
+    let mut cursor: Option<Cursor> = None;
+    for _ in 0..499 {
+        cursor = page_with(&store, &order, cursor.as_ref()).await?.1;
+    }
+    let deep = cursor.context("fewer than 500 pages of 50 events")?;
+    let (mut first, mut deep_times) = (Vec::new(), Vec::new());
+    for _ in 0..args.iterations {
+        let started = Instant::now();
+        page_with(&store, &order, None).await?;
+        first.push(started.elapsed());
+        let started = Instant::now();
+        page_with(&store, &order, Some(&deep)).await?;
+        deep_times.push(started.elapsed());
+    }
+    let (first_median, _) = percentiles(&mut first);
+    let (deep_median, _) = percentiles(&mut deep_times);
+    println!(
+        "\npaging $top=50: page 1 {:.2} ms, page 500 {:.2} ms (ratio {:.2})",
+        ms(first_median),
+        ms(deep_median),
+        deep_median.as_secs_f64() / first_median.as_secs_f64()
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn percentiles(times: &mut [Duration]) -> (Duration, Duration) {
+    times.sort();
+    let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+struct Sample {
+    upn: String,
+    resource_id: String,
+}
+
+/// A user and a resource as a client would look them up: taken from the newest event.
+async fn sample_values(store: &Store) -> anyhow::Result<Sample> {
+    let order = default_order();
+    let page = store
+        .page(&PageRequest {
+            filter: None,
+            order: &order,
+            after: None,
+            offset: 0,
+            limit: 200,
+            not_before: crate::domain::Ticks(i64::MIN),
+            children: Children::ALL,
+        })
+        .await?;
+    let upn = page
+        .events
+        .iter()
+        .find_map(|e| e.actor.as_ref()?.user_principal_name.clone())
+        .context("no event with a user actor")?;
+    let resource_id = page
+        .events
+        .iter()
+        .find_map(|e| e.resources.first()?.resource_id.clone())
+        .context("no event with a resource")?;
+    Ok(Sample { upn, resource_id })
+}
+
+/// What the list handler does, minus HTTP: parse, read, serialise.
+async fn first_page(store: &Store, query: &str) -> anyhow::Result<usize> {
+    let options = QueryOptions::parse(query)?;
+    let order = if options.orderby.is_empty() { default_order() } else { options.orderby.clone() };
+    let page = store
+        .page(&PageRequest {
+            filter: options.filter.as_ref(),
+            order: &order,
+            after: None,
+            offset: 0,
+            limit: options.top.unwrap_or(50),
+            not_before: crate::domain::Ticks(0),
+            children: Children::ALL,
+        })
+        .await?;
+    let body: Vec<_> = page.events.iter().map(|e| event_json(e, ApiVersion::V1, None)).collect();
+    serde_json::to_vec(&body)?;
+    Ok(page.events.len())
+}
+
+async fn page_with(
+    store: &Store,
+    order: &[crate::odata::OrderKey],
+    after: Option<&Cursor>,
+) -> anyhow::Result<(usize, Option<Cursor>)> {
+    let page = store
+        .page(&PageRequest {
+            filter: None,
+            order,
+            after,
+            offset: 0,
+            limit: 50,
+            not_before: crate::domain::Ticks(0),
+            children: Children::ALL,
+        })
+        .await?;
+    let body: Vec<_> = page.events.iter().map(|e| event_json(e, ApiVersion::V1, None)).collect();
+    serde_json::to_vec(&body)?;
+    Ok((page.events.len(), page.next))
+}
