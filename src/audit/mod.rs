@@ -5,7 +5,15 @@
 use tokio::sync::broadcast;
 
 use crate::domain::AuditEvent;
-use crate::store::{InsertOutcome, Store, WriteError};
+use crate::store::{Store, WriteError};
+
+/// What a batch write did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct InsertOutcome {
+    pub inserted: u64,
+    /// Events whose id was already stored (left untouched).
+    pub existing: u64,
+}
 
 /// What happened to an event, as published after commit.
 #[derive(Debug, Clone)]
@@ -49,9 +57,11 @@ impl Recorder {
 
     /// Stores a batch atomically, skipping ids already stored.
     pub async fn create_batch(&self, events: Vec<AuditEvent>) -> Result<InsertOutcome, WriteError> {
-        let outcome = self.store.insert_batch(&events).await?;
+        let total = events.len() as u64;
+        let stored = self.store.insert_batch(events).await?;
+        let outcome = InsertOutcome { inserted: stored.len() as u64, existing: total - stored.len() as u64 };
         if self.changes.receiver_count() > 0 {
-            for e in events {
+            for e in stored {
                 self.publish(Change::Created(e));
             }
         }

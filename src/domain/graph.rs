@@ -370,7 +370,15 @@ pub fn patch_event(current: &AuditEvent, patch: &Value) -> Result<AuditEvent, Bo
     // duplicated `type` members would shadow a patched `auditActorType`, so drop them.
     let mut merged = Value::Object(event_json(current, ApiVersion::Beta, None));
     strip_type_aliases(&mut merged);
-    merge_patch(&mut merged, patch);
+    let mut patch = patch.clone();
+    // A client of the older docs patches `actor.type`; it means auditActorType.
+    if let Some(actor) = patch.get_mut("actor").and_then(Value::as_object_mut)
+        && !actor.contains_key("auditActorType")
+        && let Some(value) = actor.remove("type")
+    {
+        actor.insert("auditActorType".into(), value);
+    }
+    merge_patch(&mut merged, &patch);
     parse_event(&merged, || current.id.clone(), || current.activity_date_time)
 }
 

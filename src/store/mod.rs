@@ -17,7 +17,7 @@ use sea_orm_migration::MigratorTrait;
 pub use filter::condition;
 pub use order::{Cursor, SortValue, default_order, sort_values};
 pub use read::{Children, PageRequest, Page};
-pub use write::{InsertOutcome, WriteError};
+pub use write::WriteError;
 
 #[derive(Clone, Debug)]
 pub struct Store {

@@ -24,14 +24,6 @@ pub enum WriteError {
     Database(#[from] anyhow::Error),
 }
 
-/// What a batch insert did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct InsertOutcome {
-    pub inserted: u64,
-    /// Events whose id was already stored (left untouched).
-    pub existing: u64,
-}
-
 /// Bound parameters per statement; under every backend's limit (SQLite 32766,
 /// PostgreSQL and MySQL 65535).
 const MAX_PARAMS: usize = 30_000;
@@ -79,12 +71,13 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a batch in one transaction. Events whose id is already stored are
-    /// skipped (so importing twice adds nothing); nothing is written on error.
-    pub async fn insert_batch(&self, events: &[AuditEvent]) -> Result<InsertOutcome, WriteError> {
+    /// Stores a batch in one transaction and returns the events it stored: those
+    /// whose id is already stored (or repeats within the batch) are skipped, so
+    /// importing twice adds nothing. Nothing is written on error.
+    pub async fn insert_batch(&self, events: Vec<AuditEvent>) -> Result<Vec<AuditEvent>, WriteError> {
         let txn = self.db.begin().await.context("cannot begin transaction")?;
         let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
-        let mut stored = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::new();
         for chunk in ids.chunks(MAX_PARAMS) {
             let found: Vec<String> = event::Entity::find()
                 .select_only()
@@ -94,22 +87,16 @@ impl Store {
                 .all(&txn)
                 .await
                 .context("cannot look up existing ids")?;
-            stored.extend(found);
+            seen.extend(found);
         }
+        let new: Vec<AuditEvent> = events.into_iter().filter(|e| seen.insert(e.id.clone())).collect();
         let mut rows = EventRows::default();
-        let mut outcome = InsertOutcome::default();
-        for e in events {
-            // `insert` also catches a repeated id within the batch itself.
-            if stored.insert(e.id.clone()) {
-                rows.push(e);
-                outcome.inserted += 1;
-            } else {
-                outcome.existing += 1;
-            }
+        for e in &new {
+            rows.push(e);
         }
         insert_rows(&txn, rows).await?;
         txn.commit().await.context("commit failed")?;
-        Ok(outcome)
+        Ok(new)
     }
 
     /// Replaces a stored event (same id) whole. Returns false when it does not exist.

@@ -49,6 +49,11 @@ async fn create_get_patch_delete(app: TestApp) {
     let (_, fetched) = app.get_json(&format!("{EVENTS}/{id}")).await;
     assert_eq!(fetched["actor"]["ipAddress"], "10.0.0.7");
     assert_eq!(fetched["resources"], json!([]));
+    // The older docs' `actor.type` spelling patches auditActorType.
+    let (status, patched) = app.patch_json(&format!("{EVENTS}/{id}"), &json!({"actor": {"type": "Partner"}})).await;
+    assert_eq!(status, 200);
+    assert_eq!(patched["actor"]["auditActorType"], "Partner");
+    assert_eq!(patched["actor"]["ipAddress"], "10.0.0.7");
 
     let response = app.client.delete(app.url(&format!("{EVENTS}/{id}"))).send().await.unwrap();
     assert_eq!(response.status(), 204);
