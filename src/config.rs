@@ -33,6 +33,10 @@ pub enum Command {
     Purge(PurgeArgs),
     /// Measure import and query speed on a fresh SQLite store (use a release build).
     Bench(BenchArgs),
+    /// Load events from a Graph export, JSON array, NDJSON or Azure Monitor records.
+    Import(ImportArgs),
+    /// Write events as Graph pages, NDJSON, CSV or an Azure Monitor shape.
+    Export(ExportArgs),
 }
 
 /// Where the events live.
@@ -191,4 +195,100 @@ pub struct BenchArgs {
     /// Timed runs per query.
     #[arg(long, env = "AUDITGRAPH_BENCH_ITERATIONS", default_value_t = 200)]
     pub iterations: usize,
+}
+
+/// What `import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// Detect from the content: Graph pages, arrays, NDJSON events or records.
+    Auto,
+    /// Graph list responses: one or many `{"@odata.context":…,"value":[…]}` pages.
+    Graph,
+    /// One or many JSON arrays of auditEvent objects.
+    JsonArray,
+    /// One auditEvent object per line.
+    Ndjson,
+    /// Azure Monitor records: JSON lines, or `{"records":[…]}` messages.
+    ResourceLog,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// File to read, or `-` for standard input.
+    pub input: PathBuf,
+    /// Input format.
+    #[arg(long, env = "AUDITGRAPH_IMPORT_FORMAT", value_enum, default_value = "auto")]
+    pub format: ImportFormat,
+    /// Validate the whole input first and write nothing if any record is malformed.
+    #[arg(long, env = "AUDITGRAPH_IMPORT_STRICT")]
+    pub strict: bool,
+    /// Events per write transaction.
+    #[arg(long, env = "AUDITGRAPH_IMPORT_BATCH_SIZE", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_size: u64,
+}
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Graph list responses, one `{"@odata.context":…,"value":[…]}` page per line.
+    Graph,
+    /// One Graph auditEvent object per line.
+    Ndjson,
+    /// One row per event with the admin center's columns.
+    Csv,
+    /// One Azure Monitor resource-log record per line.
+    ResourceLog,
+    /// Event-hub messages `{"records":[…]}`, one per line, each under 256 KB.
+    EventHub,
+    /// IntuneAuditLogs rows (Log Analytics), one per line.
+    LogAnalytics,
+    /// The storage-account blob tree (`insights-logs-auditlogs/…/PT1H.json`) under --output.
+    Storage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphVersion {
+    #[value(name = "v1.0")]
+    V1,
+    Beta,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Output shape.
+    #[arg(long, env = "AUDITGRAPH_EXPORT_FORMAT", value_enum)]
+    pub format: ExportFormat,
+    /// Only events matching this OData $filter expression.
+    #[arg(long, env = "AUDITGRAPH_EXPORT_FILTER")]
+    pub filter: Option<String>,
+    /// Only events at or after this instant (RFC 3339).
+    #[arg(long, env = "AUDITGRAPH_EXPORT_FROM")]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only events before this instant (RFC 3339).
+    #[arg(long, env = "AUDITGRAPH_EXPORT_TO")]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// File to write, or `-` for standard output; a directory for `storage`.
+    #[arg(long, env = "AUDITGRAPH_EXPORT_OUTPUT", default_value = "-")]
+    pub output: PathBuf,
+    /// Graph API version of `graph` and `ndjson` objects; v1.0 leaves out the
+    /// beta-only actor fields, exactly as the v1.0 API does.
+    #[arg(long, env = "AUDITGRAPH_EXPORT_VERSION", value_enum, default_value = "beta")]
+    pub version: GraphVersion,
+    /// Events per Graph page (and per store read).
+    #[arg(long, env = "AUDITGRAPH_EXPORT_PAGE_SIZE", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub page_size: u64,
+    /// `tenantId` of Azure Monitor records (and the Log Analytics `TenantId`).
+    #[arg(long, env = "AUDITGRAPH_EXPORT_TENANT_ID",
+          default_value = crate::identity::well_known::dev::TENANT_ID)]
+    pub tenant_id: String,
+    /// `resourceId` segment of storage blob paths.
+    /// Default: `/TENANTS/{TENANT-ID}/PROVIDERS/MICROSOFT.INTUNE`.
+    #[arg(long, env = "AUDITGRAPH_EXPORT_RESOURCE_ID")]
+    pub resource_id: Option<String>,
 }

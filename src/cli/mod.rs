@@ -1,7 +1,9 @@
-//! The command-line doors: serve, seed, migrate, purge, bench. Each is a thin
-//! adapter over the library; long-running ones show progress.
+//! The command-line doors: serve, seed, migrate, purge, bench, import, export.
+//! Each is a thin adapter over the library; long-running ones show progress.
 
 mod bench;
+mod export;
+mod import;
 
 use std::io::IsTerminal;
 
@@ -37,6 +39,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Bench(args)) => bench::run(args).await,
+        Some(Command::Import(args)) => import::run(args).await,
+        Some(Command::Export(args)) => export::run(args).await,
     }
 }
 
@@ -130,6 +134,21 @@ impl Progress {
             bar
         });
         Progress { bar, total, done: std::cell::Cell::new(0), enabled }
+    }
+
+    /// Progress through `total` bytes of input (a spinner when the size is unknown).
+    fn bytes(total: u64, enabled: bool) -> Progress {
+        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let (bar, template) = if total > 0 {
+                (ProgressBar::new(total), "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})")
+            } else {
+                (ProgressBar::new_spinner(), "{spinner} [{elapsed_precise}] {bytes} read ({bytes_per_sec})")
+            };
+            bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+            bar
+        });
+        // Plain lines are counted in events elsewhere; byte progress stays quiet off a terminal.
+        Progress { bar, total, done: std::cell::Cell::new(0), enabled: false }
     }
 
     fn advance(&self, n: u64) {

@@ -1,9 +1,11 @@
 //! The event model and its shapes. `event` is the model itself; each wire shape
-//! (Graph v1.0/beta JSON, later Azure Monitor records and CSV) is a pure function
-//! of it and lives beside it. Database rows are never a wire shape.
+//! (Graph v1.0/beta JSON in `graph`, Azure Monitor records in `monitor`, CSV rows
+//! in `csv`) is a pure function of it and lives beside it. Database rows are never a wire shape.
 
+pub mod csv;
 pub mod event;
 pub mod graph;
+pub mod monitor;
 pub mod vocabulary;
 
 pub use event::*;

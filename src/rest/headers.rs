@@ -51,12 +51,15 @@ pub async fn graph_headers(
         ("request-id", ids.request_id.as_str()),
         ("client-request-id", ids.client_request_id.as_str()),
         ("odata-version", "4.0"),
-        ("cache-control", "no-cache"),
         ("x-auditgraph-version", env!("CARGO_PKG_VERSION")),
     ] {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(HeaderName::from_static(name), value);
         }
+    }
+    // The identity endpoints set their own (token responses must not be stored).
+    if !headers.contains_key(actix_web::http::header::CACHE_CONTROL) {
+        headers.insert(actix_web::http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
     Ok(response)
 }

@@ -5,9 +5,10 @@
 //!   so null checks read the original column. Comparisons are two-valued, like eval.
 //! - Text functions are three-valued (NULL on a null field), as SQL's LIKE on NULL.
 //! - The actor lives in its own table: a predicate false on a null field becomes
-//!   `id IN (SELECT event_id FROM audit_actors WHERE p)`, one true on null becomes
-//!   `id NOT IN (SELECT … WHERE NOT p)`, so an event without actor behaves as an
-//!   actor whose every field is null. Lambdas become `IN`/`EXISTS` subqueries.
+//!   `EXISTS (actor row AND p)`, one true on null `NOT EXISTS (actor row AND NOT p)`,
+//!   so an event without actor behaves as an actor whose every field is null.
+//! - Lambdas over resources and permissions become `id IN (SELECT event_id …)`:
+//!   resource ids are selective, so the IN list drives the plan.
 //! - User text reaches SQL only as bound values.
 
 use entities::{
@@ -204,8 +205,8 @@ fn on_field(field: Field, predicate: impl Fn(&Columns) -> SimpleExpr, true_on_nu
     let columns = columns_of(field);
     let p = predicate(&columns);
     match field {
-        Field::Actor(_) if true_on_null => event_id_in(actor_ids(p.not())).not(),
-        Field::Actor(_) => event_id_in(actor_ids(p)),
+        Field::Actor(_) if true_on_null => Expr::exists(actor_of_event(p.not())).not(),
+        Field::Actor(_) => Expr::exists(actor_of_event(p)),
         _ => p,
     }
 }
@@ -218,10 +219,15 @@ fn event_id_in(subquery: SelectStatement) -> SimpleExpr {
     event_id().in_subquery(subquery)
 }
 
-fn actor_ids(predicate: SimpleExpr) -> SelectStatement {
+/// The event's actor row, if `predicate` holds for it. Correlated (EXISTS) rather
+/// than `id IN (…)`: actor values such as a UPN are common, so walking events in
+/// the requested order and probing the actor's primary key finds a page quickly,
+/// where an IN list would collect every match and sort it.
+fn actor_of_event(predicate: SimpleExpr) -> SelectStatement {
     Query::select()
-        .column((actor::Entity, actor::Column::EventId))
+        .expr(Expr::val(1))
         .from(actor::Entity)
+        .and_where(col((actor::Entity, actor::Column::EventId)).equals((event::Entity, event::Column::Id)))
         .and_where(predicate)
         .to_owned()
 }

@@ -32,6 +32,11 @@ pub const NOACCESS: (&str, &str) = ("00000000-0000-0000-0000-00000000a003", "noa
 
 pub struct TestApp {
     pub address: String,
+    /// `https://localhost:{port}`: the https listener, whose certificate (from the
+    /// local CA in `{data_dir}/tls/ca.pem`) names localhost.
+    pub https_address: String,
+    /// What `serve` prints at startup (`Application::banner`).
+    pub banner: String,
     /// Sends the writer app's token with every request.
     pub client: reqwest::Client,
     /// Sends no token.
@@ -107,6 +112,14 @@ impl TestApp {
         let Some(Command::Serve(args)) = cli.command else { panic!("serve args") };
         let app = Application::build(args).await.expect("application builds");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let banner = app.banner().to_string();
+        // The https port is only in the banner: "HTTPS       https://localhost:PORT/v1.0/…".
+        let https_address = banner
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("HTTPS"))
+            .and_then(|rest| rest.trim().split("/v1.0").next())
+            .expect("the banner names the https listener")
+            .to_string();
         let state = app.state();
         tokio::spawn(app.run_until_stopped());
         let anonymous = reqwest::Client::new();
@@ -119,12 +132,19 @@ impl TestApp {
         let client = reqwest::Client::builder().default_headers(headers).build().expect("client");
         Some(TestApp {
             address,
+            https_address,
+            banner,
             client,
             anonymous,
             state,
             backend,
             _data_dir: data_dir,
         })
+    }
+
+    /// The data directory: the SQLite file, `identity/signing-key.pem`, `tls/ca.pem`.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
     }
 
     pub fn url(&self, path_and_query: &str) -> String {

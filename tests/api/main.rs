@@ -3,8 +3,10 @@
 
 mod helpers;
 
+mod auth;
 mod cli;
 mod crud;
+mod data;
 mod errors;
 mod query;
 mod surface;

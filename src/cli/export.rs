@@ -1,0 +1,255 @@
+//! `auditgraph export`: writes stored events in a Graph or Azure Monitor shape.
+//!
+//! Events stream through keyset pages of the store in chronological order (oldest
+//! first, the order of logs, blobs and event hubs), so memory stays constant
+//! whatever the size of the tenant. Each shape is a pure function in `domain`;
+//! this module only pages, batches and writes.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::{Map, Value};
+
+use super::Progress;
+use crate::config::{ExportArgs, ExportFormat, GraphVersion};
+use crate::domain::graph::{ApiVersion, event_json};
+use crate::domain::monitor::{self, EventHubBatcher, to_dotnet_json};
+use crate::domain::{AuditEvent, Ticks, csv as csv_shape, format_graph_datetime};
+use crate::odata::{EventField, Filter, OrderKey, parse_filter};
+use crate::store::{Children, PageRequest};
+
+pub(super) async fn run(args: ExportArgs) -> anyhow::Result<()> {
+    let store = super::open(&args.store).await?;
+    let filter = filter(&args)?;
+    let order = [OrderKey { field: EventField::ActivityDateTime, descending: false }];
+    // Export is an archive tool: the serving retention window does not apply.
+    let not_before = Ticks(i64::MIN);
+    let total = store.count(filter.as_ref(), not_before).await?;
+    let progress = Progress::new(total, true);
+    let mut sink = Sink::open(&args)?;
+    let mut cursor = None;
+    let mut exported = 0u64;
+    loop {
+        let page = store
+            .page(&PageRequest {
+                filter: filter.as_ref(),
+                order: &order,
+                after: cursor.as_ref(),
+                offset: 0,
+                limit: args.page_size,
+                not_before,
+                children: Children::ALL,
+            })
+            .await?;
+        sink.write(&page.events)?;
+        exported += page.events.len() as u64;
+        progress.advance(page.events.len() as u64);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    sink.finish()?;
+    progress.finish();
+    eprintln!("exported {exported} events");
+    Ok(())
+}
+
+/// `--filter`, `--from` and `--to` as one OData filter.
+fn filter(args: &ExportArgs) -> anyhow::Result<Option<Filter>> {
+    let mut clauses = Vec::new();
+    if let Some(text) = &args.filter {
+        clauses.push(format!("({text})"));
+    }
+    if let Some(from) = args.from {
+        clauses.push(format!("activityDateTime ge {}", format_graph_datetime(from)));
+    }
+    if let Some(to) = args.to {
+        clauses.push(format!("activityDateTime lt {}", format_graph_datetime(to)));
+    }
+    if clauses.is_empty() {
+        return Ok(None);
+    }
+    let text = clauses.join(" and ");
+    parse_filter(&text).map(Some).map_err(|e| anyhow::anyhow!("--filter: {e}"))
+}
+
+fn api_version(version: GraphVersion) -> ApiVersion {
+    match version {
+        GraphVersion::V1 => ApiVersion::V1,
+        GraphVersion::Beta => ApiVersion::Beta,
+    }
+}
+
+fn open_output(path: &Path) -> anyhow::Result<Box<dyn Write>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(BufWriter::new(io::stdout().lock())));
+    }
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(Box::new(BufWriter::new(file)))
+}
+
+/// Where the events go, with whatever state the format needs between pages.
+enum Sink {
+    Graph { out: Box<dyn Write>, version: ApiVersion, context: String, pages: u64 },
+    Ndjson { out: Box<dyn Write>, version: ApiVersion },
+    Csv(Box<csv::Writer<Box<dyn Write>>>),
+    ResourceLog { out: Box<dyn Write>, tenant_id: String },
+    LogAnalytics { out: Box<dyn Write>, workspace_id: String },
+    EventHub { out: Box<dyn Write>, tenant_id: String, batcher: EventHubBatcher },
+    Storage(Storage),
+}
+
+impl Sink {
+    fn open(args: &ExportArgs) -> anyhow::Result<Sink> {
+        let version = api_version(args.version);
+        let tenant_id = args.tenant_id.clone();
+        Ok(match args.format {
+            ExportFormat::Graph => Sink::Graph {
+                out: open_output(&args.output)?,
+                version,
+                context: format!("https://graph.microsoft.com/{}/$metadata#deviceManagement/auditEvents", version.segment()),
+                pages: 0,
+            },
+            ExportFormat::Ndjson => Sink::Ndjson { out: open_output(&args.output)?, version },
+            ExportFormat::Csv => {
+                let mut writer = csv::Writer::from_writer(open_output(&args.output)?);
+                writer.write_record(csv_shape::HEADER)?;
+                Sink::Csv(Box::new(writer))
+            }
+            ExportFormat::ResourceLog => Sink::ResourceLog { out: open_output(&args.output)?, tenant_id },
+            ExportFormat::LogAnalytics => Sink::LogAnalytics { out: open_output(&args.output)?, workspace_id: tenant_id },
+            ExportFormat::EventHub => {
+                Sink::EventHub { out: open_output(&args.output)?, tenant_id, batcher: EventHubBatcher::default() }
+            }
+            ExportFormat::Storage => {
+                if args.output.as_os_str() == "-" {
+                    anyhow::bail!("--format storage writes a directory tree: give --output DIR");
+                }
+                let resource_id = args.resource_id.clone().unwrap_or_else(|| monitor::default_resource_id(&tenant_id));
+                Sink::Storage(Storage { root: args.output.clone(), resource_id, tenant_id, current: None, seen: HashSet::new() })
+            }
+        })
+    }
+
+    fn write(&mut self, events: &[AuditEvent]) -> anyhow::Result<()> {
+        match self {
+            Sink::Graph { out, version, context, pages } => {
+                // One Graph page per store page; an empty tail page is not written
+                // unless the whole export is empty (a real empty list response).
+                if events.is_empty() && *pages > 0 {
+                    return Ok(());
+                }
+                let mut page = Map::new();
+                page.insert("@odata.context".into(), Value::String(context.clone()));
+                let value = events.iter().map(|e| Value::Object(event_json(e, *version, None))).collect();
+                page.insert("value".into(), Value::Array(value));
+                serde_json::to_writer(&mut *out, &page)?;
+                out.write_all(b"\n")?;
+                *pages += 1;
+            }
+            Sink::Ndjson { out, version } => {
+                for e in events {
+                    serde_json::to_writer(&mut *out, &event_json(e, *version, None))?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            Sink::Csv(writer) => {
+                for e in events {
+                    writer.write_record(csv_shape::row(e))?;
+                }
+            }
+            Sink::ResourceLog { out, tenant_id } => {
+                for e in events {
+                    writeln!(out, "{}", to_dotnet_json(&Value::Object(monitor::record(e, tenant_id))))?;
+                }
+            }
+            Sink::LogAnalytics { out, workspace_id } => {
+                for e in events {
+                    writeln!(out, "{}", to_dotnet_json(&Value::Object(monitor::log_analytics_row(e, workspace_id))))?;
+                }
+            }
+            Sink::EventHub { out, tenant_id, batcher } => {
+                for e in events {
+                    let record = to_dotnet_json(&Value::Object(monitor::record(e, tenant_id)));
+                    if let Some(message) = batcher.push(monitor::event_hub_window(e.activity_date_time), &record) {
+                        writeln!(out, "{message}")?;
+                    }
+                }
+            }
+            Sink::Storage(storage) => {
+                for e in events {
+                    storage.write(e)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        if let Sink::Graph { pages: 0, .. } = self {
+            self.write(&[])?;
+        }
+        match self {
+            Sink::Graph { mut out, .. }
+            | Sink::Ndjson { mut out, .. }
+            | Sink::ResourceLog { mut out, .. }
+            | Sink::LogAnalytics { mut out, .. } => out.flush()?,
+            Sink::EventHub { mut out, mut batcher, .. } => {
+                if let Some(message) = batcher.finish() {
+                    writeln!(out, "{message}")?;
+                }
+                out.flush()?;
+            }
+            Sink::Csv(mut writer) => writer.flush()?,
+            Sink::Storage(mut storage) => storage.close()?,
+        }
+        Ok(())
+    }
+}
+
+/// The storage-account tree: one JSON-lines `PT1H.json` blob per hour.
+struct Storage {
+    root: PathBuf,
+    resource_id: String,
+    tenant_id: String,
+    current: Option<(String, BufWriter<File>)>,
+    /// Blobs written by this run: reopened for append, never truncated twice.
+    seen: HashSet<String>,
+}
+
+impl Storage {
+    fn write(&mut self, e: &AuditEvent) -> anyhow::Result<()> {
+        let blob = monitor::storage_blob_path(&self.resource_id, e.activity_date_time);
+        if self.current.as_ref().is_none_or(|(path, _)| *path != blob) {
+            self.close()?;
+            let path = self.root.join(&blob);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            // A blob from an earlier run is replaced; within a run it only grows.
+            let file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(self.seen.contains(&blob))
+                .truncate(!self.seen.contains(&blob))
+                .open(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            self.seen.insert(blob.clone());
+            self.current = Some((blob, BufWriter::new(file)));
+        }
+        let (_, out) = self.current.as_mut().expect("a blob is open");
+        writeln!(out, "{}", to_dotnet_json(&Value::Object(monitor::record(e, &self.tenant_id))))?;
+        Ok(())
+    }
+
+    fn close(&mut self) -> anyhow::Result<()> {
+        if let Some((_, mut out)) = self.current.take() {
+            out.flush()?;
+        }
+        Ok(())
+    }
+}
