@@ -192,6 +192,9 @@ pub struct BenchArgs {
     /// Seed of the generated events.
     #[arg(long, env = "AUDITGRAPH_BENCH_SEED", default_value_t = 1)]
     pub seed: u64,
+    /// Time the queries on the store an earlier run left, without seeding again.
+    #[arg(long, env = "AUDITGRAPH_BENCH_REUSE")]
+    pub reuse: bool,
     /// Timed runs per query.
     #[arg(long, env = "AUDITGRAPH_BENCH_ITERATIONS", default_value_t = 200)]
     pub iterations: usize,

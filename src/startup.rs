@@ -21,6 +21,7 @@ use crate::store::{Store, redact};
 
 pub struct Application {
     port: u16,
+    https_port: u16,
     server: Server,
     state: web::Data<AppState>,
     banner: String,
@@ -132,11 +133,15 @@ impl Application {
         }
         banner.push_str(&format!("  try         curl '{base}/v1.0/deviceManagement/auditEvents?$top=2'{}\n  stop        Ctrl+C\n",
             if args.auth == AuthMode::On { " -H \"Authorization: Bearer $TOKEN\"" } else { "" }));
-        Ok(Application { port, server, state, banner })
+        Ok(Application { port, https_port, server, state, banner })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn https_port(&self) -> u16 {
+        self.https_port
     }
 
     pub fn banner(&self) -> &str {

@@ -18,24 +18,30 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     let db_path = args.data_dir.join("bench.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db_path.display()));
+    if !args.reuse {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db_path.display()));
+        }
     }
     let store = Store::connect(&format!("sqlite://{}?mode=rwc", db_path.display())).await?;
     store.migrate().await?;
 
-    println!("auditgraph bench: {} events into SQLite at {}", args.events, db_path.display());
     let to = Utc::now();
-    let from = to - chrono::Duration::days(365);
-    let started = Instant::now();
-    let (inserted, _) =
-        super::write_generated(&Recorder::new(store.clone()), args.seed, args.events, from, to, true).await?;
-    let import = started.elapsed();
-    println!(
-        "import: {inserted} events in {:.1} s = {:.0} events/s",
-        import.as_secs_f64(),
-        inserted as f64 / import.as_secs_f64()
-    );
+    if args.reuse {
+        println!("auditgraph bench: timing queries on {}", db_path.display());
+    } else {
+        println!("auditgraph bench: {} events into SQLite at {}", args.events, db_path.display());
+        let from = to - chrono::Duration::days(365);
+        let started = Instant::now();
+        let (inserted, _) =
+            super::write_generated(&Recorder::new(store.clone()), args.seed, args.events, from, to, true).await?;
+        let import = started.elapsed();
+        println!(
+            "import: {inserted} events in {:.1} s = {:.0} events/s",
+            import.as_secs_f64(),
+            inserted as f64 / import.as_secs_f64()
+        );
+    }
 
     let sample = sample_values(&store).await?;
     let since = (to - chrono::Duration::days(90)).format("%Y-%m-%dT%H:%M:%SZ");

@@ -126,39 +126,56 @@ impl Store {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let (mut actors, mut permissions, mut resources, mut properties) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        if children.actor {
-            actors = actor::Entity::find()
+        // The four child reads are independent: run them side by side on the pool.
+        let actors = async {
+            if !children.actor {
+                return Ok(Vec::new());
+            }
+            actor::Entity::find()
                 .filter(actor::Column::EventId.is_in(ids.clone()))
                 .all(&self.db)
                 .await
-                .context("cannot read actors")?;
-            permissions = permission::Entity::find()
+                .context("cannot read actors")
+        };
+        let permissions = async {
+            if !children.actor {
+                return Ok(Vec::new());
+            }
+            permission::Entity::find()
                 .filter(permission::Column::EventId.is_in(ids.clone()))
                 .order_by_asc(permission::Column::EventId)
                 .order_by_asc(permission::Column::Ordinal)
                 .all(&self.db)
                 .await
-                .context("cannot read actor permissions")?;
-        }
-        if children.resources {
-            resources = resource::Entity::find()
+                .context("cannot read actor permissions")
+        };
+        let resources = async {
+            if !children.resources {
+                return Ok(Vec::new());
+            }
+            resource::Entity::find()
                 .filter(resource::Column::EventId.is_in(ids.clone()))
                 .order_by_asc(resource::Column::EventId)
                 .order_by_asc(resource::Column::Ordinal)
                 .all(&self.db)
                 .await
-                .context("cannot read resources")?;
-            properties = property::Entity::find()
-                .filter(property::Column::EventId.is_in(ids))
+                .context("cannot read resources")
+        };
+        let properties = async {
+            if !children.resources {
+                return Ok(Vec::new());
+            }
+            property::Entity::find()
+                .filter(property::Column::EventId.is_in(ids.clone()))
                 .order_by_asc(property::Column::EventId)
                 .order_by_asc(property::Column::ResourceOrdinal)
                 .order_by_asc(property::Column::Ordinal)
                 .all(&self.db)
                 .await
-                .context("cannot read modified properties")?;
-        }
+                .context("cannot read modified properties")
+        };
+        let (actors, permissions, resources, properties) =
+            futures_util::try_join!(actors, permissions, resources, properties)?;
         rows::assemble(rows, actors, permissions, resources, properties)
     }
 }

@@ -268,12 +268,7 @@ async fn serve_in(data_dir: &Path, extra: &[&str]) -> anyhow::Result<(String, St
     let app = Application::build(args).await?;
     let http = format!("http://127.0.0.1:{}", app.port());
     let banner = app.banner().to_string();
-    let https = banner
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("HTTPS"))
-        .and_then(|rest| rest.trim().split("/v1.0").next())
-        .expect("the banner names the https listener")
-        .to_string();
+    let https = format!("https://localhost:{}", app.https_port());
     tokio::spawn(app.run_until_stopped());
     Ok((http, https, banner))
 }
@@ -1328,4 +1323,30 @@ async fn token_endpoint_errors_follow_the_catalogue() {
         assert_eq!(body["error_uri"], format!("https://login.microsoftonline.com/error?code={code}"), "{case}");
         assert!(reply.header("content-type").unwrap().starts_with("application/json"), "{case}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_certificate_replaces_the_local_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+    let cert_path = dir.path().join("mine.pem");
+    let key_path = dir.path().join("mine.key");
+    std::fs::write(&cert_path, mine.cert.pem()).unwrap();
+    std::fs::write(&key_path, mine.signing_key.serialize_pem()).unwrap();
+    let (_, https, banner) = serve_in(
+        dir.path(),
+        &["--tls-cert", cert_path.to_str().unwrap(), "--tls-key", key_path.to_str().unwrap()],
+    )
+    .await
+    .expect("serves with the user's certificate");
+    assert!(!dir.path().join("tls/ca.pem").exists(), "no local CA is created");
+    assert!(!banner.contains("trust "), "no CA to trust: {banner}");
+    let client = r12::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(r12::Certificate::from_pem(mine.cert.pem().as_bytes()).unwrap())
+        .resolve("localhost", loopback(&https))
+        .build()
+        .unwrap();
+    let response = client.get(format!("{https}/v1.0/$metadata")).send().await.expect("TLS with the user's certificate");
+    assert_eq!(response.status(), 200);
 }

@@ -88,31 +88,20 @@ async fn seed_is_deterministic_and_serve_stops_cleanly() {
     server.terminate();
 }
 
+async fn served_count(server: &Server) -> u64 {
+    let url = format!("{}/v1.0/deviceManagement/auditEvents/$count", server.base);
+    reqwest::get(url).await.unwrap().text().await.unwrap().parse().unwrap()
+}
+
 #[tokio::test]
 async fn an_empty_store_gets_the_demo_tenant() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--demo-events", "120"]);
-    let body: Value = reqwest::get(format!("{}/v1.0/deviceManagement/auditEvents/$count", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(body, 120);
+    assert_eq!(served_count(&server).await, 120);
     server.terminate();
     // A second start finds data and does not seed again.
     let server = Server::start(dir.path(), &["--demo-events", "120"]);
-    let count: u64 = reqwest::get(format!("{}/v1.0/deviceManagement/auditEvents/$count", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(count, 120);
+    assert_eq!(served_count(&server).await, 120);
     server.terminate();
 }
 

@@ -113,13 +113,8 @@ impl TestApp {
         let app = Application::build(args).await.expect("application builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let banner = app.banner().to_string();
-        // The https port is only in the banner: "HTTPS       https://localhost:PORT/v1.0/…".
-        let https_address = banner
-            .lines()
-            .find_map(|line| line.trim().strip_prefix("HTTPS"))
-            .and_then(|rest| rest.trim().split("/v1.0").next())
-            .expect("the banner names the https listener")
-            .to_string();
+        // The certificate names localhost, as the discovery documents do.
+        let https_address = format!("https://localhost:{}", app.https_port());
         let state = app.state();
         tokio::spawn(app.run_until_stopped());
         let anonymous = reqwest::Client::new();
