@@ -88,16 +88,12 @@ pub fn intune_message(text: &str) -> String {
 
 impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> Self {
-        if let Ok(id) = uuid::Uuid::parse_str(&crate::rest::headers::RequestIds::current().request_id) {
-            return ApiError::from_auth(e.with_activity_id(id));
-        }
-        ApiError::from_auth(e)
-    }
-}
-
-impl ApiError {
-    fn from_auth(e: crate::auth::AuthError) -> Self {
         tracing::info!(reason = %e, "request refused");
+        // Intune's 403 quotes an Activity ID: make it this request's id.
+        let e = match uuid::Uuid::parse_str(&crate::rest::headers::RequestIds::current().request_id) {
+            Ok(id) => e.with_activity_id(id),
+            Err(_) => e,
+        };
         ApiError::Auth {
             status: e.status(),
             code: e.code(),

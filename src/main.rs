@@ -1,3 +1,6 @@
+//! The `auditgraph` binary: parse the command line, set up logging, hand over to
+//! the library (`auditgraph::cli`).
+
 use std::process::ExitCode;
 
 use clap::Parser;

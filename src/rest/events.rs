@@ -53,7 +53,11 @@ pub async fn handle(
         (Target::Event(id), Method::DELETE) => delete(state, &id).await,
         (Target::Categories, Method::GET) => Ok(strings(req, state, version, CATEGORIES.iter().map(|c| c.to_string()).collect())),
         (Target::ActivityTypes(Some(category)), Method::GET) => {
-            let types = state.store.activity_types(&category).await?;
+            // Intune's catalogue for the category, and whatever the store holds.
+            let mut types = crate::seed::activity_types(&category);
+            types.extend(state.store.activity_types(&category).await?);
+            types.sort();
+            types.dedup();
             Ok(strings(req, state, version, types))
         }
         (Target::ActivityTypes(None), Method::GET) => Err(ApiError::bad_request(

@@ -39,8 +39,6 @@ pub struct TestApp {
     pub banner: String,
     /// Sends the writer app's token with every request.
     pub client: reqwest::Client,
-    /// Sends no token.
-    pub anonymous: reqwest::Client,
     pub state: actix_web::web::Data<AppState>,
     pub backend: Backend,
     _data_dir: tempfile::TempDir,
@@ -117,8 +115,7 @@ impl TestApp {
         let https_address = format!("https://localhost:{}", app.https_port());
         let state = app.state();
         tokio::spawn(app.run_until_stopped());
-        let anonymous = reqwest::Client::new();
-        let token = client_credentials(&anonymous, &address, WRITER).await;
+        let token = client_credentials(&reqwest::Client::new(), &address, WRITER).await;
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(
             reqwest::header::AUTHORIZATION,
@@ -130,7 +127,6 @@ impl TestApp {
             https_address,
             banner,
             client,
-            anonymous,
             state,
             backend,
             _data_dir: data_dir,

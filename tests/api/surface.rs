@@ -136,23 +136,35 @@ async fn functions_answer_in_every_spelling(app: TestApp) {
         assert_eq!(categories[0], "Other");
         assert_eq!(categories[20], "DeviceInventory");
     }
-    app.post_json("/v1.0/deviceManagement/auditEvents", &sample_event("f1", &days_ago(1))).await;
-    let mut other = sample_event("f2", &days_ago(1));
-    other["activityType"] = json!("Create MobileApp");
-    app.post_json("/v1.0/deviceManagement/auditEvents", &other).await;
-    let mut dup = sample_event("f3", &days_ago(1));
-    dup["activityType"] = json!("Create MobileApp");
-    app.post_json("/v1.0/deviceManagement/auditEvents", &dup).await;
+    // A category of our own: only the stored activity types answer.
+    for (id, activity_type) in [("f1", "Delete Widget"), ("f2", "Create Widget"), ("f3", "Create Widget")] {
+        let mut e = sample_event(id, &days_ago(1));
+        e["category"] = json!("Widgets");
+        e["activityType"] = json!(activity_type);
+        app.post_json("/v1.0/deviceManagement/auditEvents", &e).await;
+    }
     for path in [
-        "getAuditActivityTypes(category='Application')",
-        "microsoft.graph.getAuditActivityTypes(category='application')",
-        "getAuditActivityTypes(category=%27Application%27)",
+        "getAuditActivityTypes(category='Widgets')",
+        "microsoft.graph.getAuditActivityTypes(category='widgets')",
+        "getAuditActivityTypes(category=%27Widgets%27)",
     ] {
         let (status, body) = app.get_json(&format!("/beta/deviceManagement/auditEvents/{path}")).await;
         assert_eq!(status, 200, "{path}");
-        assert_eq!(body["value"], json!(["Create MobileApp", "Delete MobileApp"]), "{path}");
+        assert_eq!(body["value"], json!(["Create Widget", "Delete Widget"]), "{path}");
     }
-    let (_, body) = app.get_json("/v1.0/deviceManagement/auditEvents/getAuditActivityTypes(category='Role')").await;
+    // A known category: Intune's catalogue and the stored types together.
+    let mut stored = sample_event("f4", &days_ago(1));
+    stored["activityType"] = json!("Frobnicate MobileApp");
+    app.post_json("/v1.0/deviceManagement/auditEvents", &stored).await;
+    let (_, body) = app.get_json("/v1.0/deviceManagement/auditEvents/getAuditActivityTypes(category='Application')").await;
+    let types: Vec<&str> = body["value"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(types.contains(&"Frobnicate MobileApp"), "{types:?}");
+    assert!(types.contains(&"Delete MobileApp"), "{types:?}");
+    let mut sorted = types.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(types, sorted);
+    let (_, body) = app.get_json("/v1.0/deviceManagement/auditEvents/getAuditActivityTypes(category='NoSuchCategory')").await;
     assert_eq!(body["value"], json!([]));
 }
 
