@@ -41,6 +41,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: actix_web::web::Data<AppState>,
     pub backend: Backend,
+    pub database_url: String,
     _data_dir: tempfile::TempDir,
 }
 
@@ -100,6 +101,16 @@ impl TestApp {
         LazyLock::force(&TRACING);
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database_url = backend.fresh_database(data_dir.path()).await?;
+        Some(TestApp::serve(backend, data_dir, database_url, extra).await)
+    }
+
+    /// A second instance serving this one's database, with its own data directory.
+    pub async fn another_instance(&self, extra: &[&str]) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        TestApp::serve(self.backend, data_dir, self.database_url.clone(), extra).await
+    }
+
+    async fn serve(backend: Backend, data_dir: tempfile::TempDir, database_url: String, extra: &[&str]) -> TestApp {
         let data_dir_arg = data_dir.path().display().to_string();
         let mut argv = vec![
             "auditgraph", "serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--no-demo",
@@ -122,15 +133,16 @@ impl TestApp {
             format!("Bearer {token}").parse().expect("header value"),
         );
         let client = reqwest::Client::builder().default_headers(headers).build().expect("client");
-        Some(TestApp {
+        TestApp {
             address,
             https_address,
             banner,
             client,
             state,
             backend,
+            database_url,
             _data_dir: data_dir,
-        })
+        }
     }
 
     /// The data directory: the SQLite file, `identity/signing-key.pem`, `tls/ca.pem`.

@@ -279,7 +279,35 @@ async fn retention_hides_and_purges_old_events(app: TestApp) {
     assert_eq!(purged, 1);
 }
 
+async fn instances_share_one_database(app: TestApp) {
+    // Same database, another process's worth of state: its own data directory,
+    // the same paging key.
+    let key = std::fs::read_to_string(app.data_dir().join("paging.key")).unwrap();
+    let other = app.another_instance(&["--paging-key", key.trim()]).await;
+    let events: Vec<AuditEvent> = (0..25)
+        .map(|i| auditgraph::domain::graph::parse_event(&sample_event(&format!("s{i:02}"), &days_ago(1)), String::new, chrono::Utc::now).unwrap())
+        .collect();
+    app.insert(events).await;
+
+    // A nextLink from one instance works on the other.
+    let (_, first) = app.get_json(&format!("{EVENTS}?$top=10&$orderby=id")).await;
+    let link = first["@odata.nextLink"].as_str().unwrap().replacen(&app.address, &other.address, 1);
+    let mut ids: Vec<String> = first["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()).collect();
+    for page in other.all_pages(link.strip_prefix(&other.address).unwrap()).await {
+        ids.extend(page["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()));
+    }
+    let expected: Vec<String> = (0..25).map(|i| format!("s{i:02}")).collect();
+    assert_eq!(ids, expected);
+
+    // A write on one is read on the other.
+    let (status, _) = other.post_json(EVENTS, &sample_event("from-other", &days_ago(1))).await;
+    assert_eq!(status, 201);
+    let (status, body) = app.get_json(&format!("{EVENTS}/from-other")).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 backend_tests!(
+    instances_share_one_database,
     filters_agree_with_the_in_memory_evaluator,
     real_client_queries_all_run,
     paging_follows_graph_rules,
