@@ -50,18 +50,13 @@ pub fn resolve(raw_segments: &[&str]) -> Result<Target, ApiError> {
     } else {
         return Err(unknown(1));
     };
-    let rest = &segments[2..];
-    let target = match (key, rest) {
-        (Some(key), []) => Target::Event(key),
-        (Some(_), _) => return Err(unknown(2)),
-        (None, []) => Target::Events,
-        (None, [one]) => function_or_key(one),
-        (None, _) => return Err(unknown(3)),
-    };
-    if rest.len() > 1 {
-        return Err(unknown(3));
+    match (key, &segments[2..]) {
+        (Some(key), []) => Ok(Target::Event(key)),
+        (Some(_), _) => Err(unknown(2)),
+        (None, []) => Ok(Target::Events),
+        (None, [one]) => Ok(function_or_key(one)),
+        (None, _) => Err(unknown(3)),
     }
-    Ok(target)
 }
 
 /// `auditEvents('id')` → `id`.
