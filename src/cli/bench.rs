@@ -74,18 +74,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     // Keyset paging: page 500 costs what page 1 costs.
     let order = default_order();
-    let mut cursor: Option<Cursor> = None;
+    let mut deep: Option<Cursor> = None;
     for _ in 0..499 {
-        cursor = page_with(&store, &order, cursor.as_ref()).await?.1;
+        let next = serve_page(&store, None, &order, deep.as_ref(), 50).await?.1;
+        deep = Some(next.context("paging needs at least 25,000 events (500 pages of 50)")?);
     }
-    let deep = cursor.context("fewer than 500 pages of 50 events")?;
+    let deep = deep.context("no pages")?;
     let (mut first, mut deep_times) = (Vec::new(), Vec::new());
     for _ in 0..args.iterations {
         let started = Instant::now();
-        page_with(&store, &order, None).await?;
+        serve_page(&store, None, &order, None, 50).await?;
         first.push(started.elapsed());
         let started = Instant::now();
-        page_with(&store, &order, Some(&deep)).await?;
+        serve_page(&store, None, &order, Some(&deep), 50).await?;
         deep_times.push(started.elapsed());
     }
     let (first_median, _) = percentiles(&mut first);
@@ -145,34 +146,25 @@ async fn sample_values(store: &Store) -> anyhow::Result<Sample> {
 async fn first_page(store: &Store, query: &str) -> anyhow::Result<usize> {
     let options = QueryOptions::parse(query)?;
     let order = if options.orderby.is_empty() { default_order() } else { options.orderby.clone() };
-    let page = store
-        .page(&PageRequest {
-            filter: options.filter.as_ref(),
-            order: &order,
-            after: None,
-            offset: 0,
-            limit: options.top.unwrap_or(50),
-            not_before: crate::domain::Ticks(0),
-            children: Children::ALL,
-        })
-        .await?;
-    let body: Vec<_> = page.events.iter().map(|e| event_json(e, ApiVersion::V1, None)).collect();
-    serde_json::to_vec(&body)?;
-    Ok(page.events.len())
+    let limit = options.top.unwrap_or(50);
+    Ok(serve_page(store, options.filter.as_ref(), &order, None, limit).await?.0)
 }
 
-async fn page_with(
+/// Reads and serialises one page: (rows, where the next page starts).
+async fn serve_page(
     store: &Store,
+    filter: Option<&crate::odata::Filter>,
     order: &[crate::odata::OrderKey],
     after: Option<&Cursor>,
+    limit: u64,
 ) -> anyhow::Result<(usize, Option<Cursor>)> {
     let page = store
         .page(&PageRequest {
-            filter: None,
+            filter,
             order,
             after,
             offset: 0,
-            limit: 50,
+            limit,
             not_before: crate::domain::Ticks(0),
             children: Children::ALL,
         })

@@ -8,8 +8,8 @@ use entities::{
     audit_property as property, audit_resource as resource,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait,
+    QueryFilter, QuerySelect, TransactionTrait,
 };
 
 use super::Store;
@@ -53,21 +53,12 @@ async fn insert_rows(txn: &DatabaseTransaction, rows: EventRows) -> anyhow::Resu
     Ok(())
 }
 
-async fn exists(db: &impl ConnectionTrait, id: &str) -> anyhow::Result<bool> {
-    Ok(event::Entity::find_by_id(id.to_string()).count(db).await? > 0)
-}
-
 impl Store {
     /// Stores one new event; an id that exists is a conflict and changes nothing.
     pub async fn insert_one(&self, e: &AuditEvent) -> Result<(), WriteError> {
-        let txn = self.db.begin().await.context("cannot begin transaction")?;
-        if exists(&txn, &e.id).await? {
+        if self.insert_batch(vec![e.clone()]).await?.is_empty() {
             return Err(WriteError::Conflict(e.id.clone()));
         }
-        let mut rows = EventRows::default();
-        rows.push(e);
-        insert_rows(&txn, rows).await?;
-        txn.commit().await.context("commit failed")?;
         Ok(())
     }
 

@@ -204,26 +204,10 @@ async fn imports_are_idempotent_and_report_malformed_records() {
     let report = stderr(&output);
     assert!(report.contains("line 2") && report.contains("nothing was written"), "{report}");
     assert!(stored(dir.path()).await.is_empty());
-    let mut child = Command::new(BIN)
-        .args(["import", "-", "--strict", "--data-dir"])
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&std::fs::read(&bad).unwrap()).unwrap();
-    assert!(!child.wait_with_output().unwrap().status.success());
+    assert!(!strict_import_from_stdin(dir.path(), &bad).status.success());
     assert!(stored(dir.path()).await.is_empty());
     // A valid stdin import under --strict goes through.
-    let mut child = Command::new(BIN)
-        .args(["import", "-", "--strict", "--data-dir"])
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&std::fs::read(&file).unwrap()).unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = strict_import_from_stdin(dir.path(), &file);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stored(dir.path()).await.len(), 3);
 }
@@ -398,4 +382,17 @@ async fn graph_ndjson_and_resource_log_round_trip_losslessly() {
             assert_eq!(a.to_string(), b.to_string(), "{format}");
         }
     }
+}
+
+/// `auditgraph import - --strict` fed `file` on standard input.
+fn strict_import_from_stdin(data_dir: &Path, file: &Path) -> Output {
+    let mut child = Command::new(BIN)
+        .args(["import", "-", "--strict", "--data-dir"])
+        .arg(data_dir)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&std::fs::read(file).unwrap()).unwrap();
+    child.wait_with_output().unwrap()
 }
