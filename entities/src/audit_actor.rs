@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "audit_actors")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub event_id: String,
+    pub event_seq: i64,
     /// `auditActorType` (beta also serves it as `type`).
     pub actor_type: Option<String>,
     pub actor_type_ci: String,
@@ -36,8 +36,8 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(
         belongs_to = "super::audit_event::Entity",
-        from = "Column::EventId",
-        to = "super::audit_event::Column::Id",
+        from = "Column::EventSeq",
+        to = "super::audit_event::Column::Seq",
         on_delete = "Cascade"
     )]
     Event,

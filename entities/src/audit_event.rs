@@ -5,8 +5,15 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "audit_events")]
 pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
+    /// Storage key, assigned in insertion order. Child rows refer to it: an
+    /// integer that grows keeps their B-trees append-only and a page's children
+    /// side by side on disk, where the GUID `id` would scatter them.
+    #[sea_orm(primary_key)]
+    pub seq: i64,
+    /// The Graph key, as given.
     pub id: String,
+    /// The Graph key folded: unique, so ids that differ only in case are one id,
+    /// as Graph treats its GUID keys.
     pub id_ci: String,
     /// `activityDateTime` as 100 ns ticks since the Unix epoch, UTC.
     pub activity_ticks: i64,

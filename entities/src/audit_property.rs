@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "audit_properties")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub event_id: String,
+    pub event_seq: i64,
     /// The `ordinal` of the resource this property belongs to.
     #[sea_orm(primary_key, auto_increment = false)]
     pub resource_ordinal: i32,
@@ -28,8 +28,8 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(
         belongs_to = "super::audit_event::Entity",
-        from = "Column::EventId",
-        to = "super::audit_event::Column::Id",
+        from = "Column::EventSeq",
+        to = "super::audit_event::Column::Seq",
         on_delete = "Cascade"
     )]
     Event,

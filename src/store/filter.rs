@@ -7,7 +7,7 @@
 //! - The actor lives in its own table: a predicate false on a null field becomes
 //!   `EXISTS (actor row AND p)`, one true on null `NOT EXISTS (actor row AND NOT p)`,
 //!   so an event without actor behaves as an actor whose every field is null.
-//! - Lambdas over resources and permissions become `id IN (SELECT event_id …)`:
+//! - Lambdas over resources and permissions become `seq IN (SELECT event_seq …)`:
 //!   resource ids are selective, so the IN list drives the plan.
 //! - User text reaches SQL only as bound values.
 
@@ -211,12 +211,8 @@ fn on_field(field: Field, predicate: impl Fn(&Columns) -> SimpleExpr, true_on_nu
     }
 }
 
-fn event_id() -> SimpleExpr {
-    col((event::Entity, event::Column::Id))
-}
-
-fn event_id_in(subquery: SelectStatement) -> SimpleExpr {
-    event_id().in_subquery(subquery)
+fn event_seq_in(subquery: SelectStatement) -> SimpleExpr {
+    col((event::Entity, event::Column::Seq)).in_subquery(subquery)
 }
 
 /// The event's actor row, if `predicate` holds for it. Correlated (EXISTS) rather
@@ -227,7 +223,7 @@ fn actor_of_event(predicate: SimpleExpr) -> SelectStatement {
     Query::select()
         .expr(Expr::val(1))
         .from(actor::Entity)
-        .and_where(col((actor::Entity, actor::Column::EventId)).equals((event::Entity, event::Column::Id)))
+        .and_where(col((actor::Entity, actor::Column::EventSeq)).equals((event::Entity, event::Column::Seq)))
         .and_where(predicate)
         .to_owned()
 }
@@ -259,7 +255,7 @@ fn text(field: Field, func: TextFunc, value: &str) -> SimpleExpr {
             let value = Query::select()
                 .expr(c.compared.clone())
                 .from(actor::Entity)
-                .and_where(col((actor::Entity, actor::Column::EventId)).equals((event::Entity, event::Column::Id)))
+                .and_where(col((actor::Entity, actor::Column::EventSeq)).equals((event::Entity, event::Column::Seq)))
                 .and_where(c.original.clone().is_not_null())
                 .to_owned();
             SimpleExpr::SubQuery(None, Box::new(value.into())).like(like)
@@ -286,16 +282,16 @@ fn any_where(collection: Collection, predicate: Option<SimpleExpr>) -> SimpleExp
     let mut sub = Query::select();
     match collection {
         Collection::Resources => {
-            sub.column((resource::Entity, resource::Column::EventId)).from(resource::Entity);
+            sub.column((resource::Entity, resource::Column::EventSeq)).from(resource::Entity);
         }
         Collection::ActorUserPermissions => {
-            sub.column((permission::Entity, permission::Column::EventId)).from(permission::Entity);
+            sub.column((permission::Entity, permission::Column::EventSeq)).from(permission::Entity);
         }
         Collection::ModifiedProperties => {
             // Correlated to the resource the enclosing lambda is visiting.
             sub.expr(Expr::val(1))
                 .from(property::Entity)
-                .and_where(col((property::Entity, property::Column::EventId)).equals((resource::Entity, resource::Column::EventId)))
+                .and_where(col((property::Entity, property::Column::EventSeq)).equals((resource::Entity, resource::Column::EventSeq)))
                 .and_where(
                     col((property::Entity, property::Column::ResourceOrdinal))
                         .equals((resource::Entity, resource::Column::Ordinal)),
@@ -309,7 +305,7 @@ fn any_where(collection: Collection, predicate: Option<SimpleExpr>) -> SimpleExp
     if let Some(p) = predicate {
         sub.and_where(p);
     }
-    event_id_in(sub.to_owned())
+    event_seq_in(sub.to_owned())
 }
 
 #[cfg(test)]

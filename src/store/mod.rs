@@ -8,6 +8,8 @@ mod read;
 mod rows;
 mod write;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -22,6 +24,10 @@ pub use write::WriteError;
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Writers take turns (see `write::begin_write`).
+    writes: Arc<tokio::sync::Mutex<()>>,
+    /// INSERT texts by (table, rows), built once (see `write::insert_sql`).
+    insert_sql: Arc<Mutex<HashMap<(&'static str, usize), Arc<str>>>>,
 }
 
 impl Store {
@@ -63,7 +69,7 @@ impl Store {
         let db = Database::connect(options)
             .await
             .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
-        Ok(Store { db })
+        Ok(Store { db, writes: Arc::default(), insert_sql: Arc::default() })
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -81,9 +87,30 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
+        self.refuse_retired_schema().await?;
         entities::migration::Migrator::up(&self.db, None)
             .await
             .context("database migration failed")
+    }
+
+    /// A database made by the first development builds (child rows keyed by event
+    /// GUID) cannot be migrated in place; say so, rather than failing on a missing
+    /// migration file.
+    async fn refuse_retired_schema(&self) -> anyhow::Result<()> {
+        const RETIRED: &str = "m20261125_000001_create_audit_tables";
+        let sql = format!("SELECT version FROM seaql_migrations WHERE version = '{RETIRED}'");
+        // No migrations table yet means a new database.
+        let Ok(rows) = self.db.query_all_raw(sea_orm::Statement::from_string(self.backend(), sql)).await else {
+            return Ok(());
+        };
+        if !rows.is_empty() {
+            anyhow::bail!(
+                "this database has the layout of a pre-release auditgraph build ({RETIRED}), which this version cannot read.\n\
+                 Export its events with the build that made it (auditgraph export --format ndjson --output events.ndjson),\n\
+                 then start this version on a new database (delete the data directory or pass another --database-url) and run auditgraph import events.ndjson."
+            );
+        }
+        Ok(())
     }
 
     /// Refreshes the planner's statistics; worth it after a bulk load, so

@@ -84,7 +84,8 @@ impl Store {
     }
 
     pub async fn get(&self, id: &str, not_before: Ticks) -> anyhow::Result<Option<AuditEvent>> {
-        let row = event::Entity::find_by_id(id.to_string())
+        let row = event::Entity::find()
+            .filter(event::Column::IdCi.eq(fold(id)))
             .filter(event::Column::ActivityTicks.gte(not_before.0))
             .one(&self.db)
             .await
@@ -125,14 +126,14 @@ impl Store {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
         // The four child reads are independent: run them side by side on the pool.
         let actors = async {
             if !children.actor {
                 return Ok(Vec::new());
             }
             actor::Entity::find()
-                .filter(actor::Column::EventId.is_in(ids.clone()))
+                .filter(actor::Column::EventSeq.is_in(seqs.clone()))
                 .all(&self.db)
                 .await
                 .context("cannot read actors")
@@ -142,8 +143,8 @@ impl Store {
                 return Ok(Vec::new());
             }
             permission::Entity::find()
-                .filter(permission::Column::EventId.is_in(ids.clone()))
-                .order_by_asc(permission::Column::EventId)
+                .filter(permission::Column::EventSeq.is_in(seqs.clone()))
+                .order_by_asc(permission::Column::EventSeq)
                 .order_by_asc(permission::Column::Ordinal)
                 .all(&self.db)
                 .await
@@ -154,8 +155,8 @@ impl Store {
                 return Ok(Vec::new());
             }
             resource::Entity::find()
-                .filter(resource::Column::EventId.is_in(ids.clone()))
-                .order_by_asc(resource::Column::EventId)
+                .filter(resource::Column::EventSeq.is_in(seqs.clone()))
+                .order_by_asc(resource::Column::EventSeq)
                 .order_by_asc(resource::Column::Ordinal)
                 .all(&self.db)
                 .await
@@ -166,8 +167,8 @@ impl Store {
                 return Ok(Vec::new());
             }
             property::Entity::find()
-                .filter(property::Column::EventId.is_in(ids.clone()))
-                .order_by_asc(property::Column::EventId)
+                .filter(property::Column::EventSeq.is_in(seqs.clone()))
+                .order_by_asc(property::Column::EventSeq)
                 .order_by_asc(property::Column::ResourceOrdinal)
                 .order_by_asc(property::Column::Ordinal)
                 .all(&self.db)

@@ -6,104 +6,193 @@ use entities::{
     audit_actor as actor, audit_actor_permission as permission, audit_event as event,
     audit_property as property, audit_resource as resource,
 };
-use sea_orm::ActiveValue::Set;
+use sea_orm::Value;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     AuditActor, AuditEvent, AuditProperty, AuditResource, RoleScopeTagInfo, Ticks, fold,
 };
 
-fn folded(value: &Option<String>) -> String {
-    value.as_deref().map(fold).unwrap_or_default()
+fn text(value: &Option<String>) -> Value {
+    Value::String(value.clone())
 }
 
-/// All rows of one event, ready to insert.
-#[derive(Default)]
-pub struct EventRows {
-    pub events: Vec<event::ActiveModel>,
-    pub actors: Vec<actor::ActiveModel>,
-    pub permissions: Vec<permission::ActiveModel>,
-    pub resources: Vec<resource::ActiveModel>,
-    pub properties: Vec<property::ActiveModel>,
+fn folded(value: &Option<String>) -> Value {
+    Value::String(Some(value.as_deref().map(fold).unwrap_or_default()))
 }
 
-impl EventRows {
-    pub fn push(&mut self, e: &AuditEvent) {
-        self.events.push(event::ActiveModel {
-            id: Set(e.id.clone()),
-            id_ci: Set(fold(&e.id)),
-            activity_ticks: Set(Ticks::from_datetime(e.activity_date_time).0),
-            correlation_id: Set(e.correlation_id.hyphenated().to_string()),
-            display_name: Set(e.display_name.clone()),
-            display_name_ci: Set(folded(&e.display_name)),
-            component_name: Set(e.component_name.clone()),
-            component_name_ci: Set(folded(&e.component_name)),
-            activity: Set(e.activity.clone()),
-            activity_ci: Set(folded(&e.activity)),
-            activity_type: Set(e.activity_type.clone()),
-            activity_type_ci: Set(folded(&e.activity_type)),
-            activity_operation_type: Set(e.activity_operation_type.clone()),
-            activity_operation_type_ci: Set(folded(&e.activity_operation_type)),
-            activity_result: Set(e.activity_result.clone()),
-            activity_result_ci: Set(folded(&e.activity_result)),
-            category: Set(e.category.clone()),
-            category_ci: Set(folded(&e.category)),
-        });
+fn int(value: usize) -> Value {
+    Value::Int(Some(value as i32))
+}
+
+/// One table's rows, flattened: values in `columns` order, row after row. Built
+/// straight from the model (no ActiveModel per row: on a bulk load that
+/// conversion cost as much as the database).
+pub struct TableRows<C: 'static> {
+    pub columns: &'static [C],
+    pub values: Vec<Value>,
+}
+
+impl<C> TableRows<C> {
+    fn new(columns: &'static [C]) -> Self {
+        TableRows { columns, values: Vec::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len() / self.columns.len()
+    }
+}
+
+pub const EVENT_COLUMNS: &[event::Column] = {
+    use event::Column as E;
+    &[
+        E::Id, E::IdCi, E::ActivityTicks, E::CorrelationId,
+        E::DisplayName, E::DisplayNameCi, E::ComponentName, E::ComponentNameCi,
+        E::Activity, E::ActivityCi, E::ActivityType, E::ActivityTypeCi,
+        E::ActivityOperationType, E::ActivityOperationTypeCi,
+        E::ActivityResult, E::ActivityResultCi, E::Category, E::CategoryCi,
+    ]
+};
+
+const ACTOR_COLUMNS: &[actor::Column] = {
+    use actor::Column as A;
+    &[
+        A::EventSeq, A::ActorType, A::ActorTypeCi, A::ApplicationId, A::ApplicationIdCi,
+        A::ApplicationDisplayName, A::ApplicationDisplayNameCi,
+        A::UserPrincipalName, A::UserPrincipalNameCi,
+        A::ServicePrincipalName, A::ServicePrincipalNameCi, A::IpAddress, A::IpAddressCi,
+        A::UserId, A::UserIdCi, A::RemoteTenantId, A::RemoteTenantIdCi,
+        A::RemoteUserId, A::RemoteUserIdCi, A::UserRoleScopeTags,
+    ]
+};
+
+const PERMISSION_COLUMNS: &[permission::Column] = {
+    use permission::Column as P;
+    &[P::EventSeq, P::Ordinal, P::Permission, P::PermissionCi]
+};
+
+const RESOURCE_COLUMNS: &[resource::Column] = {
+    use resource::Column as R;
+    &[
+        R::EventSeq, R::Ordinal, R::DisplayName, R::DisplayNameCi,
+        R::ResourceType, R::ResourceTypeCi, R::ResourceId, R::ResourceIdCi,
+    ]
+};
+
+const PROPERTY_COLUMNS: &[property::Column] = {
+    use property::Column as M;
+    &[
+        M::EventSeq, M::ResourceOrdinal, M::Ordinal, M::DisplayName, M::DisplayNameCi,
+        M::OldValue, M::OldValueCi, M::NewValue, M::NewValueCi,
+    ]
+};
+
+/// The `audit_events` rows of some events (their `seq` is assigned by the database).
+pub fn event_rows<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> TableRows<event::Column> {
+    let mut rows = TableRows::new(EVENT_COLUMNS);
+    for e in events {
+        rows.values.extend([
+            Value::String(Some(e.id.clone())),
+            Value::String(Some(fold(&e.id))),
+            Value::BigInt(Some(Ticks::from_datetime(e.activity_date_time).0)),
+            Value::String(Some(e.correlation_id.hyphenated().to_string())),
+            text(&e.display_name),
+            folded(&e.display_name),
+            text(&e.component_name),
+            folded(&e.component_name),
+            text(&e.activity),
+            folded(&e.activity),
+            text(&e.activity_type),
+            folded(&e.activity_type),
+            text(&e.activity_operation_type),
+            folded(&e.activity_operation_type),
+            text(&e.activity_result),
+            folded(&e.activity_result),
+            text(&e.category),
+            folded(&e.category),
+        ]);
+    }
+    rows
+}
+
+/// The child rows of stored events: actor, permissions, resources, properties.
+pub struct ChildRows {
+    pub actors: TableRows<actor::Column>,
+    pub permissions: TableRows<permission::Column>,
+    pub resources: TableRows<resource::Column>,
+    pub properties: TableRows<property::Column>,
+}
+
+impl Default for ChildRows {
+    fn default() -> Self {
+        ChildRows {
+            actors: TableRows::new(ACTOR_COLUMNS),
+            permissions: TableRows::new(PERMISSION_COLUMNS),
+            resources: TableRows::new(RESOURCE_COLUMNS),
+            properties: TableRows::new(PROPERTY_COLUMNS),
+        }
+    }
+}
+
+impl ChildRows {
+    /// Adds the children of the event stored under `seq`.
+    pub fn push(&mut self, seq: i64, e: &AuditEvent) {
+        let key = || Value::BigInt(Some(seq));
         if let Some(a) = &e.actor {
-            self.actors.push(actor::ActiveModel {
-                event_id: Set(e.id.clone()),
-                actor_type: Set(a.actor_type.clone()),
-                actor_type_ci: Set(folded(&a.actor_type)),
-                application_id: Set(a.application_id.clone()),
-                application_id_ci: Set(folded(&a.application_id)),
-                application_display_name: Set(a.application_display_name.clone()),
-                application_display_name_ci: Set(folded(&a.application_display_name)),
-                user_principal_name: Set(a.user_principal_name.clone()),
-                user_principal_name_ci: Set(folded(&a.user_principal_name)),
-                service_principal_name: Set(a.service_principal_name.clone()),
-                service_principal_name_ci: Set(folded(&a.service_principal_name)),
-                ip_address: Set(a.ip_address.clone()),
-                ip_address_ci: Set(folded(&a.ip_address)),
-                user_id: Set(a.user_id.clone()),
-                user_id_ci: Set(folded(&a.user_id)),
-                remote_tenant_id: Set(a.remote_tenant_id.clone()),
-                remote_tenant_id_ci: Set(folded(&a.remote_tenant_id)),
-                remote_user_id: Set(a.remote_user_id.clone()),
-                remote_user_id_ci: Set(folded(&a.remote_user_id)),
-                user_role_scope_tags: Set(scope_tags_json(&a.user_role_scope_tags)),
-            });
+            self.actors.values.extend([
+                key(),
+                text(&a.actor_type),
+                folded(&a.actor_type),
+                text(&a.application_id),
+                folded(&a.application_id),
+                text(&a.application_display_name),
+                folded(&a.application_display_name),
+                text(&a.user_principal_name),
+                folded(&a.user_principal_name),
+                text(&a.service_principal_name),
+                folded(&a.service_principal_name),
+                text(&a.ip_address),
+                folded(&a.ip_address),
+                text(&a.user_id),
+                folded(&a.user_id),
+                text(&a.remote_tenant_id),
+                folded(&a.remote_tenant_id),
+                text(&a.remote_user_id),
+                folded(&a.remote_user_id),
+                Value::String(Some(scope_tags_json(&a.user_role_scope_tags))),
+            ]);
             for (ordinal, p) in a.user_permissions.iter().enumerate() {
-                self.permissions.push(permission::ActiveModel {
-                    event_id: Set(e.id.clone()),
-                    ordinal: Set(ordinal as i32),
-                    permission: Set(p.clone()),
-                    permission_ci: Set(fold(p)),
-                });
+                self.permissions.values.extend([
+                    key(),
+                    int(ordinal),
+                    Value::String(Some(p.clone())),
+                    Value::String(Some(fold(p))),
+                ]);
             }
         }
         for (r_ordinal, r) in e.resources.iter().enumerate() {
-            self.resources.push(resource::ActiveModel {
-                event_id: Set(e.id.clone()),
-                ordinal: Set(r_ordinal as i32),
-                display_name: Set(r.display_name.clone()),
-                display_name_ci: Set(folded(&r.display_name)),
-                resource_type: Set(r.resource_type.clone()),
-                resource_type_ci: Set(folded(&r.resource_type)),
-                resource_id: Set(r.resource_id.clone()),
-                resource_id_ci: Set(folded(&r.resource_id)),
-            });
+            self.resources.values.extend([
+                key(),
+                int(r_ordinal),
+                text(&r.display_name),
+                folded(&r.display_name),
+                text(&r.resource_type),
+                folded(&r.resource_type),
+                text(&r.resource_id),
+                folded(&r.resource_id),
+            ]);
             for (ordinal, p) in r.modified_properties.iter().enumerate() {
-                self.properties.push(property::ActiveModel {
-                    event_id: Set(e.id.clone()),
-                    resource_ordinal: Set(r_ordinal as i32),
-                    ordinal: Set(ordinal as i32),
-                    display_name: Set(p.display_name.clone()),
-                    display_name_ci: Set(folded(&p.display_name)),
-                    old_value: Set(p.old_value.clone()),
-                    old_value_ci: Set(folded(&p.old_value)),
-                    new_value: Set(p.new_value.clone()),
-                    new_value_ci: Set(folded(&p.new_value)),
-                });
+                self.properties.values.extend([
+                    key(),
+                    int(r_ordinal),
+                    int(ordinal),
+                    text(&p.display_name),
+                    folded(&p.display_name),
+                    text(&p.old_value),
+                    folded(&p.old_value),
+                    text(&p.new_value),
+                    folded(&p.new_value),
+                ]);
             }
         }
     }
@@ -137,13 +226,13 @@ pub fn assemble(
     properties: Vec<property::Model>,
 ) -> anyhow::Result<Vec<AuditEvent>> {
     use std::collections::HashMap;
-    let mut actors: HashMap<String, AuditActor> = actors
+    let mut actors: HashMap<i64, AuditActor> = actors
         .into_iter()
         .map(|a| {
             let tags: Vec<ScopeTagRow> = serde_json::from_str(&a.user_role_scope_tags)
-                .with_context(|| format!("corrupt userRoleScopeTags of event {}", a.event_id))?;
+                .with_context(|| format!("corrupt userRoleScopeTags of event #{}", a.event_seq))?;
             Ok((
-                a.event_id,
+                a.event_seq,
                 AuditActor {
                     actor_type: a.actor_type,
                     user_permissions: Vec::new(),
@@ -167,14 +256,14 @@ pub fn assemble(
         })
         .collect::<anyhow::Result<_>>()?;
     for p in permissions {
-        if let Some(a) = actors.get_mut(&p.event_id) {
+        if let Some(a) = actors.get_mut(&p.event_seq) {
             a.user_permissions.push(p.permission);
         }
     }
-    let mut resources_by_event: HashMap<String, Vec<AuditResource>> = HashMap::new();
+    let mut resources_by_event: HashMap<i64, Vec<AuditResource>> = HashMap::new();
     for r in resources {
         resources_by_event
-            .entry(r.event_id)
+            .entry(r.event_seq)
             .or_default()
             .push(AuditResource {
                 display_name: r.display_name,
@@ -185,7 +274,7 @@ pub fn assemble(
     }
     for p in properties {
         let slot = resources_by_event
-            .get_mut(&p.event_id)
+            .get_mut(&p.event_seq)
             .and_then(|rs| rs.get_mut(p.resource_ordinal as usize));
         if let Some(r) = slot {
             r.modified_properties.push(AuditProperty {
@@ -201,8 +290,8 @@ pub fn assemble(
             let correlation_id = uuid::Uuid::parse_str(&e.correlation_id)
                 .with_context(|| format!("corrupt correlationId of event {}", e.id))?;
             Ok(AuditEvent {
-                actor: actors.remove(&e.id),
-                resources: resources_by_event.remove(&e.id).unwrap_or_default(),
+                actor: actors.remove(&e.seq),
+                resources: resources_by_event.remove(&e.seq).unwrap_or_default(),
                 display_name: e.display_name,
                 component_name: e.component_name,
                 activity: e.activity,

@@ -2,6 +2,11 @@
 //! ranges (optionally with category, activity type or component), actor UPN,
 //! resource id, correlation id.
 //!
+//! Events are keyed by `seq`, an integer assigned in insertion order; child rows
+//! hang off it, keyed (seq, ordinal…). On SQLite the child tables are `WITHOUT
+//! ROWID`, so each is one B-tree clustered by event: a bulk load appends to it,
+//! and a page's children are read from neighbouring pages.
+//!
 //! Collation is binary on every backend (PostgreSQL `"C"`, MySQL/MariaDB a
 //! no-pad binary collation, SQLite's default) so comparisons and ordering of the
 //! folded `*_ci` columns agree byte for byte with the in-memory evaluator.
@@ -18,7 +23,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261125_000001_create_audit_tables"
+        "m20261126_000001_create_audit_tables"
     }
 }
 
@@ -106,6 +111,16 @@ async fn create(
     manager.create_table(table.to_owned()).await
 }
 
+/// A child table keyed by (event, ordinal…): clustered by that key on SQLite,
+/// which sea-query cannot say, hence the suffix on its SQL.
+async fn create_clustered(manager: &SchemaManager<'_>, collation: Option<&str>, table: &mut TableCreateStatement) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Sqlite {
+        return create(manager, collation, table).await;
+    }
+    let sql = format!("{} WITHOUT ROWID", table.to_string(SqliteQueryBuilder));
+    manager.get_connection().execute_unprepared(&sql).await.map(|_| ())
+}
+
 async fn index(
     manager: &SchemaManager<'_>,
     name: &str,
@@ -114,17 +129,26 @@ async fn index(
 ) -> Result<(), DbErr> {
     let mut statement = Index::create();
     statement.name(name).table(table);
+    if name.starts_with("ux_") {
+        statement.unique();
+    }
     for column in columns {
         statement.col(column);
     }
     manager.create_index(statement.to_owned()).await
 }
 
+fn seq(column: impl IntoIden) -> ColumnDef {
+    let mut def = ColumnDef::new(column);
+    def.big_integer().not_null();
+    def
+}
+
 fn cascade_to_event(from_table: impl IntoIden + Clone, name: &str) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(name)
-        .from(from_table, Alias::new("event_id"))
-        .to(event::Entity, event::Column::Id)
+        .from(from_table, Alias::new("event_seq"))
+        .to(event::Entity, event::Column::Seq)
         .on_delete(ForeignKeyAction::Cascade)
         .to_owned()
 }
@@ -145,7 +169,8 @@ impl MigrationTrait for Migration {
             collation,
             Table::create()
                 .table(event::Entity)
-                .col(c.id(E::Id).primary_key())
+                .col(ColumnDef::new(E::Seq).big_integer().not_null().auto_increment().primary_key())
+                .col(c.id(E::Id))
                 .col(c.id(E::IdCi))
                 .col(ColumnDef::new(E::ActivityTicks).big_integer().not_null())
                 .col(c.varchar(E::CorrelationId, 36).not_null())
@@ -189,7 +214,7 @@ impl MigrationTrait for Migration {
         )
         .await?;
         index(manager, "ix_events_correlation", event::Entity, ev(&[E::CorrelationId])).await?;
-        index(manager, "ix_events_id_ci", event::Entity, ev(&[E::IdCi])).await?;
+        index(manager, "ux_events_id_ci", event::Entity, ev(&[E::IdCi])).await?;
 
         use actor::Column as A;
         create(
@@ -197,7 +222,7 @@ impl MigrationTrait for Migration {
             collation,
             Table::create()
                 .table(actor::Entity)
-                .col(c.id(A::EventId).primary_key())
+                .col(ColumnDef::new(A::EventSeq).big_integer().not_null().primary_key())
                 .col(c.text(A::ActorType))
                 .col(c.folded(A::ActorTypeCi))
                 .col(c.text(A::ApplicationId))
@@ -224,39 +249,39 @@ impl MigrationTrait for Migration {
             manager,
             "ix_actors_upn",
             actor::Entity,
-            vec![A::UserPrincipalNameCi.into_iden(), A::EventId.into_iden()],
+            vec![A::UserPrincipalNameCi.into_iden(), A::EventSeq.into_iden()],
         )
         .await?;
         index(
             manager,
             "ix_actors_application",
             actor::Entity,
-            vec![A::ApplicationIdCi.into_iden(), A::EventId.into_iden()],
+            vec![A::ApplicationIdCi.into_iden(), A::EventSeq.into_iden()],
         )
         .await?;
 
         use permission::Column as P;
-        create(
+        create_clustered(
             manager,
             collation,
             Table::create()
                 .table(permission::Entity)
-                .col(c.id(P::EventId))
+                .col(seq(P::EventSeq))
                 .col(c.int(P::Ordinal))
                 .col(c.varchar(P::Permission, SHORT_TEXT_LEN).not_null())
                 .col(c.folded(P::PermissionCi))
-                .primary_key(Index::create().col(P::EventId).col(P::Ordinal))
+                .primary_key(Index::create().col(P::EventSeq).col(P::Ordinal))
                 .foreign_key(&mut cascade_to_event(permission::Entity, "fk_permissions_event")),
         )
         .await?;
 
         use resource::Column as R;
-        create(
+        create_clustered(
             manager,
             collation,
             Table::create()
                 .table(resource::Entity)
-                .col(c.id(R::EventId))
+                .col(seq(R::EventSeq))
                 .col(c.int(R::Ordinal))
                 .col(c.text(R::DisplayName))
                 .col(c.folded(R::DisplayNameCi))
@@ -264,7 +289,7 @@ impl MigrationTrait for Migration {
                 .col(c.folded(R::ResourceTypeCi))
                 .col(c.text(R::ResourceId))
                 .col(c.folded(R::ResourceIdCi))
-                .primary_key(Index::create().col(R::EventId).col(R::Ordinal))
+                .primary_key(Index::create().col(R::EventSeq).col(R::Ordinal))
                 .foreign_key(&mut cascade_to_event(resource::Entity, "fk_resources_event")),
         )
         .await?;
@@ -272,17 +297,17 @@ impl MigrationTrait for Migration {
             manager,
             "ix_resources_resource_id",
             resource::Entity,
-            vec![R::ResourceIdCi.into_iden(), R::EventId.into_iden()],
+            vec![R::ResourceIdCi.into_iden(), R::EventSeq.into_iden()],
         )
         .await?;
 
         use property::Column as M;
-        create(
+        create_clustered(
             manager,
             collation,
             Table::create()
                 .table(property::Entity)
-                .col(c.id(M::EventId))
+                .col(seq(M::EventSeq))
                 .col(c.int(M::ResourceOrdinal))
                 .col(c.int(M::Ordinal))
                 .col(c.text(M::DisplayName))
@@ -293,7 +318,7 @@ impl MigrationTrait for Migration {
                 .col(c.long_text(M::NewValueCi, false))
                 .primary_key(
                     Index::create()
-                        .col(M::EventId)
+                        .col(M::EventSeq)
                         .col(M::ResourceOrdinal)
                         .col(M::Ordinal),
                 )
