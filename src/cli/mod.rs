@@ -77,6 +77,8 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
 }
 
 /// Streams generated events into the store in batches; returns (inserted, existing).
+/// Generation runs on its own thread, a batch ahead of the writer, so the two
+/// overlap instead of taking turns.
 pub async fn write_generated(
     recorder: &Recorder,
     seed: u64,
@@ -86,19 +88,26 @@ pub async fn write_generated(
     show_progress: bool,
 ) -> anyhow::Result<(u64, u64)> {
     let progress = Progress::new(count, show_progress);
-    let mut generated = crate::seed::generate(seed, count, from, to);
-    let (mut inserted, mut existing) = (0, 0);
-    loop {
-        let batch: Vec<_> = generated.by_ref().take(SEED_BATCH).collect();
-        if batch.is_empty() {
-            break;
+    let (batches, mut ready) = tokio::sync::mpsc::channel(2);
+    let generator = tokio::task::spawn_blocking(move || {
+        let mut generated = crate::seed::generate(seed, count, from, to);
+        loop {
+            let batch: Vec<_> = generated.by_ref().take(SEED_BATCH).collect();
+            // A closed channel means the writer failed; its error is the one to report.
+            if batch.is_empty() || batches.blocking_send(batch).is_err() {
+                break;
+            }
         }
+    });
+    let (mut inserted, mut existing) = (0, 0);
+    while let Some(batch) = ready.recv().await {
         let n = batch.len() as u64;
         let outcome = recorder.create_batch(batch).await?;
         inserted += outcome.inserted;
         existing += outcome.existing;
         progress.advance(n);
     }
+    generator.await.context("the event generator failed")?;
     progress.finish();
     recorder.store().optimize().await?;
     Ok((inserted, existing))

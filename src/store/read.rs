@@ -13,7 +13,8 @@ use sea_orm::{
 };
 
 use super::order::{Cursor, after, order_terms, sort_values};
-use super::{Store, filter, rows};
+use super::rows::{self, ActorRow, EventRow, PermissionRow, PropertyRow, ResourceRow};
+use super::{Store, filter};
 use crate::domain::{AuditEvent, Ticks, fold};
 use crate::odata::{Filter, OrderKey};
 
@@ -70,6 +71,7 @@ impl Store {
         // One row more than asked tells whether a next page exists without a count.
         let mut rows = query
             .limit(req.limit + 1)
+            .into_partial_model::<EventRow>()
             .all(&self.db)
             .await
             .context("cannot read audit events")?;
@@ -87,6 +89,7 @@ impl Store {
         let row = event::Entity::find()
             .filter(event::Column::IdCi.eq(fold(id)))
             .filter(event::Column::ActivityTicks.gte(not_before.0))
+            .into_partial_model::<EventRow>()
             .one(&self.db)
             .await
             .context("cannot read audit event")?;
@@ -120,7 +123,7 @@ impl Store {
     /// Loads the child rows of `rows` with one statement per child table.
     async fn with_children(
         &self,
-        rows: Vec<event::Model>,
+        rows: Vec<EventRow>,
         children: Children,
     ) -> anyhow::Result<Vec<AuditEvent>> {
         if rows.is_empty() {
@@ -134,6 +137,7 @@ impl Store {
             }
             actor::Entity::find()
                 .filter(actor::Column::EventSeq.is_in(seqs.clone()))
+                .into_partial_model::<ActorRow>()
                 .all(&self.db)
                 .await
                 .context("cannot read actors")
@@ -146,6 +150,7 @@ impl Store {
                 .filter(permission::Column::EventSeq.is_in(seqs.clone()))
                 .order_by_asc(permission::Column::EventSeq)
                 .order_by_asc(permission::Column::Ordinal)
+                .into_partial_model::<PermissionRow>()
                 .all(&self.db)
                 .await
                 .context("cannot read actor permissions")
@@ -158,6 +163,7 @@ impl Store {
                 .filter(resource::Column::EventSeq.is_in(seqs.clone()))
                 .order_by_asc(resource::Column::EventSeq)
                 .order_by_asc(resource::Column::Ordinal)
+                .into_partial_model::<ResourceRow>()
                 .all(&self.db)
                 .await
                 .context("cannot read resources")
@@ -171,6 +177,7 @@ impl Store {
                 .order_by_asc(property::Column::EventSeq)
                 .order_by_asc(property::Column::ResourceOrdinal)
                 .order_by_asc(property::Column::Ordinal)
+                .into_partial_model::<PropertyRow>()
                 .all(&self.db)
                 .await
                 .context("cannot read modified properties")

@@ -6,7 +6,7 @@ use entities::{
     audit_actor as actor, audit_actor_permission as permission, audit_event as event,
     audit_property as property, audit_resource as resource,
 };
-use sea_orm::Value;
+use sea_orm::{DerivePartialModel, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
@@ -216,14 +216,74 @@ fn scope_tags_json(tags: &[RoleScopeTagInfo]) -> String {
     serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into())
 }
 
+/// What a read fetches of each table: the values, never their folded shadows,
+/// which only filters need (and which would double the text a page decodes).
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "event::Entity")]
+pub struct EventRow {
+    pub seq: i64,
+    pub id: String,
+    pub activity_ticks: i64,
+    pub correlation_id: String,
+    pub display_name: Option<String>,
+    pub component_name: Option<String>,
+    pub activity: Option<String>,
+    pub activity_type: Option<String>,
+    pub activity_operation_type: Option<String>,
+    pub activity_result: Option<String>,
+    pub category: Option<String>,
+}
+
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "actor::Entity")]
+pub struct ActorRow {
+    pub event_seq: i64,
+    pub actor_type: Option<String>,
+    pub application_id: Option<String>,
+    pub application_display_name: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub service_principal_name: Option<String>,
+    pub ip_address: Option<String>,
+    pub user_id: Option<String>,
+    pub remote_tenant_id: Option<String>,
+    pub remote_user_id: Option<String>,
+    pub user_role_scope_tags: String,
+}
+
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "permission::Entity")]
+pub struct PermissionRow {
+    pub event_seq: i64,
+    pub permission: String,
+}
+
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "resource::Entity")]
+pub struct ResourceRow {
+    pub event_seq: i64,
+    pub display_name: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+}
+
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "property::Entity")]
+pub struct PropertyRow {
+    pub event_seq: i64,
+    pub resource_ordinal: i32,
+    pub display_name: Option<String>,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
 /// Reassembles events from their rows. Children must be sorted by event and ordinal
 /// (the loaders order them so).
 pub fn assemble(
-    events: Vec<event::Model>,
-    actors: Vec<actor::Model>,
-    permissions: Vec<permission::Model>,
-    resources: Vec<resource::Model>,
-    properties: Vec<property::Model>,
+    events: Vec<EventRow>,
+    actors: Vec<ActorRow>,
+    permissions: Vec<PermissionRow>,
+    resources: Vec<ResourceRow>,
+    properties: Vec<PropertyRow>,
 ) -> anyhow::Result<Vec<AuditEvent>> {
     use std::collections::HashMap;
     let mut actors: HashMap<i64, AuditActor> = actors
