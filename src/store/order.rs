@@ -98,6 +98,9 @@ fn value_expr(value: &SortValue) -> SimpleExpr {
 
 /// Rows strictly after `cursor`: (k1 after v1) OR (k1 = v1 AND k2 after v2) OR …,
 /// which every backend plans as index range scans, unlike row-value comparisons.
+/// The whole is ANDed with "k1 not before v1": with the values bound as
+/// parameters, SQLite only bounds its index range by a plain conjunct, and without
+/// one it walks every row before the cursor, making deep pages cost their depth.
 pub(super) fn after(order: &[OrderKey], cursor: &Cursor) -> Option<Condition> {
     if cursor.keys.len() != order.len() {
         return None;
@@ -122,5 +125,10 @@ pub(super) fn after(order: &[OrderKey], cursor: &Cursor) -> Option<Condition> {
         };
         any = any.add(all.add(beyond));
     }
-    Some(any)
+    let (first, dir) = &terms[0];
+    let bound = match dir {
+        Order::Desc => first.into_expr().lte(values[0].clone()),
+        _ => first.into_expr().gte(values[0].clone()),
+    };
+    Some(Condition::all().add(bound).add(any))
 }
