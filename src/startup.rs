@@ -13,6 +13,7 @@ use tracing_actix_web::TracingLogger;
 use crate::audit::Recorder;
 use crate::clock::Clock;
 use crate::config::{AuthMode, ServeArgs};
+use crate::emulator::{self, Emulator};
 use crate::identity::{self, IdentityConfig, IdentityService};
 use crate::paging::PagingKey;
 use crate::rest;
@@ -74,16 +75,26 @@ impl Application {
             verifier: (args.auth == AuthMode::On).then(|| identity.verifier()),
         });
 
+        let emulator = web::Data::new(Emulator::new(state.clock.clone(), &args.emulator)?);
         let app_state = state.clone();
         let identity_data = web::Data::new(identity.clone());
+        let emulator_data = emulator.clone();
         let server = HttpServer::new(move || {
             App::new()
+                // Innermost first: the journal sees the gate's refusals' ids, and
+                // every id comes from graph_headers.
+                .wrap(from_fn(emulator::gate))
+                .wrap(from_fn(emulator::record))
                 .wrap(TracingLogger::default())
                 .wrap(from_fn(rest::headers::graph_headers))
                 .app_data(app_state.clone())
                 .app_data(identity_data.clone())
+                .app_data(emulator_data.clone())
                 // Before the Graph routes, whose `/{version}/…` pattern would take `/{tenant}/…`.
                 .configure(identity::configure)
+                // After identity's own `/_auditgraph/identity/…` routes, which its
+                // `/_auditgraph` scope would otherwise shadow.
+                .configure(emulator::configure)
                 .configure(rest::configure)
                 .default_service(web::to(rest::not_found))
         })

@@ -11,8 +11,29 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/{version}/{tail:.*}", web::route().to(dispatch));
+    cfg.route("/healthz", web::get().to(healthz)).service(
+        web::resource("/{version}/{tail:.*}")
+            // Throttling and injected faults stand in front of every Graph route.
+            .wrap(actix_web::middleware::from_fn(crate::emulator::graph_controls))
+            .route(web::route().to(dispatch)),
+    );
+}
+
+/// What the `empty-page` fault answers to a collection GET: no events, and a
+/// nextLink to the very same request. `None` for any other request.
+pub fn empty_page(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    if req.method() != actix_web::http::Method::GET {
+        return None;
+    }
+    let mut segments: Vec<&str> = req.path().trim_start_matches('/').split('/').collect();
+    let version = path::version(segments.remove(0)).ok()?;
+    if segments.last() == Some(&"") {
+        segments.pop();
+    }
+    match path::resolve(&segments).ok()? {
+        path::Target::Events => Some(events::empty_page(req, state, version)),
+        _ => None,
+    }
 }
 
 /// Anything no route matched, in Graph's words.
