@@ -34,6 +34,8 @@ impl Application {
         let store = Store::connect(&database_url).await?;
         store.migrate().await?;
         let clock = Clock::default();
+        // Its settings are checked before anything slow starts.
+        let emulator = web::Data::new(Emulator::new(clock.clone(), &args.emulator)?);
         let seeded = if args.no_demo {
             None
         } else {
@@ -75,14 +77,13 @@ impl Application {
             verifier: (args.auth == AuthMode::On).then(|| identity.verifier()),
         });
 
-        let emulator = web::Data::new(Emulator::new(state.clock.clone(), &args.emulator)?);
         let app_state = state.clone();
         let identity_data = web::Data::new(identity.clone());
         let emulator_data = emulator.clone();
         let server = HttpServer::new(move || {
             App::new()
-                // Innermost first: the journal sees the gate's refusals' ids, and
-                // every id comes from graph_headers.
+                // The last wrap runs first: graph_headers sets the request ids that
+                // the journal and every error envelope (the gate's too) quote.
                 .wrap(from_fn(emulator::gate))
                 .wrap(from_fn(emulator::record))
                 .wrap(TracingLogger::default())
@@ -130,6 +131,16 @@ impl Application {
             backend = state.store.backend_name(),
             days = args.retention_days,
             page = args.max_page_size,
+        ));
+        let throttle = emulator.throttle.config();
+        banner.push_str(&format!(
+            "  controls    {base}/_auditgraph/health  (admin API: {admin}); throttling {throttling}\n",
+            admin = if args.emulator.admin_token.is_some() { "loopback, or the admin token" } else { "loopback only" },
+            throttling = if throttle.enabled {
+                format!("Intune's limits x{} per {} s", throttle.scale, throttle.window_seconds)
+            } else {
+                "off".to_string()
+            },
         ));
         if let Some(n) = seeded {
             banner.push_str(&format!("  demo data   {n} events seeded into the empty store (--no-demo to skip)\n"));
