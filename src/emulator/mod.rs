@@ -137,7 +137,9 @@ pub async fn graph_controls(
         return Ok(req.error_response(ApiError::Throttled(throttled)));
     }
 
-    let decision = emulator.faults.decide(req.method().as_str(), req.path());
+    // Rules see the path as routing does: percent-decoded, empty segments gone.
+    let path = req.match_info().as_str().split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/");
+    let decision = emulator.faults.decide(req.method().as_str(), &format!("/{path}"));
     if !decision.labels.is_empty() {
         mark(&req, &decision.labels);
     }
