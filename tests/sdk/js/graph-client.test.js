@@ -189,3 +189,27 @@ test("the RetryHandler absorbs a 503 fault; the journal shows the retry", async 
   assert.match(calls[0].clientRequestId, /^[0-9a-f-]{36}$/);
   assert.equal(calls[1].clientRequestId, calls[0].clientRequestId);
 });
+
+test("PageIterator follows a nextLink through an empty page (the empty-page fault)", async () => {
+  await admin("PUT", "/faults", { rules: [{ method: "GET", path: "*/auditEvents", nth: 2, fault: "empty-page" }] });
+  try {
+    const client = graph(READER);
+    const first = await client.api(EVENTS).top(30).get();
+    const ids = [];
+    await new PageIterator(client, first, (event) => ids.push(event.id) > 0).iterate();
+    assert.equal(ids.length, SEEDED, "unlike Python's, the JS iterator keeps going");
+  } finally {
+    await admin("DELETE", "/faults");
+  }
+});
+
+test("a dropped connection rejects the call", async () => {
+  await admin("PUT", "/faults", { rules: [{ method: "GET", path: "*/auditEvents", nth: 1, fault: "drop" }] });
+  try {
+    await assert.rejects(graph(READER).api(EVENTS).top(1).get());
+    const page = await graph(READER).api(EVENTS).top(1).get();
+    assert.equal(page.value.length, 1, "the next call is served");
+  } finally {
+    await admin("DELETE", "/faults");
+  }
+});

@@ -283,3 +283,23 @@ def test_the_beta_sdk_makes_the_same_calls():
         assert len(seen) == page.odata_count
 
     run(main())
+
+
+def test_an_empty_page_with_a_next_link_stops_the_page_iterator():
+    # The chaos mode that reveals a client quirk (spec clients.md §5): msgraph-core's
+    # PageIterator stops at an empty page even though it carries a nextLink.
+    admin("PUT", "/faults", {"rules": [{"method": "GET", "path": "*/auditEvents", "nth": 2, "fault": "empty-page"}]})
+    try:
+        async def main():
+            client = graph()
+            first = await client.device_management.audit_events.get(request_configuration=list_config(top=10, count=True))
+            seen = []
+            await PageIterator(first, client.request_adapter).iterate(lambda e: seen.append(e.id) or True)
+            return first.odata_count, seen
+
+        total, seen = run(main())
+    finally:
+        admin("DELETE", "/faults")
+    assert (len(seen), total) == (10, SEEDED)
+    injected = [e["injected"] for e in admin("GET", "/requests")["value"] if e["path"].endswith("/auditEvents")]
+    assert ["empty-page"] in injected
