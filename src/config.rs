@@ -21,6 +21,8 @@ pub struct Cli {
     pub serve: ServeArgs,
 }
 
+// Parsed once at start-up: the size of the serve variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the Graph API (the default).
@@ -144,6 +146,77 @@ pub struct ServeArgs {
     /// Log lines as text or JSON (filter with RUST_LOG).
     #[arg(long, env = "AUDITGRAPH_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub emulator: EmulatorArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// How a 429 body reads (spec graph-audit-events.md §5.2, §5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThrottleFormat {
+    /// Intune's: `error.message` is a `_version: 3` JSON document (what auditEvents returns).
+    Intune,
+    /// The Graph gateway's: "Too many requests."
+    Graph,
+}
+
+/// What a 429's `Retry-After` header carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryAfterMode {
+    /// Whole seconds, at least 1 (every SDK parses it).
+    Seconds,
+    /// No header at all, as real Intune auditEvents 429s were seen.
+    Absent,
+    /// Seconds with a fraction (`19.500`): a chaos option; kiota-python fails on it.
+    Fractional,
+}
+
+/// The emulator controls: the admin API, throttling, faults, the request journal.
+#[derive(Debug, Clone, Args)]
+pub struct EmulatorArgs {
+    /// Lets non-loopback callers reach the admin API (`/_auditgraph/…`) with
+    /// `Authorization: Bearer <this token>`. Without it, only loopback callers may.
+    #[arg(long, env = "AUDITGRAPH_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// How many recent requests `GET /_auditgraph/requests` keeps.
+    #[arg(long, env = "AUDITGRAPH_JOURNAL_SIZE", default_value_t = 1000)]
+    pub journal_size: usize,
+    /// Intune's auditEvents throttling (per app per tenant and per tenant).
+    #[arg(long, env = "AUDITGRAPH_THROTTLING", value_enum, default_value = "on")]
+    pub throttling: Switch,
+    /// Multiplies Intune's limits (0.01 turns 1000 reads per app into 10).
+    #[arg(long, env = "AUDITGRAPH_THROTTLE_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
+    pub throttle_scale: f64,
+    /// Length of a throttling window in seconds (Intune's is 20).
+    #[arg(long, env = "AUDITGRAPH_THROTTLE_WINDOW_SECS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub throttle_window_secs: u64,
+    /// The body of a 429.
+    #[arg(long, env = "AUDITGRAPH_THROTTLE_FORMAT", value_enum, default_value = "intune")]
+    pub throttle_format: ThrottleFormat,
+    /// The `Retry-After` header of a 429.
+    #[arg(long, env = "AUDITGRAPH_THROTTLE_RETRY_AFTER", value_enum, default_value = "seconds")]
+    pub throttle_retry_after: RetryAfterMode,
+    /// Throttle again, for a full window, a client that retries before its wait is over.
+    #[arg(long, env = "AUDITGRAPH_THROTTLE_ENFORCE_RETRY_AFTER")]
+    pub throttle_enforce_retry_after: bool,
+    /// JSON file of fault rules, `{"seed": 1, "rules": [...]}` (README, Faults).
+    #[arg(long, env = "AUDITGRAPH_FAULTS")]
+    pub faults: Option<PathBuf>,
+}
+
+fn parse_scale(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{value}' is not a positive number")),
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use chrono::Utc;
 use serde_json::json;
 
+use crate::config::ThrottleFormat;
 use crate::odata::ODataError;
 
 pub type ApiResult<T, E = ApiError> = std::result::Result<T, E>;
@@ -43,6 +44,12 @@ pub enum ApiError {
         message: String,
         www_authenticate: Option<String>,
     },
+    /// Throttled by the emulator's Intune limits (spec graph-audit-events.md §6).
+    #[error("Too many requests.")]
+    Throttled(crate::emulator::throttle::Throttled),
+    /// A status the emulator's fault rules injected.
+    #[error("injected fault {status}")]
+    Fault { status: u16, retry_after: Option<u32> },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -62,6 +69,13 @@ impl ApiError {
             ApiError::Conflict(_) => "Conflict",
             ApiError::PayloadTooLarge(_) => "RequestEntityTooLarge",
             ApiError::Auth { code, .. } => code,
+            ApiError::Throttled(_) => "TooManyRequests",
+            ApiError::Fault { status, .. } => match status {
+                502 => "BadGateway",
+                503 => "ServiceUnavailable",
+                504 => "GatewayTimeout",
+                _ => "UnknownError",
+            },
             ApiError::Internal(_) => "UnknownError",
         }
     }
@@ -71,6 +85,18 @@ impl ApiError {
         match self {
             ApiError::EventNotFound(_) => intune_message("An error has occurred"),
             ApiError::Internal(_) => intune_message("An internal server error has occurred"),
+            ApiError::Throttled(t) => {
+                let early = " The client retried before Retry-After elapsed, so its wait started over.";
+                match (t.format, t.early_retry) {
+                    (ThrottleFormat::Graph, false) => "Too many requests.".into(),
+                    (ThrottleFormat::Graph, true) => format!("Too many requests.{early}"),
+                    (ThrottleFormat::Intune, false) => intune_message("An error has occurred"),
+                    (ThrottleFormat::Intune, true) => intune_message(&format!("An error has occurred.{early}")),
+                }
+            }
+            ApiError::Fault { status: 503, .. } => "The service is temporarily unavailable. Please retry.".into(),
+            ApiError::Fault { status: 504, .. } => "The request timed out.".into(),
+            ApiError::Fault { .. } => intune_message("An internal server error has occurred"),
             other => other.to_string(),
         }
     }
@@ -115,6 +141,10 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Auth { status, .. } => *status,
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Fault { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -131,6 +161,14 @@ impl ResponseError for ApiError {
             && let Ok(value) = HeaderValue::from_str(value)
         {
             response.insert_header((header::WWW_AUTHENTICATE, value));
+        }
+        let retry_after = match self {
+            ApiError::Throttled(t) => t.retry_after_header(),
+            ApiError::Fault { retry_after, .. } => retry_after.map(|s| s.to_string()),
+            _ => None,
+        };
+        if let Some(value) = retry_after {
+            response.insert_header((header::RETRY_AFTER, value));
         }
         response
             .content_type(crate::rest::headers::JSON_CONTENT_TYPE)

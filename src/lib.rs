@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod emulator;
 pub mod error;
 pub mod identity;
 pub mod odata;

@@ -13,6 +13,7 @@ use tracing_actix_web::TracingLogger;
 use crate::audit::Recorder;
 use crate::clock::Clock;
 use crate::config::{AuthMode, ServeArgs};
+use crate::emulator::{self, Emulator};
 use crate::identity::{self, IdentityConfig, IdentityService};
 use crate::paging::PagingKey;
 use crate::rest;
@@ -33,6 +34,8 @@ impl Application {
         let store = Store::connect(&database_url).await?;
         store.migrate().await?;
         let clock = Clock::default();
+        // Its settings are checked before anything slow starts.
+        let emulator = web::Data::new(Emulator::new(clock.clone(), &args.emulator)?);
         let seeded = if args.no_demo {
             None
         } else {
@@ -76,14 +79,23 @@ impl Application {
 
         let app_state = state.clone();
         let identity_data = web::Data::new(identity.clone());
+        let emulator_data = emulator.clone();
         let server = HttpServer::new(move || {
             App::new()
+                // The last wrap runs first: graph_headers sets the request ids that
+                // the journal and every error envelope (the gate's too) quote.
+                .wrap(from_fn(emulator::gate))
+                .wrap(from_fn(emulator::record))
                 .wrap(TracingLogger::default())
                 .wrap(from_fn(rest::headers::graph_headers))
                 .app_data(app_state.clone())
                 .app_data(identity_data.clone())
+                .app_data(emulator_data.clone())
                 // Before the Graph routes, whose `/{version}/…` pattern would take `/{tenant}/…`.
                 .configure(identity::configure)
+                // After identity's own `/_auditgraph/identity/…` routes, which its
+                // `/_auditgraph` scope would otherwise shadow.
+                .configure(emulator::configure)
                 .configure(rest::configure)
                 .default_service(web::to(rest::not_found))
         })
@@ -119,6 +131,16 @@ impl Application {
             backend = state.store.backend_name(),
             days = args.retention_days,
             page = args.max_page_size,
+        ));
+        let throttle = emulator.throttle.config();
+        banner.push_str(&format!(
+            "  controls    {base}/_auditgraph/health  (admin API: {admin}); throttling {throttling}\n",
+            admin = if args.emulator.admin_token.is_some() { "loopback, or the admin token" } else { "loopback only" },
+            throttling = if throttle.enabled {
+                format!("Intune's limits x{} per {} s", throttle.scale, throttle.window_seconds)
+            } else {
+                "off".to_string()
+            },
         ));
         if let Some(n) = seeded {
             banner.push_str(&format!("  demo data   {n} events seeded into the empty store (--no-demo to skip)\n"));

@@ -175,6 +175,18 @@ async fn list(req: &HttpRequest, state: &AppState, version: ApiVersion) -> Resul
     Ok(json_response(StatusCode::OK, &Value::Object(body)))
 }
 
+/// An empty page whose nextLink repeats the request (the `empty-page` fault).
+pub fn empty_page(req: &HttpRequest, state: &AppState, version: ApiVersion) -> HttpResponse {
+    let query = req.query_string();
+    let link = format!("{}{}{}{query}", origin(req, state), req.path(), if query.is_empty() { "" } else { "?" });
+    let body = json!({
+        "@odata.context": context_url(req, state, version, None, false),
+        "@odata.nextLink": link,
+        "value": [],
+    });
+    json_response(StatusCode::OK, &body)
+}
+
 async fn count(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, ApiError> {
     let options = QueryOptions::parse(req.query_string())?;
     let total = state.store.count(options.filter.as_ref(), state.retention_start()).await?;

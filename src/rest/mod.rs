@@ -7,12 +7,30 @@ mod path;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::domain::graph::ApiVersion;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/{version}/{tail:.*}", web::route().to(dispatch));
+    cfg.route("/healthz", web::get().to(healthz)).service(
+        web::resource("/{version}/{tail:.*}")
+            // Throttling and injected faults stand in front of every Graph route.
+            .wrap(actix_web::middleware::from_fn(crate::emulator::graph_controls))
+            .route(web::route().to(dispatch)),
+    );
+}
+
+/// What the `empty-page` fault answers to a collection GET: no events, and a
+/// nextLink to the very same request. `None` for any other request.
+pub fn empty_page(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    if req.method() != actix_web::http::Method::GET {
+        return None;
+    }
+    let (version, segments) = split(req.path()).ok()?;
+    match path::resolve(&segments).ok()? {
+        path::Target::Events => Some(events::empty_page(req, state, version)),
+        _ => None,
+    }
 }
 
 /// Anything no route matched, in Graph's words.
@@ -36,12 +54,16 @@ async fn dispatch(
     state: web::Data<AppState>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let raw = req.path().trim_start_matches('/');
-    let mut segments: Vec<&str> = raw.split('/').collect();
-    let version = path::version(segments.remove(0))?;
-    if segments.last() == Some(&"") {
-        segments.pop();
-    }
+    let (version, segments) = split(req.path())?;
     let target = path::resolve(&segments)?;
     events::handle(&req, &state, version, target, body).await
+}
+
+/// The version and the segments after it. Empty segments are ignored, as Graph
+/// ignores them: kiota-python's base URL ends in `/`, so the Python SDK asks for
+/// `/v1.0//deviceManagement/auditEvents`.
+fn split(path: &str) -> Result<(ApiVersion, Vec<&str>), ApiError> {
+    let mut segments = path.split('/').filter(|s| !s.is_empty());
+    let version = path::version(segments.next().unwrap_or_default())?;
+    Ok((version, segments.collect()))
 }

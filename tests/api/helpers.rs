@@ -112,10 +112,12 @@ impl TestApp {
 
     async fn serve(backend: Backend, data_dir: tempfile::TempDir, database_url: String, extra: &[&str]) -> TestApp {
         let data_dir_arg = data_dir.path().display().to_string();
-        let mut argv = vec![
-            "auditgraph", "serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--no-demo",
-            "--data-dir", &data_dir_arg, "--database-url", &database_url,
-        ];
+        let mut argv = vec!["auditgraph", "serve", "--https", "127.0.0.1:0", "--no-demo"];
+        // A test may listen elsewhere (e.g. 0.0.0.0:0 to be reached from another address).
+        if !extra.contains(&"--http") {
+            argv.extend_from_slice(&["--http", "127.0.0.1:0"]);
+        }
+        argv.extend_from_slice(&["--data-dir", &data_dir_arg, "--database-url", &database_url]);
         argv.extend_from_slice(extra);
         let cli = <Cli as clap::Parser>::try_parse_from(&argv).expect("valid flags");
         let Some(Command::Serve(args)) = cli.command else { panic!("serve args") };

@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod crud;
 mod data;
+mod emulator;
 mod errors;
 mod query;
 mod surface;

@@ -228,3 +228,13 @@ backend_tests!(
     metadata_declares_every_served_property,
     health_answers_once_the_database_does,
 );
+
+/// kiota-python's base URL ends in `/`, so the Python SDK requests
+/// `/v1.0//deviceManagement/auditEvents`: Graph ignores the empty segment.
+#[tokio::test]
+async fn empty_path_segments_are_ignored() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite, &[]).await.expect("SQLite");
+    let (status, body) = app.get_json("/v1.0//deviceManagement/auditEvents?$top=1").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.get("/beta//deviceManagement//auditEvents/$count").await.text().await.unwrap(), "0");
+}

@@ -1,0 +1,212 @@
+//! The emulator controls that SDK integration tests need (issue 6):
+//!
+//! - the admin API under `/_auditgraph/` ([`admin`]): reset and re-seed, the
+//!   clock, the request journal, throttling and fault settings, health;
+//! - Intune's throttling ([`throttle`]) and fault injection ([`faults`]), one
+//!   middleware in front of the Graph routes ([`graph_controls`]);
+//! - the request journal ([`journal`]), one middleware around everything but
+//!   the admin API ([`record`]).
+//!
+//! The admin API is reachable from loopback peers, and from elsewhere only with
+//! the `--admin-token` (`Authorization: Bearer <admin token>`); a Graph token
+//! never opens it ([`admin::gate`]). All state here is per process.
+
+pub mod admin;
+pub mod faults;
+pub mod journal;
+pub mod throttle;
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, web};
+use base64::Engine as _;
+
+use crate::clock::Clock;
+use crate::config::{EmulatorArgs, Switch};
+use crate::error::ApiError;
+use crate::state::AppState;
+use faults::{Fault, FaultSet, Faults};
+use journal::{Entry, Journal};
+use throttle::{Caller, Limits, Throttle, ThrottleConfig};
+
+pub use admin::{configure, gate};
+
+/// The controls' state, shared by the middlewares and the admin API.
+pub struct Emulator {
+    pub throttle: Throttle,
+    pub faults: Faults,
+    pub journal: Journal,
+    admin_token: Option<String>,
+    /// What `POST /_auditgraph/reset` restores.
+    initial_throttle: ThrottleConfig,
+    initial_faults: FaultSet,
+}
+
+impl Emulator {
+    pub fn new(clock: Clock, args: &EmulatorArgs) -> anyhow::Result<Emulator> {
+        let throttle = ThrottleConfig {
+            enabled: args.throttling == Switch::On,
+            scale: args.throttle_scale,
+            window_seconds: args.throttle_window_secs,
+            format: args.throttle_format,
+            retry_after: args.throttle_retry_after,
+            enforce_retry_after: args.throttle_enforce_retry_after,
+            limits: Limits::INTUNE,
+        };
+        let initial_faults = match &args.faults {
+            None => FaultSet::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read the fault rules {}: {e}", path.display()))?;
+                serde_json::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("the fault rules {} are not valid: {e}", path.display()))?
+            }
+        };
+        let faults = Faults::new(initial_faults.clone())
+            .map_err(|e| anyhow::anyhow!("the fault rules are not valid: {e}"))?;
+        Ok(Emulator {
+            throttle: Throttle::new(clock, throttle.clone()),
+            faults,
+            journal: Journal::new(args.journal_size),
+            admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
+            initial_throttle: throttle,
+            initial_faults,
+        })
+    }
+
+    /// Back to the start-up settings, with empty counters and journal.
+    pub fn reset(&self) {
+        self.throttle.replace(self.initial_throttle.clone());
+        // Valid: it was accepted at start-up.
+        let _ = self.faults.replace(self.initial_faults.clone());
+        self.journal.clear();
+    }
+}
+
+/// What the emulator did to a request instead of serving it plainly; the
+/// journal reads it from the request's extensions.
+#[derive(Debug, Clone, Default)]
+struct Injected(Vec<String>);
+
+fn mark(req: &ServiceRequest, labels: &[String]) {
+    let mut extensions = req.extensions_mut();
+    match extensions.get_mut::<Injected>() {
+        Some(Injected(all)) => all.extend_from_slice(labels),
+        None => {
+            extensions.insert(Injected(labels.to_vec()));
+        }
+    }
+}
+
+/// The caller's tenant and app, read from the bearer token *without* verifying
+/// it: only to pick throttling counters (the handler verifies, and refuses a bad
+/// token). Requests without a readable token share one anonymous caller.
+fn caller(req: &ServiceRequest) -> Caller {
+    let claims = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|token| token.split('.').nth(1))
+        .and_then(|payload| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let claim = |name: &str| {
+        claims.as_ref().and_then(|c| c.get(name)).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+    };
+    let app = Some(claim("appid")).filter(|a| !a.is_empty()).unwrap_or_else(|| claim("azp"));
+    Caller { tenant: claim("tid"), app }
+}
+
+/// Throttling, then faults, in front of the Graph routes.
+pub async fn graph_controls(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(emulator) = req.app_data::<web::Data<Emulator>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let write = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+    if let Some(throttled) = emulator.throttle.check(&caller(&req), write) {
+        let label = if throttled.early_retry { "throttled-early-retry" } else { "throttled" };
+        mark(&req, &[label.to_string()]);
+        return Ok(req.error_response(ApiError::Throttled(throttled)));
+    }
+
+    // Rules see the path as routing does: percent-decoded, empty segments gone.
+    let path = req.match_info().as_str().split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/");
+    let decision = emulator.faults.decide(req.method().as_str(), &format!("/{path}"));
+    if !decision.labels.is_empty() {
+        mark(&req, &decision.labels);
+    }
+    if decision.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(decision.latency_ms)).await;
+    }
+    match decision.terminal {
+        None => Ok(next.call(req).await?.map_into_boxed_body()),
+        Some(Fault::Status { status, retry_after }) => Ok(req.error_response(ApiError::Fault { status, retry_after })),
+        Some(Fault::Drop) => {
+            // A body that fails before its first byte: the server gives up on the
+            // connection, and the client sees it closed mid-response.
+            let failing = futures_util::stream::once(async {
+                Err::<web::Bytes, _>(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "injected fault: drop"))
+            });
+            Ok(req.into_response(HttpResponse::Ok().streaming(failing)))
+        }
+        Some(Fault::EmptyPage) => {
+            let page = req
+                .app_data::<web::Data<AppState>>()
+                .and_then(|state| crate::rest::empty_page(req.request(), state));
+            match page {
+                Some(page) => Ok(req.into_response(page)),
+                // Not a collection read: the rule does not apply.
+                None => Ok(next.call(req).await?.map_into_boxed_body()),
+            }
+        }
+        Some(Fault::Latency { .. }) => unreachable!("latency is never terminal"),
+    }
+}
+
+/// Journals every request but the admin API's own.
+pub async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let emulator = req.app_data::<web::Data<Emulator>>().cloned();
+    let Some(emulator) = emulator.filter(|_| !admin::is_admin_path(&req)) else {
+        return next.call(req).await;
+    };
+    let started = Instant::now();
+    let header = |name: &str| {
+        req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    };
+    let mut entry = Entry {
+        seq: 0,
+        time: chrono::Utc::now(),
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        query: req.query_string().to_string(),
+        status: None,
+        request_id: crate::rest::headers::RequestIds::current().request_id,
+        client_request_id: header("client-request-id"),
+        retry_attempt: header("retry-attempt"),
+        duration_ms: 0,
+        injected: Vec::new(),
+    };
+    let result = next.call(req).await;
+    entry.duration_ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(response) => {
+            entry.injected = response.request().extensions().get::<Injected>().cloned().unwrap_or_default().0;
+            let dropped = entry.injected.iter().any(|l| l == "drop");
+            entry.status = (!dropped).then(|| response.status().as_u16());
+        }
+        Err(e) => entry.status = Some(e.as_response_error().status_code().as_u16()),
+    }
+    emulator.journal.record(entry);
+    result
+}
