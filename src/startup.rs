@@ -84,6 +84,8 @@ impl Application {
                 .app_data(identity_data.clone())
                 // Before the Graph routes, whose `/{version}/…` pattern would take `/{tenant}/…`.
                 .configure(identity::configure)
+                // The admin page (`/`, `/auditlogs`, `/_auditgraph/…`), also before `/{version}/…`.
+                .configure(crate::web::configure)
                 .configure(rest::configure)
                 .default_service(web::to(rest::not_found))
         })
@@ -100,7 +102,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
         let tenant = identity.directory().tenants().first().map(|t| t.id.clone()).unwrap_or_default();
         let mut banner = format!(
-            "auditgraph {version}\n  Graph API   {base}/v1.0/deviceManagement/auditEvents  (and /beta)\n  HTTPS       {https_origin}/v1.0/deviceManagement/auditEvents\n  identity    {https_origin}/{tenant}/v2.0  ({tenants})\n",
+            "auditgraph {version}\n  admin page  {base}/auditlogs\n  Graph API   {base}/v1.0/deviceManagement/auditEvents  (and /beta)\n  HTTPS       {https_origin}/v1.0/deviceManagement/auditEvents\n  identity    {https_origin}/{tenant}/v2.0  ({tenants})\n",
             version = env!("CARGO_PKG_VERSION"),
             tenants = match &args.tenant_file {
                 Some(file) => format!("tenant file {}", file.display()),

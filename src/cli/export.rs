@@ -19,27 +19,62 @@ use crate::domain::graph::{ApiVersion, event_json};
 use crate::domain::monitor::{self, EventHubBatcher, to_dotnet_json};
 use crate::domain::{AuditEvent, Ticks, csv as csv_shape, format_graph_datetime};
 use crate::odata::{EventField, Filter, OrderKey, parse_filter};
-use crate::store::{Children, PageRequest};
+use crate::store::{Children, PageRequest, Store};
 
 pub(super) async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let store = super::open(&args.store).await?;
     let filter = filter(&args)?;
-    let order = [OrderKey { field: EventField::ActivityDateTime, descending: false }];
     // Export is an archive tool: the serving retention window does not apply.
     let not_before = Ticks(i64::MIN);
     let total = store.count(filter.as_ref(), not_before).await?;
     let progress = Progress::new(total, true);
-    let mut sink = Sink::open(&args)?;
+    let sink = Sink::open(&args)?;
+    let exported = pump(&store, filter.as_ref(), not_before, args.page_size, sink, &progress).await?;
+    progress.finish();
+    eprintln!("exported {exported} events");
+    Ok(())
+}
+
+/// Writes the events matching `filter` (not older than `not_before`) to `out`
+/// as `auditgraph export --format {graph|ndjson|csv}` would, page by page of
+/// `page_size`. The admin page's export endpoint calls this, so its downloads
+/// are byte for byte what the CLI writes. Returns the number of events.
+pub async fn write_stream(
+    store: &Store,
+    filter: Option<&Filter>,
+    not_before: Ticks,
+    format: ExportFormat,
+    version: ApiVersion,
+    page_size: u64,
+    out: Box<dyn Write>,
+) -> anyhow::Result<u64> {
+    let sink = match format {
+        ExportFormat::Graph | ExportFormat::Ndjson | ExportFormat::Csv => Sink::new(format, version, String::new(), out)?,
+        other => anyhow::bail!("{other:?} is not a stream format for this writer"),
+    };
+    pump(store, filter, not_before, page_size, sink, &Progress::new(0, false)).await
+}
+
+/// Pages through the store in chronological order into `sink`, then closes it.
+async fn pump(
+    store: &Store,
+    filter: Option<&Filter>,
+    not_before: Ticks,
+    page_size: u64,
+    mut sink: Sink,
+    progress: &Progress,
+) -> anyhow::Result<u64> {
+    let order = [OrderKey { field: EventField::ActivityDateTime, descending: false }];
     let mut cursor = None;
     let mut exported = 0u64;
     loop {
         let page = store
             .page(&PageRequest {
-                filter: filter.as_ref(),
+                filter,
                 order: &order,
                 after: cursor.as_ref(),
                 offset: 0,
-                limit: args.page_size,
+                limit: page_size,
                 not_before,
                 children: Children::ALL,
             })
@@ -53,9 +88,7 @@ pub(super) async fn run(args: ExportArgs) -> anyhow::Result<()> {
         }
     }
     sink.finish()?;
-    progress.finish();
-    eprintln!("exported {exported} events");
-    Ok(())
+    Ok(exported)
 }
 
 /// `--filter`, `--from` and `--to` as one OData filter.
@@ -107,31 +140,35 @@ impl Sink {
     fn open(args: &ExportArgs) -> anyhow::Result<Sink> {
         let version = api_version(args.version);
         let tenant_id = args.tenant_id.clone();
-        Ok(match args.format {
+        if args.format == ExportFormat::Storage {
+            if args.output.as_os_str() == "-" {
+                anyhow::bail!("--format storage writes a directory tree: give --output DIR");
+            }
+            let resource_id = args.resource_id.clone().unwrap_or_else(|| monitor::default_resource_id(&tenant_id));
+            return Ok(Sink::Storage(Storage { root: args.output.clone(), resource_id, tenant_id, current: None, seen: HashSet::new() }));
+        }
+        Sink::new(args.format, version, tenant_id, open_output(&args.output)?)
+    }
+
+    /// A sink for every format but `storage` (a directory tree, not a stream).
+    fn new(format: ExportFormat, version: ApiVersion, tenant_id: String, out: Box<dyn Write>) -> anyhow::Result<Sink> {
+        Ok(match format {
             ExportFormat::Graph => Sink::Graph {
-                out: open_output(&args.output)?,
+                out,
                 version,
                 context: format!("https://graph.microsoft.com/{}/$metadata#deviceManagement/auditEvents", version.segment()),
                 pages: 0,
             },
-            ExportFormat::Ndjson => Sink::Ndjson { out: open_output(&args.output)?, version },
+            ExportFormat::Ndjson => Sink::Ndjson { out, version },
             ExportFormat::Csv => {
-                let mut writer = csv::Writer::from_writer(open_output(&args.output)?);
+                let mut writer = csv::Writer::from_writer(out);
                 writer.write_record(csv_shape::HEADER)?;
                 Sink::Csv(Box::new(writer))
             }
-            ExportFormat::ResourceLog => Sink::ResourceLog { out: open_output(&args.output)?, tenant_id },
-            ExportFormat::LogAnalytics => Sink::LogAnalytics { out: open_output(&args.output)?, workspace_id: tenant_id },
-            ExportFormat::EventHub => {
-                Sink::EventHub { out: open_output(&args.output)?, tenant_id, batcher: EventHubBatcher::default() }
-            }
-            ExportFormat::Storage => {
-                if args.output.as_os_str() == "-" {
-                    anyhow::bail!("--format storage writes a directory tree: give --output DIR");
-                }
-                let resource_id = args.resource_id.clone().unwrap_or_else(|| monitor::default_resource_id(&tenant_id));
-                Sink::Storage(Storage { root: args.output.clone(), resource_id, tenant_id, current: None, seen: HashSet::new() })
-            }
+            ExportFormat::ResourceLog => Sink::ResourceLog { out, tenant_id },
+            ExportFormat::LogAnalytics => Sink::LogAnalytics { out, workspace_id: tenant_id },
+            ExportFormat::EventHub => Sink::EventHub { out, tenant_id, batcher: EventHubBatcher::default() },
+            ExportFormat::Storage => anyhow::bail!("--format storage writes a directory tree, not a stream"),
         })
     }
 

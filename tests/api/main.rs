@@ -1,8 +1,10 @@
 //! The one integration-test binary: the real server on a loopback port, driven
 //! over HTTP, on every configured backend.
 
+mod browser;
 mod helpers;
 
+mod admin_page;
 mod auth;
 mod cli;
 mod crud;
