@@ -410,8 +410,8 @@
       els.status.textContent = view.loading ? 'Loading…' : '';
       return;
     }
-    const noun = view.count === 1 ? 'event' : 'events';
-    els.status.textContent = `${view.count} ${noun} match this filter` + (view.count ? `; showing ${shown}, newest first.` : '.');
+    const noun = view.count === 1 ? 'event matches' : 'events match';
+    els.status.textContent = `${view.count} ${noun} this filter` + (view.count ? `; showing ${shown}, newest first.` : '.');
   }
 
   function rowFor(event, index) {
@@ -423,12 +423,13 @@
       onkeydown: (e) => moveFocus(e, index),
     });
     return el('tr', { 'data-id': event.id, onclick: (e) => { if (e.target === e.currentTarget || e.target.tagName === 'TD') selectEvent(event, true); } },
-      el('td', {}, el('time', { datetime: event.activityDateTime, title: `UTC: ${event.activityDateTime}` }, localTime(event.activityDateTime))),
-      el('td', { text: initiatedBy(actor) }),
-      el('td', { text: actor.applicationDisplayName || '' }),
-      el('td', {}, open),
-      el('td', { text: event.category || '' }),
-      el('td', {}, el('span', { class: 'result ' + (event.activityResult === 'Success' ? 'ok' : 'fail'), text: event.activityResult || '' })),
+      // data-label: the column name, shown beside the value when narrow screens stack the cells.
+      el('td', { 'data-label': 'Date' }, el('time', { datetime: event.activityDateTime, title: `UTC: ${event.activityDateTime}` }, localTime(event.activityDateTime))),
+      el('td', { 'data-label': 'Initiated by', text: initiatedBy(actor) }),
+      el('td', { 'data-label': 'Application', text: actor.applicationDisplayName || '' }),
+      el('td', { 'data-label': 'Activity' }, open),
+      el('td', { 'data-label': 'Category', text: event.category || '' }),
+      el('td', { 'data-label': 'Result' }, el('span', { class: 'result ' + (event.activityResult === 'Success' ? 'ok' : 'fail'), text: event.activityResult || '' })),
     );
   }
 

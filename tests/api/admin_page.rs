@@ -8,8 +8,8 @@
 //!   actor and the old → new table; a reloaded and a freshly signed-in shared
 //!   URL; the CSV and JSON exports equal `auditgraph export`'s output; the
 //!   phone layout; nothing loaded from outside auditgraph.
-//! - `the_helpdesk_user_and_an_expired_session_are_explained`: 403 and 401 in
-//!   words, never an empty table.
+//! - `the_helpdesk_user_and_an_expired_session_are_explained`: 403, 401 and a
+//!   server failure (500) in words, never an empty table.
 //! - HTTP-level checks of the page, its export endpoint and the identity
 //!   platform's redirect rule for the page.
 //!
@@ -61,7 +61,7 @@ fn event(id: &str, at: &str, category: &str, activity_type: &str, display: &str)
             "displayName": format!("Device {id}"),
             "auditResourceType": "ManagedDevice",
             "resourceId": "0a1b2c3d-0000-4000-8000-000000000001",
-            "modifiedProperties": []
+            "modifiedProperties": [{"displayName": "DeviceState", "oldValue": "Active", "newValue": "WipePending"}]
         }]
     })
 }
@@ -170,9 +170,9 @@ async fn row_count(b: &Browser) -> u64 {
 }
 
 async fn wait_for_count(b: &Browser, count: usize) {
-    let noun = if count == 1 { "event" } else { "events" };
+    let noun = if count == 1 { "event matches" } else { "events match" };
     b.wait_until(
-        &format!("document.getElementById('status').textContent.startsWith('{count} {noun} match')"),
+        &format!("document.getElementById('status').textContent.startsWith('{count} {noun} this filter')"),
         &format!("the count {count}"),
     )
     .await;
@@ -274,12 +274,21 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
     second.send_keys(&Key::Enter).await.unwrap();
     b.wait_until("!document.getElementById('details').hidden", "the details pane").await;
     assert_eq!(b.eval("return document.activeElement.id").await, json!("details"), "focus moves to the pane");
+    b.eval("window.scrollTo(0, 0); return true").await;
+    b.screenshot("admin-page-list-details").await;
+    // A larger view of the same state for the README (docs/admin-page.png).
+    b.client.set_window_size(1600, 1500).await.unwrap();
+    b.eval("window.scrollTo(0, 0); return true").await;
+    b.screenshot("admin-page-readme").await;
+    b.client.set_window_size(1366, 900).await.unwrap();
     assert!(b.client.current_url().await.unwrap().query().unwrap().contains("event=wipe-01"));
     b.client.find(Locator::Css("#details")).await.unwrap().send_keys(&Key::Escape).await.unwrap();
     b.wait_until("document.getElementById('details').hidden", "the pane to close").await;
     assert_eq!(b.eval("return document.activeElement.dataset.index").await, json!("1"), "focus returns to the row");
 
-    // Custom dates: 25 to 15 days ago holds only the old wipe.
+    // Custom dates: 25 to 15 days ago holds only the old wipe. Their inputs
+    // show only for a custom range.
+    assert!(!b.client.find(Locator::Css("#custom-dates")).await.unwrap().is_displayed().await.unwrap());
     select(&b, "#f-range", "custom").await;
     b.wait_until("!document.getElementById('custom-dates').hidden", "the date inputs").await;
     let date = |days: i64| (chrono::Utc::now() - chrono::Duration::days(days)).format("%Y-%m-%d").to_string();
@@ -303,6 +312,7 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
     click(&b, "#rows tr:first-child button").await;
     b.wait_until("!document.getElementById('details').hidden", "the details pane").await;
     assert_details(&b).await;
+    b.eval("window.scrollTo(0, 0); return true").await;
     b.screenshot("admin-page-details").await;
 
     // The URL is the view: reload it...
@@ -426,6 +436,23 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
     assert!(alert.contains("Sign in again"), "{alert}");
     assert_eq!(b.eval("return document.getElementById('workspace').hidden").await, json!(true));
     b.screenshot("admin-page-expired-401").await;
+
+    // A server failure (the events table gone under the running server)
+    // is a 500 in words, with the request id to look up in the log.
+    click(&b, "#alert-actions button").await;
+    b.wait_until("document.querySelector('input[name=passwd]')", "the sign-in form").await;
+    b.client.find(Locator::Css("input[name=login]")).await.unwrap().send_keys(ADMIN).await.unwrap();
+    b.client.find(Locator::Css("input[name=passwd]")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    click(&b, "button[type=submit]").await;
+    wait_for_count(&b, WIPES + 3 + 1 + 1).await;
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "ALTER TABLE audit_events RENAME TO audit_events_gone").await.unwrap();
+    click(&b, "#apply").await;
+    b.wait_until("!document.getElementById('alert').hidden", "the 5xx explanation").await;
+    let alert = text(&b, "#alert").await;
+    assert!(alert.contains("auditgraph could not answer") && alert.contains("500") && alert.contains("request-id"), "{alert}");
+    assert!(alert.contains("Try again"), "{alert}");
+    b.screenshot("admin-page-server-error").await;
     b.close().await;
 }
 
