@@ -23,7 +23,7 @@
     custom: $('custom-dates'), from: $('f-from'), to: $('f-to'), status: $('status'), rows: $('rows'),
     empty: $('empty'), more: $('more'), details: $('details'), detailsTitle: $('details-title'),
     detailsBody: $('details-body'), detailsClose: $('details-close'), exportFormat: $('export-format'),
-    exportButton: $('export'),
+    exportButton: $('export'), layout: document.querySelector('.layout'),
   };
 
   /** What the list currently shows: the OData filter it was loaded with, and paging. */
@@ -467,6 +467,7 @@
       view.events.push(...body.value);
       if (typeof body['@odata.count'] === 'number') view.count = body['@odata.count'];
       view.nextLink = body['@odata.nextLink'] || null;
+      els.layout.hidden = false;
       els.rows.append(...body.value.map((event, i) => rowFor(event, start + i)));
       els.empty.hidden = view.events.length > 0;
       els.more.hidden = !view.nextLink;
@@ -479,8 +480,10 @@
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       showError(error);
-      // A 401 or 403 hides the table: an empty list would look like "no events".
+      // An empty list would look like "no events": a 401 or 403 hides the
+      // filters too (they cannot work), any other failure of a first page the list.
       if (error.status === 401 || error.status === 403) els.workspace.hidden = true;
+      else if (first) els.layout.hidden = true;
     } finally {
       view.loading = false;
       els.workspace.removeAttribute('aria-busy');

@@ -452,6 +452,7 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
     let alert = text(&b, "#alert").await;
     assert!(alert.contains("auditgraph could not answer") && alert.contains("500") && alert.contains("request-id"), "{alert}");
     assert!(alert.contains("Try again"), "{alert}");
+    assert!(!b.client.find(Locator::Css("#events")).await.unwrap().is_displayed().await.unwrap(), "no empty table");
     b.screenshot("admin-page-server-error").await;
     b.close().await;
 }

@@ -27,8 +27,12 @@ use serde_json::{Value, json};
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// How long [`Browser::wait_until`] waits before failing the test.
-const WAIT: Duration = Duration::from_secs(15);
+/// How long [`Browser::wait_until`] and [`Browser::wait_for_download`] wait
+/// before failing the test: generous, as CI machines are shared and slow.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// How long chromedriver and Chromium may take to open a session.
+const LAUNCH: Duration = Duration::from_secs(60);
 
 pub struct Browser {
     pub client: Client,
@@ -117,7 +121,7 @@ impl Browser {
             match attempt {
                 Ok(client) => break client,
                 // chromedriver takes a moment to listen.
-                Err(e) if started.elapsed() < Duration::from_secs(20) => {
+                Err(e) if started.elapsed() < LAUNCH => {
                     let _ = e;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
@@ -149,7 +153,7 @@ impl Browser {
     }
 
     /// Evaluates `expression` (JavaScript) until it is truthy; fails the test
-    /// with `what` and a screenshot after 15 s.
+    /// with `what` and a screenshot after 30 s.
     pub async fn wait_until(&self, expression: &str, what: &str) {
         let script = format!("return Boolean({expression});");
         let started = Instant::now();
@@ -177,20 +181,27 @@ impl Browser {
         self.client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
-    /// Waits for one finished download (no `.crdownload` left) and returns its path.
+    /// Waits for one finished download and returns its path. Chromium writes
+    /// into `*.crdownload` and may reserve the final name early as an empty
+    /// file, so "finished" means: no partial file left, and a non-empty file
+    /// whose size held still between two looks.
     pub async fn wait_for_download(&self) -> PathBuf {
         let started = Instant::now();
+        let mut last: Option<(PathBuf, u64)> = None;
         loop {
-            let files: Vec<PathBuf> = std::fs::read_dir(self.download_dir())
+            let files: Vec<(PathBuf, u64)> = std::fs::read_dir(self.download_dir())
                 .expect("read download dir")
-                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter_map(|e| e.ok())
+                .filter_map(|e| Some((e.path(), e.metadata().ok()?.len())))
                 .collect();
-            let partial = files.iter().any(|p| p.extension().is_some_and(|x| x == "crdownload" || x == "tmp"));
-            if !partial && let Some(done) = files.iter().find(|p| p.is_file()) {
-                return done.clone();
+            let partial = files.iter().any(|(p, _)| p.extension().is_some_and(|x| x == "crdownload" || x == "tmp"));
+            let done = files.into_iter().find(|(p, len)| p.is_file() && *len > 0);
+            match (partial, done) {
+                (false, Some(now)) if last.as_ref() == Some(&now) => return now.0,
+                (_, seen) => last = seen,
             }
             assert!(started.elapsed() < WAIT, "no download finished in {}", self.download_dir().display());
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
         }
     }
 
