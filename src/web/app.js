@@ -608,8 +608,9 @@
     for (const row of els.rows.querySelectorAll('tr')) {
       const selected = row.dataset.id === event.id;
       row.classList.toggle('selected', selected);
-      if (selected) row.setAttribute('aria-selected', 'true');
-      else row.removeAttribute('aria-selected');
+      // aria-selected is for grids; a plain table row is "current".
+      if (selected) row.setAttribute('aria-current', 'true');
+      else row.removeAttribute('aria-current');
     }
     const state = readUrl();
     state.event = event.id;
@@ -627,7 +628,7 @@
     const row = id && els.rows.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
     if (row) {
       row.classList.remove('selected');
-      row.removeAttribute('aria-selected');
+      row.removeAttribute('aria-current');
       const button = row.querySelector('button');
       if (button) button.focus();
     }

@@ -50,13 +50,18 @@ pub fn artifacts_dir() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("local address").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .expect("local address")
+        .port()
 }
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium session (1366×900).
     pub async fn launch() -> Browser {
-        let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_string());
+        let driver_path =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_string());
         let chromium_path = std::env::var("CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_string());
         for (what, path) in [("chromedriver", &driver_path), ("chromium", &chromium_path)] {
             assert!(
@@ -114,10 +119,11 @@ impl Browser {
         let mut driver = Some(driver);
         let started = Instant::now();
         let client = loop {
-            let attempt = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(capabilities.clone())
-                .connect(&url)
-                .await;
+            let attempt =
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                    .capabilities(capabilities.clone())
+                    .connect(&url)
+                    .await;
             match attempt {
                 Ok(client) => break client,
                 // chromedriver takes a moment to listen.
@@ -134,7 +140,12 @@ impl Browser {
                 }
             }
         };
-        Browser { client, driver: driver.take().expect("driver running"), downloads, _profile: profile }
+        Browser {
+            client,
+            driver: driver.take().expect("driver running"),
+            downloads,
+            _profile: profile,
+        }
     }
 
     /// Saves a PNG of the viewport as `target/browser-artifacts/{name}.png`.
@@ -164,13 +175,25 @@ impl Browser {
                 Err(e) => panic!("while waiting for {what}: script failed: {e}"),
             }
             if started.elapsed() > WAIT {
-                let shot = self.screenshot(&format!("timeout-{}", what.replace(|c: char| !c.is_ascii_alphanumeric(), "-"))).await;
+                let shot = self
+                    .screenshot(&format!(
+                        "timeout-{}",
+                        what.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+                    ))
+                    .await;
                 let body = self
                     .client
-                    .execute("return document.body ? document.body.innerText : ''", vec![])
+                    .execute(
+                        "return document.body ? document.body.innerText : ''",
+                        vec![],
+                    )
                     .await
                     .unwrap_or(Value::Null);
-                panic!("timed out waiting for {what} ({expression}); screenshot {}; page text:\n{}", shot.display(), body.as_str().unwrap_or_default());
+                panic!(
+                    "timed out waiting for {what} ({expression}); screenshot {}; page text:\n{}",
+                    shot.display(),
+                    body.as_str().unwrap_or_default()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -178,7 +201,10 @@ impl Browser {
 
     /// Runs `script` (a function body; `return` a value) and returns its result.
     pub async fn eval(&self, script: &str) -> Value {
-        self.client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
     /// Waits for one finished download and returns its path. Chromium writes
@@ -194,13 +220,20 @@ impl Browser {
                 .filter_map(|e| e.ok())
                 .filter_map(|e| Some((e.path(), e.metadata().ok()?.len())))
                 .collect();
-            let partial = files.iter().any(|(p, _)| p.extension().is_some_and(|x| x == "crdownload" || x == "tmp"));
+            let partial = files.iter().any(|(p, _)| {
+                p.extension()
+                    .is_some_and(|x| x == "crdownload" || x == "tmp")
+            });
             let done = files.into_iter().find(|(p, len)| p.is_file() && *len > 0);
             match (partial, done) {
                 (false, Some(now)) if last.as_ref() == Some(&now) => return now.0,
                 (_, seen) => last = seen,
             }
-            assert!(started.elapsed() < WAIT, "no download finished in {}", self.download_dir().display());
+            assert!(
+                started.elapsed() < WAIT,
+                "no download finished in {}",
+                self.download_dir().display()
+            );
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
     }
@@ -221,12 +254,26 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let marker = format!("--user-data-dir={}", self._profile.path().display());
-        let Ok(entries) = std::fs::read_dir("/proc") else { return };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
             let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            if cmdline.split(|b| *b == 0).any(|arg| arg == marker.as_bytes()) {
-                let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+            if cmdline
+                .split(|b| *b == 0)
+                .any(|arg| arg == marker.as_bytes())
+            {
+                let _ = Command::new("kill")
+                    .arg("-KILL")
+                    .arg(pid.to_string())
+                    .status();
             }
         }
     }

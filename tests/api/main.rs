@@ -1,5 +1,6 @@
 //! The one integration-test binary: the real server on a loopback port, driven
-//! over HTTP, on every configured backend.
+//! over HTTP, on every configured backend, and the admin page driven in a
+//! headless Chromium (`browser`, `admin_page`).
 
 mod browser;
 mod helpers;
