@@ -20,7 +20,7 @@
     workspace: $('workspace'), alert: $('alert'), alertTitle: $('alert-title'), alertText: $('alert-text'),
     alertDetail: $('alert-detail'), alertActions: $('alert-actions'), filters: $('filters'),
     category: $('f-category'), activity: $('f-activity'), activityHint: $('f-activity-hint'), range: $('f-range'),
-    custom: $('custom-dates'), from: $('f-from'), to: $('f-to'), status: $('status'), rows: $('rows'),
+    custom: $('custom-dates'), from: $('f-from'), to: $('f-to'), status: $('status'), notice: $('notice'), rows: $('rows'),
     empty: $('empty'), more: $('more'), details: $('details'), detailsTitle: $('details-title'),
     detailsBody: $('details-body'), detailsClose: $('details-close'), exportFormat: $('export-format'),
     exportButton: $('export'), layout: document.querySelector('.layout'),
@@ -455,6 +455,7 @@
       view.nextLink = null;
       els.rows.replaceChildren();
       els.empty.hidden = true;
+      els.notice.textContent = '';
     }
     view.loading = true;
     els.more.hidden = true;
@@ -507,7 +508,7 @@
         const button = e.currentTarget;
         const ok = await copyText(text);
         button.textContent = ok ? 'Copied' : 'Copy failed';
-        els.status.textContent = ok ? `${label}: copied to the clipboard.` : 'The browser did not allow copying; select the value and copy it by hand.';
+        els.notice.textContent = ok ? `${label}: copied to the clipboard.` : 'The browser did not allow copying; select the value and copy it by hand.';
         setTimeout(() => { button.textContent = 'Copy'; }, 2000);
       },
     });
@@ -658,7 +659,7 @@
     const q = new URLSearchParams({ format });
     if (view.filter) q.set('$filter', view.filter);
     els.exportButton.disabled = true;
-    els.status.textContent = 'Preparing the export…';
+    els.notice.textContent = 'Preparing the export…';
     try {
       const response = await call(`/_auditgraph/export?${q.toString().replace(/\+/g, '%20')}`);
       const blob = await response.blob();
@@ -669,11 +670,11 @@
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-      els.status.textContent = `Exported the events of this filter as ${els.exportFormat.selectedOptions[0].text} (${blob.size} bytes).`;
+      els.notice.textContent = `Exported the events of this filter as ${els.exportFormat.selectedOptions[0].text} (${blob.size} bytes).`;
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
+      els.notice.textContent = '';
       showError(error);
-      renderStatus();
     } finally {
       els.exportButton.disabled = false;
     }

@@ -552,6 +552,13 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
     assert_details(&b).await;
     b.eval("window.scrollTo(0, 0); return true").await;
     b.screenshot("admin-page-details").await;
+    // The correlation id's copy button reaches the clipboard.
+    click(&b, "#details button[aria-label='Correlation id']").await;
+    b.wait_until(
+        "document.getElementById('notice').textContent === 'Correlation id: copied to the clipboard.'",
+        "the copy confirmation",
+    )
+    .await;
 
     // The URL is the view: reload it...
     let shared = b.client.current_url().await.unwrap().to_string();
@@ -607,6 +614,12 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
         String::from_utf8(csv).unwrap(),
         String::from_utf8(cli_export(&app, "csv", "category eq 'Device'")).unwrap()
     );
+    b.wait_until(
+        "document.getElementById('notice').textContent.startsWith('Exported the events of this filter as CSV')",
+        "the export notice",
+    )
+    .await;
+    wait_for_count(&b, WIPES + 3 + 1).await;
     let graph = download(&b, "graph").await;
     assert_eq!(
         String::from_utf8(graph).unwrap(),
