@@ -5,10 +5,12 @@
 //! whatever the size of the tenant. Each shape is a pure function in `domain`;
 //! this module only pages, batches and writes.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use anyhow::Context;
 use serde_json::{Map, Value};
@@ -19,7 +21,7 @@ use crate::domain::graph::{ApiVersion, event_json};
 use crate::domain::monitor::{self, EventHubBatcher, to_dotnet_json};
 use crate::domain::{AuditEvent, Ticks, csv as csv_shape, format_graph_datetime};
 use crate::odata::{EventField, Filter, OrderKey, parse_filter};
-use crate::store::{Children, PageRequest, Store};
+use crate::store::{Children, Cursor, PageRequest, Store};
 
 pub(super) async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let store = super::open(&args.store).await?;
@@ -35,24 +37,79 @@ pub(super) async fn run(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the events matching `filter` (not older than `not_before`) to `out`
-/// as `auditgraph export --format {graph|ndjson|csv}` would, page by page of
-/// `page_size`. The admin page's export endpoint calls this, so its downloads
-/// are byte for byte what the CLI writes. Returns the number of events.
-pub async fn write_stream(
-    store: &Store,
-    filter: Option<&Filter>,
+/// An in-memory writer that a sink owns (it wants a `'static` writer) while
+/// [`chunks`] keeps a handle to drain what each page produced.
+#[derive(Clone, Default)]
+struct SharedBuf(Rc<RefCell<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What [`chunks`] carries from one store page to the next.
+struct ChunkState {
+    store: Store,
+    filter: Option<Filter>,
+    cursor: Option<Cursor>,
+    /// `None` once the last page was written and the sink closed.
+    sink: Option<Sink>,
+    buf: SharedBuf,
+}
+
+/// The events matching `filter` (not older than `not_before`), oldest first,
+/// exactly as `auditgraph export --format {graph|ndjson|csv}` writes them, as
+/// a stream of byte chunks: one per store page of `page_size`. The admin
+/// page's export endpoint sends these as they come, so its downloads equal
+/// the CLI's output byte for byte and memory stays one page deep.
+pub fn chunks(
+    store: Store,
+    filter: Option<Filter>,
     not_before: Ticks,
     format: ExportFormat,
     version: ApiVersion,
     page_size: u64,
-    out: Box<dyn Write>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<impl futures_util::Stream<Item = anyhow::Result<Vec<u8>>>> {
+    let buf = SharedBuf::default();
     let sink = match format {
-        ExportFormat::Graph | ExportFormat::Ndjson | ExportFormat::Csv => Sink::new(format, version, String::new(), out)?,
-        other => anyhow::bail!("{other:?} is not a stream format for this writer"),
+        ExportFormat::Graph | ExportFormat::Ndjson | ExportFormat::Csv => Sink::new(format, version, String::new(), Box::new(buf.clone()))?,
+        other => anyhow::bail!("{other:?} is not a stream format"),
     };
-    pump(store, filter, not_before, page_size, sink, &Progress::new(0, false)).await
+    let state = ChunkState { store, filter, cursor: None, sink: Some(sink), buf };
+    Ok(futures_util::stream::try_unfold(state, move |mut st| async move {
+        let Some(mut sink) = st.sink.take() else { return Ok(None) };
+        let order = [OrderKey { field: EventField::ActivityDateTime, descending: false }];
+        let page = st
+            .store
+            .page(&PageRequest {
+                filter: st.filter.as_ref(),
+                order: &order,
+                after: st.cursor.as_ref(),
+                offset: 0,
+                limit: page_size,
+                not_before,
+                children: Children::ALL,
+            })
+            .await?;
+        sink.write(&page.events)?;
+        match page.next {
+            Some(next) => {
+                // The CSV writer buffers rows; a chunk must hold all of its page.
+                sink.flush()?;
+                st.cursor = Some(next);
+                st.sink = Some(sink);
+            }
+            None => sink.finish()?,
+        }
+        let bytes = std::mem::take(&mut *st.buf.0.borrow_mut());
+        Ok(Some((bytes, st)))
+    }))
 }
 
 /// Pages through the store in chronological order into `sink`, then closes it.
@@ -222,6 +279,20 @@ impl Sink {
                     storage.write(e)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Pushes buffered output to the writer (the CSV writer keeps rows back).
+    fn flush(&mut self) -> anyhow::Result<()> {
+        match self {
+            Sink::Graph { out, .. }
+            | Sink::Ndjson { out, .. }
+            | Sink::ResourceLog { out, .. }
+            | Sink::LogAnalytics { out, .. }
+            | Sink::EventHub { out, .. } => out.flush()?,
+            Sink::Csv(writer) => writer.flush()?,
+            Sink::Storage(_) => {}
         }
         Ok(())
     }

@@ -9,21 +9,19 @@
 //!
 //! - the page itself, with the tenant and public client to sign in through
 //!   written into it (so a tenant file works without editing the page);
-//! - `GET /_auditgraph/export`, which writes the current filter's events with
-//!   the very serialisers `auditgraph export` uses, so a download equals the
-//!   CLI's output byte for byte. It takes the same bearer token and applies
-//!   the same read permission check as the Graph list.
+//! - `GET /_auditgraph/export`, which streams the current filter's events
+//!   through the very serialisers `auditgraph export` uses, so a download
+//!   equals the CLI's output byte for byte. It takes the same bearer token and
+//!   applies the same read permission check as the Graph list.
 //!
 //! Register [`configure`] before the Graph routes: `/{version}/{tail}` would
 //! otherwise take `/_auditgraph/export`.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::Write;
-use std::rc::Rc;
 
 use actix_web::http::header::{self, AUTHORIZATION};
 use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::auth::Operation;
@@ -113,22 +111,6 @@ fn asset(content_type: &str, body: &'static str) -> HttpResponse {
         .body(body)
 }
 
-/// An in-memory `Write` the export can own (it wants a `'static` writer) while
-/// the handler keeps a handle to read the bytes back.
-#[derive(Clone, Default)]
-struct SharedBuf(Rc<RefCell<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// `GET /_auditgraph/export?format=csv|graph|ndjson&$filter=…`: the events the
 /// page lists for that filter (inside the retention window, as the list is),
 /// oldest first, in `auditgraph export`'s format (beta objects, its default).
@@ -166,23 +148,32 @@ async fn export(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         Some(text) => Some(parse_filter(text)?),
         None => None,
     };
-    let buf = SharedBuf::default();
-    crate::cli::export::write_stream(
-        &state.store,
-        filter.as_ref(),
+    let chunks = crate::cli::export::chunks(
+        state.store.clone(),
+        filter,
         state.retention_start(),
         format,
         ApiVersion::Beta,
         EXPORT_PAGE_SIZE,
-        Box::new(buf.clone()),
-    )
-    .await?;
-    let body = buf.0.take();
+    )?;
+    // The first page is read before answering, so a store that fails at once
+    // gets a proper 500; a failure later can only cut the download short
+    // (logged here; the browser reports a failed download).
+    let mut chunks = Box::pin(chunks);
+    let first = chunks.next().await.transpose()?.unwrap_or_default();
+    let rest = chunks.map(|chunk| {
+        chunk.map(web::Bytes::from).map_err(|e| {
+            tracing::error!(error = ?e, "export failed after its first page");
+            actix_web::error::ErrorInternalServerError("export failed")
+        })
+    });
+    let body =
+        futures_util::stream::once(std::future::ready(Ok(web::Bytes::from(first)))).chain(rest);
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"auditlogs.{extension}\""),
         ))
-        .body(body))
+        .streaming(body))
 }
