@@ -38,7 +38,8 @@ pub struct Browser {
     pub client: Client,
     driver: Child,
     downloads: tempfile::TempDir,
-    _profile: tempfile::TempDir,
+    /// Chromium's profile; its path also identifies this session's processes.
+    profile: tempfile::TempDir,
 }
 
 /// `target/browser-artifacts/`, honouring `CARGO_TARGET_DIR`.
@@ -116,7 +117,7 @@ impl Browser {
             _ => unreachable!("an object literal"),
         };
         let url = format!("http://127.0.0.1:{port}");
-        let mut driver = Some(driver);
+        let mut driver = driver;
         let started = Instant::now();
         let client = loop {
             let attempt =
@@ -124,27 +125,26 @@ impl Browser {
                     .capabilities(capabilities.clone())
                     .connect(&url)
                     .await;
-            match attempt {
+            let error = match attempt {
                 Ok(client) => break client,
-                // chromedriver takes a moment to listen.
-                Err(e) if started.elapsed() < LAUNCH => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => {
-                    if let Some(mut d) = driver.take() {
-                        let _ = d.kill();
-                        let _ = d.wait();
-                    }
-                    panic!("cannot open a Chromium session through {driver_path}: {e}");
-                }
+                Err(e) => e,
+            };
+            if let Ok(Some(status)) = driver.try_wait() {
+                panic!("{driver_path} exited ({status}) before a session opened: {error}");
             }
+            if started.elapsed() > LAUNCH {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                panic!("cannot open a Chromium session through {driver_path}: {error}");
+            }
+            // chromedriver takes a moment to listen.
+            tokio::time::sleep(Duration::from_millis(200)).await;
         };
         Browser {
             client,
-            driver: driver.take().expect("driver running"),
+            driver,
             downloads,
-            _profile: profile,
+            profile,
         }
     }
 
@@ -253,7 +253,7 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
-        let marker = format!("--user-data-dir={}", self._profile.path().display());
+        let marker = format!("--user-data-dir={}", self.profile.path().display());
         let Ok(entries) = std::fs::read_dir("/proc") else {
             return;
         };
