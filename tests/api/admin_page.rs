@@ -3,7 +3,8 @@
 //! through auditgraph's identity platform with the development tenant's users.
 //!
 //! - `an_admin_signs_in_filters_pages_inspects_shares_and_exports`: sign-in
-//!   with PKCE; the category → activity → date range filters; the count;
+//!   with PKCE; the category → activity → date range filters (day, week,
+//!   custom, month, all) and the back button; the count;
 //!   newest first; load more; keyboard navigation; the details pane with the
 //!   actor and the old → new table; a reloaded and a freshly signed-in shared
 //!   URL; the CSV and JSON exports equal `auditgraph export`'s output; the
@@ -380,6 +381,16 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
         text(&b, "#status").await
     );
     b.screenshot("admin-page-filtered").await;
+
+    // The previous day: the wipes 90, 180, … 1350 minutes old (the 16th, at
+    // exactly 24 hours when seeded, is older than that by the time it is asked).
+    select(&b, "#f-range", "day").await;
+    click(&b, "#apply").await;
+    wait_for_count(&b, 15).await;
+    // Back to the week for paging (history keeps each applied view).
+    b.client.back().await.unwrap();
+    wait_for_count(&b, WIPES).await;
+    assert_eq!(b.eval("return document.getElementById('f-range').value").await, json!("week"));
 
     // Load more follows the nextLink to the end.
     assert!(
