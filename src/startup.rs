@@ -96,6 +96,8 @@ impl Application {
                 // After identity's own `/_auditgraph/identity/…` routes, which its
                 // `/_auditgraph` scope would otherwise shadow.
                 .configure(emulator::configure)
+                // The admin page (`/`, `/auditlogs/…`), also before `/{version}/…`.
+                .configure(crate::web::configure)
                 .configure(rest::configure)
                 .default_service(web::to(rest::not_found))
         })
@@ -112,7 +114,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
         let tenant = identity.directory().tenants().first().map(|t| t.id.clone()).unwrap_or_default();
         let mut banner = format!(
-            "auditgraph {version}\n  Graph API   {base}/v1.0/deviceManagement/auditEvents  (and /beta)\n  HTTPS       {https_origin}/v1.0/deviceManagement/auditEvents\n  identity    {https_origin}/{tenant}/v2.0  ({tenants})\n",
+            "auditgraph {version}\n  admin page  {base}/auditlogs\n  Graph API   {base}/v1.0/deviceManagement/auditEvents  (and /beta)\n  HTTPS       {https_origin}/v1.0/deviceManagement/auditEvents\n  identity    {https_origin}/{tenant}/v2.0  ({tenants})\n",
             version = env!("CARGO_PKG_VERSION"),
             tenants = match &args.tenant_file {
                 Some(file) => format!("tenant file {}", file.display()),

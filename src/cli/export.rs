@@ -5,10 +5,12 @@
 //! whatever the size of the tenant. Each shape is a pure function in `domain`;
 //! this module only pages, batches and writes.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use anyhow::Context;
 use serde_json::{Map, Value};
@@ -19,27 +21,117 @@ use crate::domain::graph::{ApiVersion, event_json};
 use crate::domain::monitor::{self, EventHubBatcher, to_dotnet_json};
 use crate::domain::{AuditEvent, Ticks, csv as csv_shape, format_graph_datetime};
 use crate::odata::{EventField, Filter, OrderKey, parse_filter};
-use crate::store::{Children, PageRequest};
+use crate::store::{Children, Cursor, PageRequest, Store};
 
 pub(super) async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let store = super::open(&args.store).await?;
     let filter = filter(&args)?;
-    let order = [OrderKey { field: EventField::ActivityDateTime, descending: false }];
     // Export is an archive tool: the serving retention window does not apply.
     let not_before = Ticks(i64::MIN);
     let total = store.count(filter.as_ref(), not_before).await?;
     let progress = Progress::new(total, true);
-    let mut sink = Sink::open(&args)?;
+    let sink = Sink::open(&args)?;
+    let exported = pump(&store, filter.as_ref(), not_before, args.page_size, sink, &progress).await?;
+    progress.finish();
+    eprintln!("exported {exported} events");
+    Ok(())
+}
+
+/// An in-memory writer that a sink owns (it wants a `'static` writer) while
+/// [`chunks`] keeps a handle to drain what each page produced.
+#[derive(Clone, Default)]
+struct SharedBuf(Rc<RefCell<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What [`chunks`] carries from one store page to the next.
+struct ChunkState {
+    store: Store,
+    filter: Option<Filter>,
+    cursor: Option<Cursor>,
+    /// `None` once the last page was written and the sink closed.
+    sink: Option<Sink>,
+    buf: SharedBuf,
+}
+
+/// The events matching `filter` (not older than `not_before`), oldest first,
+/// exactly as `auditgraph export --format {graph|ndjson|csv}` writes them, as
+/// a stream of byte chunks: one per store page of `page_size`. The admin
+/// page's export endpoint sends these as they come, so its downloads equal
+/// the CLI's output byte for byte and memory stays one page deep.
+pub fn chunks(
+    store: Store,
+    filter: Option<Filter>,
+    not_before: Ticks,
+    format: ExportFormat,
+    version: ApiVersion,
+    page_size: u64,
+) -> anyhow::Result<impl futures_util::Stream<Item = anyhow::Result<Vec<u8>>>> {
+    let buf = SharedBuf::default();
+    let sink = match format {
+        ExportFormat::Graph | ExportFormat::Ndjson | ExportFormat::Csv => Sink::new(format, version, String::new(), Box::new(buf.clone()))?,
+        other => anyhow::bail!("{other:?} is not a stream format"),
+    };
+    let state = ChunkState { store, filter, cursor: None, sink: Some(sink), buf };
+    Ok(futures_util::stream::try_unfold(state, move |mut st| async move {
+        let Some(mut sink) = st.sink.take() else { return Ok(None) };
+        let order = [OrderKey { field: EventField::ActivityDateTime, descending: false }];
+        let page = st
+            .store
+            .page(&PageRequest {
+                filter: st.filter.as_ref(),
+                order: &order,
+                after: st.cursor.as_ref(),
+                offset: 0,
+                limit: page_size,
+                not_before,
+                children: Children::ALL,
+            })
+            .await?;
+        sink.write(&page.events)?;
+        match page.next {
+            Some(next) => {
+                // The CSV writer buffers rows; a chunk must hold all of its page.
+                sink.flush()?;
+                st.cursor = Some(next);
+                st.sink = Some(sink);
+            }
+            None => sink.finish()?,
+        }
+        let bytes = std::mem::take(&mut *st.buf.0.borrow_mut());
+        Ok(Some((bytes, st)))
+    }))
+}
+
+/// Pages through the store in chronological order into `sink`, then closes it.
+async fn pump(
+    store: &Store,
+    filter: Option<&Filter>,
+    not_before: Ticks,
+    page_size: u64,
+    mut sink: Sink,
+    progress: &Progress,
+) -> anyhow::Result<u64> {
+    let order = [OrderKey { field: EventField::ActivityDateTime, descending: false }];
     let mut cursor = None;
     let mut exported = 0u64;
     loop {
         let page = store
             .page(&PageRequest {
-                filter: filter.as_ref(),
+                filter,
                 order: &order,
                 after: cursor.as_ref(),
                 offset: 0,
-                limit: args.page_size,
+                limit: page_size,
                 not_before,
                 children: Children::ALL,
             })
@@ -53,9 +145,7 @@ pub(super) async fn run(args: ExportArgs) -> anyhow::Result<()> {
         }
     }
     sink.finish()?;
-    progress.finish();
-    eprintln!("exported {exported} events");
-    Ok(())
+    Ok(exported)
 }
 
 /// `--filter`, `--from` and `--to` as one OData filter.
@@ -107,31 +197,35 @@ impl Sink {
     fn open(args: &ExportArgs) -> anyhow::Result<Sink> {
         let version = api_version(args.version);
         let tenant_id = args.tenant_id.clone();
-        Ok(match args.format {
+        if args.format == ExportFormat::Storage {
+            if args.output.as_os_str() == "-" {
+                anyhow::bail!("--format storage writes a directory tree: give --output DIR");
+            }
+            let resource_id = args.resource_id.clone().unwrap_or_else(|| monitor::default_resource_id(&tenant_id));
+            return Ok(Sink::Storage(Storage { root: args.output.clone(), resource_id, tenant_id, current: None, seen: HashSet::new() }));
+        }
+        Sink::new(args.format, version, tenant_id, open_output(&args.output)?)
+    }
+
+    /// A sink for every format but `storage` (a directory tree, not a stream).
+    fn new(format: ExportFormat, version: ApiVersion, tenant_id: String, out: Box<dyn Write>) -> anyhow::Result<Sink> {
+        Ok(match format {
             ExportFormat::Graph => Sink::Graph {
-                out: open_output(&args.output)?,
+                out,
                 version,
                 context: format!("https://graph.microsoft.com/{}/$metadata#deviceManagement/auditEvents", version.segment()),
                 pages: 0,
             },
-            ExportFormat::Ndjson => Sink::Ndjson { out: open_output(&args.output)?, version },
+            ExportFormat::Ndjson => Sink::Ndjson { out, version },
             ExportFormat::Csv => {
-                let mut writer = csv::Writer::from_writer(open_output(&args.output)?);
+                let mut writer = csv::Writer::from_writer(out);
                 writer.write_record(csv_shape::HEADER)?;
                 Sink::Csv(Box::new(writer))
             }
-            ExportFormat::ResourceLog => Sink::ResourceLog { out: open_output(&args.output)?, tenant_id },
-            ExportFormat::LogAnalytics => Sink::LogAnalytics { out: open_output(&args.output)?, workspace_id: tenant_id },
-            ExportFormat::EventHub => {
-                Sink::EventHub { out: open_output(&args.output)?, tenant_id, batcher: EventHubBatcher::default() }
-            }
-            ExportFormat::Storage => {
-                if args.output.as_os_str() == "-" {
-                    anyhow::bail!("--format storage writes a directory tree: give --output DIR");
-                }
-                let resource_id = args.resource_id.clone().unwrap_or_else(|| monitor::default_resource_id(&tenant_id));
-                Sink::Storage(Storage { root: args.output.clone(), resource_id, tenant_id, current: None, seen: HashSet::new() })
-            }
+            ExportFormat::ResourceLog => Sink::ResourceLog { out, tenant_id },
+            ExportFormat::LogAnalytics => Sink::LogAnalytics { out, workspace_id: tenant_id },
+            ExportFormat::EventHub => Sink::EventHub { out, tenant_id, batcher: EventHubBatcher::default() },
+            ExportFormat::Storage => anyhow::bail!("--format storage writes a directory tree, not a stream"),
         })
     }
 
@@ -185,6 +279,20 @@ impl Sink {
                     storage.write(e)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Pushes buffered output to the writer (the CSV writer keeps rows back).
+    fn flush(&mut self) -> anyhow::Result<()> {
+        match self {
+            Sink::Graph { out, .. }
+            | Sink::Ndjson { out, .. }
+            | Sink::ResourceLog { out, .. }
+            | Sink::LogAnalytics { out, .. }
+            | Sink::EventHub { out, .. } => out.flush()?,
+            Sink::Csv(writer) => writer.flush()?,
+            Sink::Storage(_) => {}
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! Each is a thin adapter over the library; long-running ones show progress.
 
 mod bench;
-mod export;
+pub(crate) mod export;
 mod import;
 
 use std::io::IsTerminal;

@@ -1194,7 +1194,7 @@ fn authorize(
             TokenError::missing_parameter("redirect_uri"),
         );
     };
-    if !app.accepts_redirect_uri(redirect_uri) {
+    if !app.accepts_redirect_uri(redirect_uri) && !is_admin_page(req, app, redirect_uri) {
         let description = format!(
             "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this.",
             app.client_id
@@ -1350,6 +1350,17 @@ fn authorize(
             )
         }
     }
+}
+
+/// Whether `uri` is auditgraph's own admin page (`/auditlogs`) on the origin
+/// this request reached, for a public client. Loopback origins are accepted
+/// anyway; this lets the page sign in when auditgraph is reached by another
+/// name (`--http 0.0.0.0:5080` and a LAN address, a container's host name).
+/// Only that one path on the very origin the browser is talking to qualifies,
+/// so the code is still delivered to auditgraph itself, never elsewhere.
+fn is_admin_page(req: &HttpRequest, app: &AppRegistration, uri: &str) -> bool {
+    let info = req.connection_info();
+    app.public_client && uri == format!("{}://{}/auditlogs", info.scheme(), info.host())
 }
 
 /// The authorize parameters as hidden form fields, sorted for stable pages.

@@ -1,8 +1,11 @@
 //! The one integration-test binary: the real server on a loopback port, driven
-//! over HTTP, on every configured backend.
+//! over HTTP, on every configured backend, and the admin page driven in a
+//! headless Chromium (`browser`, `admin_page`).
 
+mod browser;
 mod helpers;
 
+mod admin_page;
 mod auth;
 mod cli;
 mod crud;
