@@ -13,6 +13,7 @@ use tracing_actix_web::TracingLogger;
 use crate::audit::Recorder;
 use crate::clock::Clock;
 use crate::config::{AuthMode, ServeArgs};
+use crate::graphql;
 use crate::identity::{self, IdentityConfig, IdentityService};
 use crate::paging::PagingKey;
 use crate::rest;
@@ -75,6 +76,7 @@ impl Application {
         });
 
         let app_state = state.clone();
+        let schema = web::Data::new(graphql::schema(state.clone()));
         let identity_data = web::Data::new(identity.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -82,7 +84,10 @@ impl Application {
                 .wrap(from_fn(rest::headers::graph_headers))
                 .app_data(app_state.clone())
                 .app_data(identity_data.clone())
-                // Before the Graph routes, whose `/{version}/…` pattern would take `/{tenant}/…`.
+                .app_data(schema.clone())
+                // Before the Graph routes, whose `/{version}/…` pattern would take
+                // `/{tenant}/…` and `/graphql/…`.
+                .configure(graphql::configure)
                 .configure(identity::configure)
                 .configure(rest::configure)
                 .default_service(web::to(rest::not_found))
@@ -100,7 +105,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
         let tenant = identity.directory().tenants().first().map(|t| t.id.clone()).unwrap_or_default();
         let mut banner = format!(
-            "auditgraph {version}\n  Graph API   {base}/v1.0/deviceManagement/auditEvents  (and /beta)\n  HTTPS       {https_origin}/v1.0/deviceManagement/auditEvents\n  identity    {https_origin}/{tenant}/v2.0  ({tenants})\n",
+            "auditgraph {version}\n  Graph API   {base}/v1.0/deviceManagement/auditEvents  (and /beta)\n  GraphQL     {base}/graphql  (open it in a browser for the explorer)\n  HTTPS       {https_origin}/v1.0/deviceManagement/auditEvents\n  identity    {https_origin}/{tenant}/v2.0  ({tenants})\n",
             version = env!("CARGO_PKG_VERSION"),
             tenants = match &args.tenant_file {
                 Some(file) => format!("tenant file {}", file.display()),

@@ -8,6 +8,8 @@ mod read;
 mod rows;
 mod write;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -22,6 +24,8 @@ pub use write::WriteError;
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// SQL statements executed so far through this store (all clones share it).
+    statements: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -60,10 +64,21 @@ impl Store {
         } else {
             options.max_connections(10);
         }
-        let db = Database::connect(options)
+        let mut db = Database::connect(options)
             .await
             .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
-        Ok(Store { db })
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(Store { db, statements })
+    }
+
+    /// How many SQL statements this store has executed: tests hold reads to a
+    /// constant number of statements per page with it.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     pub fn backend(&self) -> DbBackend {
