@@ -4,9 +4,11 @@
 mod helpers;
 
 mod auth;
+mod browser;
 mod cli;
 mod crud;
 mod data;
 mod errors;
+mod graphql;
 mod query;
 mod surface;
