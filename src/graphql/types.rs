@@ -8,11 +8,11 @@ use async_graphql::{ID, InputValueError, InputValueResult, Scalar, ScalarType, S
 use crate::domain::graph::parse_datetime;
 use crate::domain::{self, format_graph_datetime};
 
-/// An instant in UTC at 100 ns precision, in Graph's wire form
-/// (`2024-07-22T22:17:09.7552025Z`). Input accepts any RFC 3339 offset and fraction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateTime(pub chrono::DateTime<chrono::Utc>);
 
+/// An instant in UTC at 100 ns precision, in Graph's wire form
+/// (`2024-07-22T22:17:09.7552025Z`). Input accepts any RFC 3339 offset and fraction.
 #[Scalar(name = "DateTime")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -37,10 +37,10 @@ impl serde::Serialize for DateTime {
     }
 }
 
-/// A GUID in its hyphenated form (`21e86a8c-3010-46a8-86b5-4580e432ff52`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Uuid(pub uuid::Uuid);
 
+/// A GUID in its hyphenated form (`21e86a8c-3010-46a8-86b5-4580e432ff52`).
 #[Scalar(name = "UUID")]
 impl ScalarType for Uuid {
     fn parse(value: Value) -> InputValueResult<Self> {
