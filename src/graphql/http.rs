@@ -41,8 +41,9 @@ fn caller(req: &HttpRequest) -> Caller {
     }
 }
 
-/// A request the server could not even read, in GraphQL's response shape.
-fn unreadable(status: StatusCode, message: &str) -> HttpResponse {
+/// A request refused before any GraphQL execution (unreadable, too large, or not a
+/// GraphQL request at all), in GraphQL's response shape.
+fn rejected(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("application/json")
         .body(json!({"errors": [{"message": message, "extensions": {"code": Code::BadUserInput.as_str()}}]}).to_string())
@@ -57,10 +58,10 @@ async fn execute(
     let mut bytes = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else {
-            return unreadable(StatusCode::BAD_REQUEST, "The request body could not be read.");
+            return rejected(StatusCode::BAD_REQUEST, "The request body could not be read.");
         };
         if bytes.len() + chunk.len() > state.max_body_bytes {
-            return unreadable(
+            return rejected(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("The request body is larger than the limit of {} bytes.", state.max_body_bytes),
             );
@@ -70,7 +71,7 @@ async fn execute(
     let request: BatchRequest = match serde_json::from_slice(&bytes) {
         Ok(request) => request,
         Err(e) => {
-            return unreadable(
+            return rejected(
                 StatusCode::BAD_REQUEST,
                 &format!("The body is not a GraphQL request (JSON with \"query\", and optionally \"variables\" and \"operationName\"): {e}"),
             );
@@ -108,7 +109,7 @@ async fn get(
     if accepts_html {
         return Ok(explorer::page(&req, &state));
     }
-    Ok(unreadable(
+    Ok(rejected(
         StatusCode::METHOD_NOT_ALLOWED,
         "POST GraphQL requests to /graphql as JSON; GET serves the explorer to browsers, and subscriptions over a WebSocket (graphql-transport-ws).",
     ))
@@ -213,4 +214,26 @@ fn websocket(
         let _ = session.close(None).await;
     });
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_authorization_in_any_case() {
+        for key in ["Authorization", "authorization", "AUTHORIZATION"] {
+            assert_eq!(payload_authorization(&json!({key: "Bearer x"})).as_deref(), Some("Bearer x"));
+        }
+        assert_eq!(payload_authorization(&json!({"token": "x"})), None);
+        assert_eq!(payload_authorization(&json!("Bearer x")), None);
+    }
+
+    #[test]
+    fn close_reasons_fit_the_protocol_limit() {
+        assert_eq!(close_reason("short"), "short");
+        let long = "é".repeat(100);
+        let cut = close_reason(&long);
+        assert!(cut.len() <= 123 && long.starts_with(&cut));
+    }
 }

@@ -277,3 +277,79 @@ impl AuditEventInput {
         serde_json::to_value(self).expect("an input always serialises")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::graph::parse_datetime;
+
+    fn parsed(text: &str) -> Filter {
+        odata::parse_filter(text).expect("valid $filter")
+    }
+
+    #[test]
+    fn typed_filters_are_the_odata_they_stand_for() {
+        let typed = AuditEventFilter {
+            category: Some("Device".into()),
+            activity_result: Some("Failure".into()),
+            actor_user_principal_name: Some("o'neil@contoso.com".into()),
+            resource_id: Some("r-1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            typed.to_filter(),
+            Some(parsed(
+                "category eq 'Device' and activityResult eq 'Failure' and actor/userPrincipalName eq 'o''neil@contoso.com' and resources/any(r: r/resourceId eq 'r-1')"
+            ))
+        );
+
+        let from = DateTime(parse_datetime("2026-01-01T00:00:00Z").unwrap());
+        let to = DateTime(parse_datetime("2026-02-01T12:30:00.1234567Z").unwrap());
+        let range = AuditEventFilter {
+            activity_date_time: Some(DateTimeRange { from: Some(from), to: Some(to) }),
+            ..Default::default()
+        };
+        assert_eq!(
+            range.to_filter(),
+            Some(parsed("activityDateTime ge 2026-01-01T00:00:00Z and activityDateTime lt 2026-02-01T12:30:00.1234567Z"))
+        );
+
+        let text = AuditEventFilter { text_contains: Some("wipe".into()), ..Default::default() };
+        assert_eq!(
+            text.to_filter(),
+            Some(parsed(
+                "contains(displayName,'wipe') or contains(activity,'wipe') or contains(activityType,'wipe') or contains(componentName,'wipe') or resources/any(r: contains(r/displayName,'wipe'))"
+            ))
+        );
+        assert_eq!(AuditEventFilter::default().to_filter(), None);
+    }
+
+    #[test]
+    fn filter_and_where_combine_with_and() {
+        let typed = AuditEventFilter { category: Some("Role".into()), ..Default::default() };
+        assert_eq!(
+            combined_filter(Some("activityResult eq 'Success'"), Some(&typed)).unwrap(),
+            Some(parsed("activityResult eq 'Success' and category eq 'Role'"))
+        );
+        assert_eq!(combined_filter(Some("  "), None).unwrap(), None);
+        let error = combined_filter(Some("nope eq 1"), None).unwrap_err();
+        assert!(error.message.starts_with("Invalid filter clause: "));
+    }
+
+    #[test]
+    fn inputs_serialise_as_graph_bodies() {
+        let input = AuditEventInput {
+            display_name: MaybeUndefined::Null,
+            activity_date_time: MaybeUndefined::Value(DateTime(parse_datetime("2024-07-22T22:17:09.7552025Z").unwrap())),
+            actor: MaybeUndefined::Value(AuditActorInput {
+                ip_address: MaybeUndefined::Value("10.0.0.7".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            input.to_json(),
+            serde_json::json!({"displayName": null, "activityDateTime": "2024-07-22T22:17:09.7552025Z", "actor": {"ipAddress": "10.0.0.7"}})
+        );
+    }
+}
