@@ -550,16 +550,28 @@ async fn subscriptions_deliver_events_from_every_door() {
         json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { auditEventCreated(filter: \"category eq 'Device'\") { id category activityDateTime } }"}}),
     )
     .await;
-    // A ping round trip, then a moment: the subscription is listening before anything is written.
-    send(&mut socket, json!({"type": "ping"})).await;
-    assert_eq!(receive_json(&mut socket).await["type"], "pong");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
     let device = |id: &str| {
         let mut e = sample_event(id, &days_ago(1));
         e["category"] = json!("Device");
         e
     };
+    // The subscription starts listening a moment after `subscribe`: probe until it
+    // hears one, then read on to the newest probe, so none is left in flight.
+    let mut listening = false;
+    for attempt in 0..40 {
+        let newest = format!("probe-{attempt}");
+        app.insert(vec![parse_event(&device(&newest), || unreachable!(), || unreachable!()).unwrap()]).await;
+        if let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_millis(500), socket.next()).await {
+            let mut message: Value = serde_json::from_str(&text).unwrap();
+            while message["payload"]["data"]["auditEventCreated"]["id"] != newest.as_str() {
+                assert!(message["payload"]["data"]["auditEventCreated"]["id"].as_str().unwrap().starts_with("probe-"), "{message}");
+                message = receive_json(&mut socket).await;
+            }
+            listening = true;
+            break;
+        }
+    }
+    assert!(listening, "the subscription never delivered a probe");
     let (status, _) = app.post_json(EVENTS, &sample_event("not-device", &days_ago(1))).await;
     assert_eq!(status, 201);
     let (status, _) = app.post_json(EVENTS, &device("via-rest")).await;
@@ -685,10 +697,15 @@ async fn explorer_runs_a_query_in_an_offline_browser() {
     )
     .await
     .expect("fill in the headers");
+    // Clears the response pane, so a stale answer is never read as the new one.
     let run = |query: &'static str| async move {
-        c.execute("document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(arguments[0]);", vec![json!(query)])
-            .await
-            .expect("fill in the query");
+        c.execute(
+            r#"document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(arguments[0]);
+               const r = document.querySelector('.graphiql-response .CodeMirror'); if (r) r.CodeMirror.setValue('');"#,
+            vec![json!(query)],
+        )
+        .await
+        .expect("fill in the query");
         c.find(Locator::Css(".graphiql-execute-button")).await.expect("run button").click().await.expect("run");
     };
     let response = || async {
@@ -698,14 +715,22 @@ async fn explorer_runs_a_query_in_an_offline_browser() {
             .expect("read the response");
         text.as_str().and_then(|t| serde_json::from_str::<Value>(t).ok()).unwrap_or(Value::Null)
     };
-    run(query).await;
+    // GraphiQL takes in edited headers a moment after the editor changes: until then
+    // a run goes out with the placeholder token, so run again until it answers data.
     let mut result = Value::Null;
-    for _ in 0..100 {
-        result = response().await;
-        if !result.is_null() {
+    for _ in 0..10 {
+        run(query).await;
+        for _ in 0..50 {
+            result = response().await;
+            if !result.is_null() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !result["data"].is_null() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     browser.screenshot("graphql-explorer").await;
     assert_eq!(result["data"]["auditEvents"]["totalCount"], 3, "{result}");
