@@ -112,6 +112,15 @@ pub fn intune_message(text: &str) -> String {
     ))
 }
 
+impl From<crate::store::WriteError> for ApiError {
+    fn from(e: crate::store::WriteError) -> Self {
+        match e {
+            crate::store::WriteError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            crate::store::WriteError::Database(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
 impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> Self {
         tracing::info!(reason = %e, "request refused");

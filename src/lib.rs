@@ -1,7 +1,7 @@
 //! auditgraph: a local emulator of the Microsoft Graph Intune audit log
 //! (`/deviceManagement/auditEvents` on `/v1.0` and `/beta`).
 //!
-//! Requests enter through a door (`rest`, the CLI in `cli`), become one query model
+//! Requests enter through a door (`rest`, `graphql`, the CLI in `cli`), become one query model
 //! (`odata`), and reach the database only through `store`. Every write goes through
 //! `audit::Recorder`. See the README's design notes.
 
@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod emulator;
 pub mod error;
+pub mod graphql;
 pub mod identity;
 pub mod odata;
 pub mod paging;

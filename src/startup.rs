@@ -14,6 +14,7 @@ use crate::audit::Recorder;
 use crate::clock::Clock;
 use crate::config::{AuthMode, ServeArgs};
 use crate::emulator::{self, Emulator};
+use crate::graphql;
 use crate::identity::{self, IdentityConfig, IdentityService};
 use crate::paging::PagingKey;
 use crate::rest;
@@ -78,6 +79,7 @@ impl Application {
         });
 
         let app_state = state.clone();
+        let schema = web::Data::new(graphql::schema(state.clone()));
         let identity_data = web::Data::new(identity.clone());
         let emulator_data = emulator.clone();
         let server = HttpServer::new(move || {
@@ -91,7 +93,10 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(identity_data.clone())
                 .app_data(emulator_data.clone())
-                // Before the Graph routes, whose `/{version}/…` pattern would take `/{tenant}/…`.
+                .app_data(schema.clone())
+                // Before the Graph routes, whose `/{version}/…` pattern would take
+                // `/{tenant}/…` and `/graphql/…`.
+                .configure(graphql::configure)
                 .configure(identity::configure)
                 // After identity's own `/_auditgraph/identity/…` routes, which its
                 // `/_auditgraph` scope would otherwise shadow.
@@ -114,7 +119,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
         let tenant = identity.directory().tenants().first().map(|t| t.id.clone()).unwrap_or_default();
         let mut banner = format!(
-            "auditgraph {version}\n  admin page  {base}/auditlogs\n  Graph API   {base}/v1.0/deviceManagement/auditEvents  (and /beta)\n  HTTPS       {https_origin}/v1.0/deviceManagement/auditEvents\n  identity    {https_origin}/{tenant}/v2.0  ({tenants})\n",
+            "auditgraph {version}\n  admin page  {base}/auditlogs\n  Graph API   {base}/v1.0/deviceManagement/auditEvents  (and /beta)\n  GraphQL     {base}/graphql  (open it in a browser for the explorer)\n  HTTPS       {https_origin}/v1.0/deviceManagement/auditEvents\n  identity    {https_origin}/{tenant}/v2.0  ({tenants})\n",
             version = env!("CARGO_PKG_VERSION"),
             tenants = match &args.tenant_file {
                 Some(file) => format!("tenant file {}", file.display()),

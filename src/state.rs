@@ -33,6 +33,16 @@ impl AppState {
         Ok(principal)
     }
 
+    /// A category's activity types: Intune's catalogue and whatever the store
+    /// holds, sorted and deduplicated (`getAuditActivityTypes`, REST and GraphQL).
+    pub async fn activity_types(&self, category: &str) -> anyhow::Result<Vec<String>> {
+        let mut types = crate::seed::activity_types(category);
+        types.extend(self.store.activity_types(category).await?);
+        types.sort();
+        types.dedup();
+        Ok(types)
+    }
+
     /// The oldest instant still inside the retention window.
     pub fn retention_start(&self) -> Ticks {
         Ticks::from_datetime(self.clock.now() - chrono::Duration::days(i64::from(self.retention_days)))

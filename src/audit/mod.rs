@@ -1,11 +1,29 @@
 //! The one write path. Every door that creates, changes or deletes events (REST,
-//! later GraphQL, import, seed) goes through [`Recorder`]: the store writes in one
+//! GraphQL, import, seed) goes through [`Recorder`]: the store writes in one
 //! transaction, and only what was committed is published to subscribers.
 
 use tokio::sync::broadcast;
 
-use crate::domain::AuditEvent;
+use crate::auth::Principal;
+use crate::domain::{AuditActor, AuditEvent};
 use crate::store::{Store, WriteError};
+
+/// The caller as the actor of an event it creates without naming one (REST POST,
+/// GraphQL create): an app as `Application`, a user as `ItPro`, from `ip_address`.
+pub fn caller_actor(principal: &Principal, ip_address: Option<String>) -> AuditActor {
+    let a = principal.actor();
+    AuditActor {
+        actor_type: a.audit_actor_type,
+        user_permissions: a.user_permissions,
+        application_id: a.application_id,
+        application_display_name: a.application_display_name,
+        user_principal_name: a.user_principal_name,
+        service_principal_name: a.service_principal_name,
+        ip_address,
+        user_id: a.user_id,
+        ..AuditActor::default()
+    }
+}
 
 /// What a batch write did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -89,28 +89,37 @@ impl AuthError {
     /// document serialised into a string, as real Intune responses carry.
     pub fn message(&self) -> String {
         match self {
+            AuthError::Forbidden(f) => intune_error_message(&format!(
+                "{} - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: {} - Url: {}",
+                self.reason(),
+                f.activity_id,
+                f.url
+            )),
+            _ => self.reason(),
+        }
+    }
+
+    /// The refusal in plain words: Graph's 401 texts, and for 403 the sentence
+    /// Intune's `_version: 3` document wraps (doors without Intune's envelope, such
+    /// as GraphQL, show this).
+    pub fn reason(&self) -> String {
+        match self {
             AuthError::MissingToken => "Access token is empty.".to_string(),
             AuthError::MalformedToken => {
                 "CompactToken parsing failed with error code: 80049217".to_string()
             }
             AuthError::InvalidToken(_) => "Access token validation failure.".to_string(),
-            AuthError::Forbidden(f) => {
-                let text = match (f.principal, f.operation) {
-                    (PrincipalKind::Application, Operation::Read) => format!(
-                        "Application is not authorized to perform this operation. Application must have one of the following scopes: {DEVICE_MANAGEMENT_APPS_READ_ALL}, {DEVICE_MANAGEMENT_APPS_READWRITE_ALL}"
-                    ),
-                    (PrincipalKind::Application, Operation::Write) => format!(
-                        "Application is not authorized to perform this operation. Application must have one of the following scopes: {DEVICE_MANAGEMENT_APPS_READWRITE_ALL}"
-                    ),
-                    (PrincipalKind::User, _) => {
-                        "User is not authorized to perform this operation".to_string()
-                    }
-                };
-                intune_error_message(&format!(
-                    "{text} - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: {} - Url: {}",
-                    f.activity_id, f.url
-                ))
-            }
+            AuthError::Forbidden(f) => match (f.principal, f.operation) {
+                (PrincipalKind::Application, Operation::Read) => format!(
+                    "Application is not authorized to perform this operation. Application must have one of the following scopes: {DEVICE_MANAGEMENT_APPS_READ_ALL}, {DEVICE_MANAGEMENT_APPS_READWRITE_ALL}"
+                ),
+                (PrincipalKind::Application, Operation::Write) => format!(
+                    "Application is not authorized to perform this operation. Application must have one of the following scopes: {DEVICE_MANAGEMENT_APPS_READWRITE_ALL}"
+                ),
+                (PrincipalKind::User, _) => {
+                    "User is not authorized to perform this operation".to_string()
+                }
+            },
         }
     }
 

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::odata::{QueryOptions, SelectProperty};
 use crate::paging::query_hash;
 use crate::state::AppState;
-use crate::store::{Children, PageRequest, WriteError, default_order};
+use crate::store::{Children, PageRequest, default_order};
 
 /// The CSDL served at `$metadata`, kept in `schema/` as contract files.
 pub fn metadata(version: ApiVersion) -> &'static str {
@@ -53,12 +53,7 @@ pub async fn handle(
         (Target::Event(id), Method::DELETE) => delete(state, &id).await,
         (Target::Categories, Method::GET) => Ok(strings(req, state, version, CATEGORIES.iter().map(|c| c.to_string()).collect())),
         (Target::ActivityTypes(Some(category)), Method::GET) => {
-            // Intune's catalogue for the category, and whatever the store holds.
-            let mut types = crate::seed::activity_types(&category);
-            types.extend(state.store.activity_types(&category).await?);
-            types.sort();
-            types.dedup();
-            Ok(strings(req, state, version, types))
+            Ok(strings(req, state, version, state.activity_types(&category).await?))
         }
         (Target::ActivityTypes(None), Method::GET) => Err(ApiError::bad_request(
             "The parameter 'category' is missing: call getAuditActivityTypes(category='<category>').",
@@ -231,30 +226,10 @@ async fn json_body(state: &AppState, mut body: web::Payload) -> Result<Value, Ap
     })
 }
 
-fn write_error(e: WriteError) -> ApiError {
-    match e {
-        WriteError::Conflict(_) => ApiError::Conflict(e.to_string()),
-        WriteError::Database(cause) => ApiError::Internal(cause),
-    }
-}
-
 /// The actor of an event created through the API: the caller, unless the body
 /// names one (so recorded fixtures can be replayed as they were).
 fn actor_of(req: &HttpRequest, principal: &Principal) -> AuditActor {
-    let a = principal.actor();
-    AuditActor {
-        actor_type: a.audit_actor_type,
-        user_permissions: a.user_permissions,
-        application_id: a.application_id,
-        application_display_name: a.application_display_name,
-        user_principal_name: a.user_principal_name,
-        service_principal_name: a.service_principal_name,
-        ip_address: req.connection_info().realip_remote_addr().map(|addr| {
-            addr.parse::<std::net::SocketAddr>().map(|s| s.ip().to_string()).unwrap_or_else(|_| addr.to_string())
-        }),
-        user_id: a.user_id,
-        ..AuditActor::default()
-    }
+    crate::audit::caller_actor(principal, super::client_ip(req))
 }
 
 async fn create(
@@ -273,7 +248,7 @@ async fn create(
     {
         event.actor = Some(actor_of(req, principal));
     }
-    let event = state.recorder.create(event).await.map_err(write_error)?;
+    let event = state.recorder.create(event).await?;
     let location = format!("{}{}/{}", origin(req, state), req.path().trim_end_matches('/'), event.id);
     let mut response = entity_response(req, state, version, StatusCode::CREATED, &event, None);
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&location) {
@@ -286,7 +261,7 @@ async fn update(req: &HttpRequest, state: &AppState, version: ApiVersion, id: &s
     let patch = json_body(state, body).await?;
     let current = find(state, id).await?;
     let updated = graph::patch_event(&current, &patch).map_err(|e| ApiError::bad_request(e.0))?;
-    if !state.recorder.update(updated.clone()).await.map_err(write_error)? {
+    if !state.recorder.update(updated.clone()).await? {
         return Err(ApiError::EventNotFound(id.to_string()));
     }
     Ok(entity_response(req, state, version, StatusCode::OK, &updated, None))

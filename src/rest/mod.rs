@@ -33,6 +33,13 @@ pub fn empty_page(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     }
 }
 
+/// The client's address (without the port), as `actor.ipAddress` records it.
+pub fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.connection_info().realip_remote_addr().map(|addr| {
+        addr.parse::<std::net::SocketAddr>().map(|s| s.ip().to_string()).unwrap_or_else(|_| addr.to_string())
+    })
+}
+
 /// Anything no route matched, in Graph's words.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let first = req.path().trim_start_matches('/').split('/').next().unwrap_or_default();

@@ -9,6 +9,7 @@ mod rows;
 mod write;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub struct Store {
     writes: Arc<tokio::sync::Mutex<()>>,
     /// INSERT texts by (table, rows), built once (see `write::insert_sql`).
     insert_sql: Arc<Mutex<HashMap<(&'static str, usize), Arc<str>>>>,
+    /// SQL statements executed so far through this store (all clones share it).
+    statements: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -66,10 +69,21 @@ impl Store {
         } else {
             options.max_connections(10);
         }
-        let db = Database::connect(options)
+        let mut db = Database::connect(options)
             .await
             .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
-        Ok(Store { db, writes: Arc::default(), insert_sql: Arc::default() })
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(Store { db, writes: Arc::default(), insert_sql: Arc::default(), statements })
+    }
+
+    /// How many SQL statements this store has executed: tests hold reads to a
+    /// constant number of statements per page with it.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     pub fn backend(&self) -> DbBackend {

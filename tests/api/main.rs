@@ -1,6 +1,6 @@
 //! The one integration-test binary: the real server on a loopback port, driven
 //! over HTTP, on every configured backend, and the admin page driven in a
-//! headless Chromium (`browser`, `admin_page`).
+//! headless Chromium (`browser`: the admin page and the GraphQL explorer).
 
 mod browser;
 mod helpers;
@@ -12,5 +12,6 @@ mod crud;
 mod data;
 mod emulator;
 mod errors;
+mod graphql;
 mod query;
 mod surface;
