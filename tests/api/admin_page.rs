@@ -9,8 +9,8 @@
 //!   actor and the old → new table; a reloaded and a freshly signed-in shared
 //!   URL; the CSV and JSON exports equal `auditgraph export`'s output; the
 //!   phone layout; nothing loaded from outside auditgraph.
-//! - `the_helpdesk_user_and_an_expired_session_are_explained`: 403, 401 and a
-//!   server failure (500) in words, never an empty table.
+//! - `the_helpdesk_user_and_an_expired_session_are_explained`: 403, 401, 429 (the
+//!   emulator throttling) and a server failure (500) in words, never an empty table.
 //! - HTTP-level checks of the page, its export endpoint and the identity
 //!   platform's redirect rule for the page.
 //!
@@ -832,6 +832,37 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
         .unwrap();
     click(&b, "button[type=submit]").await;
     wait_for_count(&b, WIPES + 3 + 1 + 1).await;
+
+    // Throttled (the emulator's limits cut to one request per window, counted
+    // from the change): the first Apply is served, the second is a 429 in
+    // words, with how long to wait.
+    let http = reqwest::Client::new();
+    let throttling = |body: serde_json::Value| http.patch(app.url("/_auditgraph/throttling")).json(&body).send();
+    let limits = json!({ "limits": { "tenantAny": 1, "appAny": 1 } });
+    assert_eq!(throttling(limits).await.unwrap().status(), 200);
+    click(&b, "#apply").await;
+    wait_for_count(&b, WIPES + 3 + 1 + 1).await;
+    click(&b, "#apply").await;
+    b.wait_until(
+        "!document.getElementById('alert').hidden",
+        "the 429 explanation",
+    )
+    .await;
+    let alert = text(&b, "#alert").await;
+    assert!(
+        alert.contains("Too many requests") && alert.contains("429") && alert.contains("Wait"),
+        "{alert}"
+    );
+    b.screenshot("admin-page-throttled").await;
+    assert_eq!(throttling(json!({ "enabled": false })).await.unwrap().status(), 200);
+    click(&b, "#apply").await;
+    wait_for_count(&b, WIPES + 3 + 1 + 1).await;
+    assert_eq!(
+        b.eval("return document.getElementById('alert').hidden").await,
+        json!(true),
+        "the 429 explanation goes once the list loads"
+    );
+
     let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
     sea_orm::ConnectionTrait::execute_unprepared(
         &db,
