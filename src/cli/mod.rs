@@ -76,6 +76,15 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `load` as a bulk load (see [`Store::start_bulk_load`]); the indexes are
+/// whole again afterwards, whether the load succeeded or not.
+pub(crate) async fn bulk_load<T>(store: &Store, load: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    store.start_bulk_load().await?;
+    let outcome = load.await;
+    store.finish_bulk_load().await?;
+    outcome
+}
+
 /// Streams generated events into the store in batches; returns (inserted, existing).
 /// Generation runs on its own thread, a batch ahead of the writer, so the two
 /// overlap instead of taking turns.
@@ -99,18 +108,22 @@ pub async fn write_generated(
             }
         }
     });
-    let (mut inserted, mut existing) = (0, 0);
-    while let Some(batch) = ready.recv().await {
-        let n = batch.len() as u64;
-        let outcome = recorder.create_batch(batch).await?;
-        inserted += outcome.inserted;
-        existing += outcome.existing;
-        progress.advance(n);
-    }
+    let written = bulk_load(recorder.store(), async {
+        let (mut inserted, mut existing) = (0, 0);
+        while let Some(batch) = ready.recv().await {
+            let n = batch.len() as u64;
+            let outcome = recorder.create_batch(batch).await?;
+            inserted += outcome.inserted;
+            existing += outcome.existing;
+            progress.advance(n);
+        }
+        Ok((inserted, existing))
+    })
+    .await;
+    drop(ready);
     generator.await.context("the event generator failed")?;
     progress.finish();
-    recorder.store().optimize().await?;
-    Ok((inserted, existing))
+    written
 }
 
 /// Seeds the demo tenant when the store holds no event at all.

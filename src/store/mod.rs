@@ -104,7 +104,58 @@ impl Store {
         self.refuse_retired_schema().await?;
         entities::migration::Migrator::up(&self.db, None)
             .await
-            .context("database migration failed")
+            .context("database migration failed")?;
+        // A bulk load stopped midway leaves its store without secondary indexes.
+        self.create_secondary_indexes().await
+    }
+
+    /// Starts a bulk load. On an empty SQLite store the secondary indexes go, so
+    /// the load only appends, and [`Store::finish_bulk_load`] builds each once,
+    /// from sorted keys: far cheaper than a million scattered inserts. Elsewhere
+    /// (a store with events, or PostgreSQL and MySQL, which other instances may be
+    /// serving) the indexes stay. Returns whether they went.
+    pub async fn start_bulk_load(&self) -> anyhow::Result<bool> {
+        if self.backend() != DbBackend::Sqlite || !self.is_empty().await? {
+            return Ok(false);
+        }
+        let _turn = self.writes.lock().await;
+        for index in entities::migration::secondary_indexes() {
+            let drop = sea_orm::sea_query::Index::drop().name(index.name).if_exists().to_owned();
+            self.db.execute(&drop).await.with_context(|| format!("cannot drop index {}", index.name))?;
+        }
+        Ok(true)
+    }
+
+    /// Ends a bulk load: builds any missing secondary index and refreshes the
+    /// planner's statistics.
+    pub async fn finish_bulk_load(&self) -> anyhow::Result<()> {
+        self.create_secondary_indexes().await?;
+        self.optimize().await
+    }
+
+    async fn create_secondary_indexes(&self) -> anyhow::Result<()> {
+        if self.backend() != DbBackend::Sqlite {
+            // Only SQLite loads ever drop them, and MySQL has no IF NOT EXISTS here.
+            return Ok(());
+        }
+        let _turn = self.writes.lock().await;
+        for mut index in entities::migration::secondary_indexes() {
+            index.statement.if_not_exists();
+            self.db.execute(&index.statement).await.with_context(|| format!("cannot build index {}", index.name))?;
+        }
+        Ok(())
+    }
+
+    async fn is_empty(&self) -> anyhow::Result<bool> {
+        use sea_orm::{EntityTrait, QuerySelect};
+        let any: Option<i64> = entities::audit_event::Entity::find()
+            .select_only()
+            .column(entities::audit_event::Column::Seq)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .context("cannot read audit events")?;
+        Ok(any.is_none())
     }
 
     /// A database made by the first development builds (child rows keyed by event

@@ -190,31 +190,7 @@ impl MigrationTrait for Migration {
                 .col(c.folded(E::CategoryCi)),
         )
         .await?;
-        let ev = |cols: &[E]| cols.iter().map(|c| c.into_iden()).collect::<Vec<_>>();
-        index(manager, "ix_events_time", event::Entity, ev(&[E::ActivityTicks, E::Id])).await?;
-        index(
-            manager,
-            "ix_events_category_time",
-            event::Entity,
-            ev(&[E::CategoryCi, E::ActivityTicks, E::Id]),
-        )
-        .await?;
-        index(
-            manager,
-            "ix_events_activity_type_time",
-            event::Entity,
-            ev(&[E::ActivityTypeCi, E::ActivityTicks, E::Id]),
-        )
-        .await?;
-        index(
-            manager,
-            "ix_events_component_time",
-            event::Entity,
-            ev(&[E::ComponentNameCi, E::ActivityTicks, E::Id]),
-        )
-        .await?;
-        index(manager, "ix_events_correlation", event::Entity, ev(&[E::CorrelationId])).await?;
-        index(manager, "ux_events_id_ci", event::Entity, ev(&[E::IdCi])).await?;
+        index(manager, "ux_events_id_ci", event::Entity, vec![E::IdCi.into_iden()]).await?;
 
         use actor::Column as A;
         create(
@@ -243,20 +219,6 @@ impl MigrationTrait for Migration {
                 .col(c.folded(A::RemoteUserIdCi))
                 .col(c.long_text(A::UserRoleScopeTags, false))
                 .foreign_key(&mut cascade_to_event(actor::Entity, "fk_actors_event")),
-        )
-        .await?;
-        index(
-            manager,
-            "ix_actors_upn",
-            actor::Entity,
-            vec![A::UserPrincipalNameCi.into_iden(), A::EventSeq.into_iden()],
-        )
-        .await?;
-        index(
-            manager,
-            "ix_actors_application",
-            actor::Entity,
-            vec![A::ApplicationIdCi.into_iden(), A::EventSeq.into_iden()],
         )
         .await?;
 
@@ -293,13 +255,6 @@ impl MigrationTrait for Migration {
                 .foreign_key(&mut cascade_to_event(resource::Entity, "fk_resources_event")),
         )
         .await?;
-        index(
-            manager,
-            "ix_resources_resource_id",
-            resource::Entity,
-            vec![R::ResourceIdCi.into_iden(), R::EventSeq.into_iden()],
-        )
-        .await?;
 
         use property::Column as M;
         create_clustered(
@@ -325,6 +280,9 @@ impl MigrationTrait for Migration {
                 .foreign_key(&mut cascade_to_event(property::Entity, "fk_properties_event")),
         )
         .await?;
+        for index in crate::migration::secondary_indexes() {
+            manager.create_index(index.statement).await?;
+        }
         Ok(())
     }
 
