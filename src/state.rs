@@ -43,6 +43,14 @@ impl AppState {
         Ok(types)
     }
 
+    /// The event with this id inside the retention window, or Graph's not-found.
+    pub async fn event(&self, id: &str) -> Result<crate::domain::AuditEvent, crate::error::ApiError> {
+        self.store
+            .get(id, self.retention_start())
+            .await?
+            .ok_or_else(|| crate::error::ApiError::EventNotFound(id.to_string()))
+    }
+
     /// The oldest instant still inside the retention window.
     pub fn retention_start(&self) -> Ticks {
         Ticks::from_datetime(self.clock.now() - chrono::Duration::days(i64::from(self.retention_days)))

@@ -11,19 +11,10 @@ use super::{Caller, authorize, state};
 use crate::audit::caller_actor;
 use crate::auth::Operation;
 use crate::domain::graph::{parse_event, patch_event};
-use crate::domain::{AuditEvent, truncate_to_ticks};
+use crate::domain::truncate_to_ticks;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 pub struct Mutation;
-
-async fn find(state: &AppState, id: &str) -> Result<AuditEvent, ApiError> {
-    state
-        .store
-        .get(id, state.retention_start())
-        .await?
-        .ok_or_else(|| ApiError::EventNotFound(id.to_string()))
-}
 
 #[Object]
 impl Mutation {
@@ -46,7 +37,7 @@ impl Mutation {
     async fn update_audit_event(&self, ctx: &Context<'_>, id: ID, input: AuditEventInput) -> async_graphql::Result<Event> {
         authorize(ctx, Operation::Write)?;
         let state = state(ctx);
-        let current = find(state, &id).await?;
+        let current = state.event(&id).await?;
         let updated = patch_event(&current, &input.to_json())?;
         if !state.recorder.update(updated.clone()).await.map_err(ApiError::from)? {
             return Err(ApiError::EventNotFound(id.0).into());
@@ -58,7 +49,7 @@ impl Mutation {
     async fn delete_audit_event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         authorize(ctx, Operation::Write)?;
         let state = state(ctx);
-        find(state, &id).await?;
+        state.event(&id).await?;
         if !state.recorder.delete(&id).await.map_err(ApiError::Internal)? {
             return Err(ApiError::EventNotFound(id.0).into());
         }

@@ -195,17 +195,9 @@ fn entity_response(req: &HttpRequest, state: &AppState, version: ApiVersion, sta
     json_response(status, &Value::Object(body))
 }
 
-async fn find(state: &AppState, id: &str) -> Result<AuditEvent, ApiError> {
-    state
-        .store
-        .get(id, state.retention_start())
-        .await?
-        .ok_or_else(|| ApiError::EventNotFound(id.to_string()))
-}
-
 async fn get(req: &HttpRequest, state: &AppState, version: ApiVersion, id: &str) -> Result<HttpResponse, ApiError> {
     let options = QueryOptions::parse(req.query_string())?;
-    let event = find(state, id).await?;
+    let event = state.event(id).await?;
     Ok(entity_response(req, state, version, StatusCode::OK, &event, options.select.as_deref()))
 }
 
@@ -259,7 +251,7 @@ async fn create(
 
 async fn update(req: &HttpRequest, state: &AppState, version: ApiVersion, id: &str, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let patch = json_body(state, body).await?;
-    let current = find(state, id).await?;
+    let current = state.event(id).await?;
     let updated = graph::patch_event(&current, &patch).map_err(|e| ApiError::bad_request(e.0))?;
     if !state.recorder.update(updated.clone()).await? {
         return Err(ApiError::EventNotFound(id.to_string()));
@@ -268,7 +260,7 @@ async fn update(req: &HttpRequest, state: &AppState, version: ApiVersion, id: &s
 }
 
 async fn delete(state: &AppState, id: &str) -> Result<HttpResponse, ApiError> {
-    find(state, id).await?;
+    state.event(id).await?;
     if !state.recorder.delete(id).await? {
         return Err(ApiError::EventNotFound(id.to_string()));
     }

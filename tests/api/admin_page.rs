@@ -189,6 +189,25 @@ async fn text(b: &Browser, css: &str) -> String {
 }
 
 /// From the welcome panel through auditgraph's sign-in form, back to the page.
+/// Fills in and submits auditgraph's sign-in form, which must be showing.
+async fn submit_sign_in_form(b: &Browser, upn: &str) {
+    b.client
+        .find(Locator::Css("input[name=login]"))
+        .await
+        .unwrap()
+        .send_keys(upn)
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("input[name=passwd]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    click(b, "button[type=submit]").await;
+}
+
 async fn sign_in(b: &Browser, upn: &str) {
     b.wait_until(
         "!document.getElementById('welcome').hidden",
@@ -211,21 +230,7 @@ async fn sign_in(b: &Browser, upn: &str) {
         "PKCE with Web Crypto: {url}"
     );
     assert_eq!(get("client_id").as_deref(), Some(PUBLIC_CLIENT));
-    b.client
-        .find(Locator::Css("input[name=login]"))
-        .await
-        .unwrap()
-        .send_keys(upn)
-        .await
-        .unwrap();
-    b.client
-        .find(Locator::Css("input[name=passwd]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    click(b, "button[type=submit]").await;
+    submit_sign_in_form(b, upn).await;
     b.wait_until(
         &format!("location.pathname === '/auditlogs' && document.getElementById('who').textContent.includes({upn:?})"),
         "the page to show who is signed in",
@@ -816,21 +821,7 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
         "the sign-in form",
     )
     .await;
-    b.client
-        .find(Locator::Css("input[name=login]"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN)
-        .await
-        .unwrap();
-    b.client
-        .find(Locator::Css("input[name=passwd]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    click(&b, "button[type=submit]").await;
+    submit_sign_in_form(&b, ADMIN).await;
     wait_for_count(&b, WIPES + 3 + 1 + 1).await;
 
     // Throttled (the emulator's limits cut to one request per window, counted
