@@ -22,13 +22,16 @@ pub use order::{Cursor, SortValue, default_order, sort_values};
 pub use read::{Children, PageRequest, Page};
 pub use write::WriteError;
 
+/// INSERT texts by (table, rows per statement).
+type InsertSqlCache = HashMap<(&'static str, usize), Arc<str>>;
+
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
     /// Writers take turns (see `write::begin_write`).
     writes: Arc<tokio::sync::Mutex<()>>,
     /// INSERT texts by (table, rows), built once (see `write::insert_sql`).
-    insert_sql: Arc<Mutex<HashMap<(&'static str, usize), Arc<str>>>>,
+    insert_sql: Arc<Mutex<InsertSqlCache>>,
     /// SQL statements executed so far through this store (all clones share it).
     statements: Arc<AtomicU64>,
 }
@@ -116,17 +119,17 @@ impl Store {
     /// the load only appends, and [`Store::finish_bulk_load`] builds each once,
     /// from sorted keys: far cheaper than a million scattered inserts. Elsewhere
     /// (a store with events, or PostgreSQL and MySQL, which other instances may be
-    /// serving) the indexes stay. Returns whether they went.
-    pub async fn start_bulk_load(&self) -> anyhow::Result<bool> {
+    /// serving) the indexes stay.
+    pub async fn start_bulk_load(&self) -> anyhow::Result<()> {
         if self.backend() != DbBackend::Sqlite || !self.is_empty().await? {
-            return Ok(false);
+            return Ok(());
         }
         let _turn = self.writes.lock().await;
         for index in entities::migration::secondary_indexes() {
             let drop = sea_orm::sea_query::Index::drop().name(index.name).if_exists().to_owned();
             self.db.execute(&drop).await.with_context(|| format!("cannot drop index {}", index.name))?;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Ends a bulk load: builds any missing secondary index and refreshes the
@@ -149,7 +152,8 @@ impl Store {
         Ok(())
     }
 
-    async fn is_empty(&self) -> anyhow::Result<bool> {
+    /// True when the store holds no event at all (retention aside).
+    pub async fn is_empty(&self) -> anyhow::Result<bool> {
         use sea_orm::{EntityTrait, QuerySelect};
         let any: Option<i64> = entities::audit_event::Entity::find()
             .select_only()

@@ -150,3 +150,25 @@ async fn a_bulk_load_leaves_every_index_and_migrate_restores_a_lost_one() {
     run(&["migrate", "--data-dir", d]);
     assert!(sqlite_indexes(dir.path()).await.iter().any(|i| i == "ix_events_category_time"));
 }
+
+#[tokio::test]
+async fn a_store_of_the_retired_pre_release_layout_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("auditgraph.db").display());
+    let db = sea_orm::Database::connect(&url).await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &db,
+        "CREATE TABLE seaql_migrations (version VARCHAR NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL);
+         INSERT INTO seaql_migrations VALUES ('m20261125_000001_create_audit_tables', 0);",
+    )
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+
+    let output = Command::new(BIN).args(["migrate", "--data-dir", dir.path().to_str().unwrap()]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("pre-release auditgraph build") && stderr.contains("auditgraph import"), "{stderr}");
+    let ours: Vec<String> = sqlite_indexes(dir.path()).await.into_iter().filter(|i| !i.starts_with("sqlite_")).collect();
+    assert_eq!(ours, Vec::<String>::new(), "nothing was created");
+}
