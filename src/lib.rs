@@ -1,9 +1,11 @@
 //! auditgraph: a local emulator of the Microsoft Graph Intune audit log
 //! (`/deviceManagement/auditEvents` on `/v1.0` and `/beta`).
 //!
-//! Requests enter through a door (`rest`, `graphql`, the CLI in `cli`), become one query model
-//! (`odata`), and reach the database only through `store`. Every write goes through
-//! `audit::Recorder`. See the README's design notes.
+//! Requests enter through a door (`rest`, `graphql`, the admin page in `web`, the CLI in
+//! `cli`), become one query model (`odata`), and reach the database only through `store`.
+//! Every write goes through `audit::Recorder`. `identity` issues tokens, `auth` checks
+//! them; `emulator` holds the test controls (admin API, throttling, faults, journal).
+//! See the README's design notes.
 
 pub mod audit;
 pub mod auth;

@@ -1,4 +1,4 @@
-//! The admin center's Audit logs page (issue 7), served at `/` and `/auditlogs`.
+//! The admin center's Audit logs page, served at `/` and `/auditlogs`.
 //!
 //! The page is plain HTML, CSS and JavaScript in this folder, embedded in the
 //! binary with `include_str!`: no build step, nothing fetched from the
