@@ -1,4 +1,4 @@
-//! The emulator controls that SDK integration tests need (issue 6):
+//! The emulator controls that SDK integration tests need:
 //!
 //! - the admin API under `/_auditgraph/` ([`admin`]): reset and re-seed, the
 //!   clock, the request journal, throttling and fault settings, health;

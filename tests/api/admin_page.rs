@@ -1,4 +1,4 @@
-//! The admin center's Audit logs page (issue 7), end to end: the real server
+//! The admin center's Audit logs page, end to end: the real server
 //! (auth on), a real headless Chromium (`browser::Browser`), real sign-in
 //! through auditgraph's identity platform with the development tenant's users.
 //!

@@ -1,4 +1,4 @@
-//! Identity and permissions end to end (issue 3, "Tests"), against the real
+//! Identity and permissions end to end, against the real
 //! server: the `oauth2` crate obtains tokens from auditgraph's token service
 //! (client credentials, authorization code + PKCE, device code, refresh, ROPC)
 //! over http and https and calls the Graph API with them; every 401 and 403
