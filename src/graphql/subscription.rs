@@ -24,23 +24,41 @@ pub struct Subscription;
 impl Subscription {
     /// Every event recorded from now on that matches `filter` (OData `$filter` text)
     /// and `where`, as soon as it is committed. A subscriber too slow to keep up
-    /// receives an error naming how many events it missed, then continues.
+    /// receives an error naming how many events it missed, then continues. The
+    /// subscription ends, with an UNAUTHENTICATED error, when its token expires.
     async fn audit_event_created(
         &self,
         ctx: &Context<'_>,
         filter: Option<String>,
         #[graphql(name = "where")] typed: Option<AuditEventFilter>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
-        authorize(ctx, Operation::Read)?;
+        let principal = authorize(ctx, Operation::Read)?;
         let filter = combined_filter(filter.as_deref(), typed.as_ref())?;
         let state = ctx.data_unchecked::<web::Data<AppState>>().clone();
-        let changes = state.recorder.subscribe();
-        Ok(futures_util::stream::unfold(changes, move |mut changes| {
+        // A subscription outlives the request that opened it; it must not outlive
+        // the token, which a new request would no longer get past.
+        // (Already expired, but accepted within the clock skew: ends at once. Auth
+        // off: its stand-in never expires, so no deadline.)
+        let left = (principal.expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
+        let expires = tokio::time::Instant::now().checked_add(left);
+        let changes = Some(state.recorder.subscribe());
+        Ok(futures_util::stream::unfold(changes, move |changes| {
             let filter = filter.clone();
             let state = state.clone();
             async move {
+                let mut changes = changes?;
                 loop {
-                    let item = match changes.recv().await {
+                    let received = match expires {
+                        Some(at) => match tokio::time::timeout_at(at, changes.recv()).await {
+                            Ok(received) => received,
+                            Err(_) => {
+                                let expired = coded(Code::Unauthenticated, "The access token has expired: subscribe again with a new one.");
+                                return Some((Err(expired), None));
+                            }
+                        },
+                        None => changes.recv().await,
+                    };
+                    let item = match received {
                         Ok(Change::Created(event)) => {
                             // As REST, never serve what is already outside the retention window.
                             let visible = Ticks::from_datetime(event.activity_date_time) >= state.retention_start();
@@ -56,7 +74,7 @@ impl Subscription {
                         }
                         Err(RecvError::Closed) => return None,
                     };
-                    return Some((item, changes));
+                    return Some((item, Some(changes)));
                 }
             }
         }))

@@ -630,6 +630,39 @@ async fn websocket_connection_init_needs_a_token() {
     }
 }
 
+/// `token` re-signed with the server's own key, expiring `seconds` from now.
+fn expiring_in(app: &TestApp, token: &str, seconds: i64) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let part = |i: usize| -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(i).unwrap()).unwrap()).unwrap()
+    };
+    let mut claims = part(1);
+    claims["exp"] = json!(chrono::Utc::now().timestamp() + seconds);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.typ = Some("JWT".into());
+    header.kid = part(0)["kid"].as_str().map(String::from);
+    let pem = std::fs::read_to_string(app.data_dir().join("identity/signing-key.pem")).unwrap();
+    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_ends_when_its_token_expires() {
+    let app = sqlite().await;
+    let reader = client_credentials(&reqwest::Client::new(), &app.address, READER).await;
+    let short_lived = expiring_in(&app, &reader, 3);
+    let mut socket = connect(&app).await;
+    send(&mut socket, json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {short_lived}")}})).await;
+    assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
+    send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { auditEventCreated { id } }"}})).await;
+
+    let expired = receive_json(&mut socket).await;
+    assert_eq!(expired["type"], "next", "{expired}");
+    assert_eq!(expired["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{expired}");
+    assert!(expired["payload"]["errors"][0]["message"].as_str().unwrap().contains("expired"), "{expired}");
+    assert_eq!(receive_json(&mut socket).await, json!({"id": "1", "type": "complete"}));
+}
+
 #[test]
 fn the_schema_file_matches_the_code() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/auditgraph.graphql");
