@@ -84,19 +84,7 @@ pub fn chunks(
     let state = ChunkState { store, filter, cursor: None, sink: Some(sink), buf };
     Ok(futures_util::stream::try_unfold(state, move |mut st| async move {
         let Some(mut sink) = st.sink.take() else { return Ok(None) };
-        let order = [OrderKey { field: EventField::ActivityDateTime, descending: false }];
-        let page = st
-            .store
-            .page(&PageRequest {
-                filter: st.filter.as_ref(),
-                order: &order,
-                after: st.cursor.as_ref(),
-                offset: 0,
-                limit: page_size,
-                not_before,
-                children: Children::ALL,
-            })
-            .await?;
+        let page = oldest_first(&st.store, st.filter.as_ref(), st.cursor.as_ref(), not_before, page_size).await?;
         sink.write(&page.events)?;
         match page.next {
             Some(next) => {
@@ -112,6 +100,20 @@ pub fn chunks(
     }))
 }
 
+/// One page of whole events in export order (oldest first), after `cursor`.
+async fn oldest_first(
+    store: &Store,
+    filter: Option<&Filter>,
+    cursor: Option<&Cursor>,
+    not_before: Ticks,
+    page_size: u64,
+) -> anyhow::Result<crate::store::Page> {
+    let order = [OrderKey { field: EventField::ActivityDateTime, descending: false }];
+    store
+        .page(&PageRequest { filter, order: &order, after: cursor, offset: 0, limit: page_size, not_before, children: Children::ALL })
+        .await
+}
+
 /// Pages through the store in chronological order into `sink`, then closes it.
 async fn pump(
     store: &Store,
@@ -121,21 +123,10 @@ async fn pump(
     mut sink: Sink,
     progress: &Progress,
 ) -> anyhow::Result<u64> {
-    let order = [OrderKey { field: EventField::ActivityDateTime, descending: false }];
     let mut cursor = None;
     let mut exported = 0u64;
     loop {
-        let page = store
-            .page(&PageRequest {
-                filter,
-                order: &order,
-                after: cursor.as_ref(),
-                offset: 0,
-                limit: page_size,
-                not_before,
-                children: Children::ALL,
-            })
-            .await?;
+        let page = oldest_first(store, filter, cursor.as_ref(), not_before, page_size).await?;
         sink.write(&page.events)?;
         exported += page.events.len() as u64;
         progress.advance(page.events.len() as u64);

@@ -245,6 +245,12 @@ async fn sign_in(b: &Browser, upn: &str) {
 
 const ROWS: &str = "document.querySelectorAll('#rows tr').length";
 
+/// The alert's text, once the page shows one (`what` names it in a timeout).
+async fn alert_text(b: &Browser, what: &str) -> String {
+    b.wait_until("!document.getElementById('alert').hidden", what).await;
+    text(b, "#alert").await
+}
+
 async fn row_count(b: &Browser) -> u64 {
     b.eval(&format!("return {ROWS};"))
         .await
@@ -752,12 +758,7 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
 
     b.client.goto(&app.url("/auditlogs")).await.unwrap();
     sign_in(&b, HELPDESK).await;
-    b.wait_until(
-        "!document.getElementById('alert').hidden",
-        "the 403 explanation",
-    )
-    .await;
-    let alert = text(&b, "#alert").await;
+    let alert = alert_text(&b, "the 403 explanation").await;
     assert!(
         alert.contains("You do not have permission to view audit logs"),
         "{alert}"
@@ -795,12 +796,7 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
     )
     .await;
     b.client.refresh().await.unwrap();
-    b.wait_until(
-        "!document.getElementById('alert').hidden",
-        "the 401 explanation",
-    )
-    .await;
-    let alert = text(&b, "#alert").await;
+    let alert = alert_text(&b, "the 401 explanation").await;
     assert!(
         alert.contains("Your sign-in is no longer valid") && alert.contains("401"),
         "{alert}"
@@ -834,12 +830,7 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
     click(&b, "#apply").await;
     wait_for_count(&b, WIPES + 3 + 1 + 1).await;
     click(&b, "#apply").await;
-    b.wait_until(
-        "!document.getElementById('alert').hidden",
-        "the 429 explanation",
-    )
-    .await;
-    let alert = text(&b, "#alert").await;
+    let alert = alert_text(&b, "the 429 explanation").await;
     assert!(
         alert.contains("Too many requests") && alert.contains("429") && alert.contains("Wait"),
         "{alert}"
@@ -862,12 +853,7 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
     .await
     .unwrap();
     click(&b, "#apply").await;
-    b.wait_until(
-        "!document.getElementById('alert').hidden",
-        "the 5xx explanation",
-    )
-    .await;
-    let alert = text(&b, "#alert").await;
+    let alert = alert_text(&b, "the 5xx explanation").await;
     assert!(
         alert.contains("auditgraph could not answer")
             && alert.contains("500")
