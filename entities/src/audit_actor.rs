@@ -26,6 +26,8 @@ pub struct Model {
     pub remote_tenant_id_ci: String,
     pub remote_user_id: Option<String>,
     pub remote_user_id_ci: String,
+    /// The `audit_permission_sets` list of `userPermissions`; NULL when empty.
+    pub permission_set: Option<String>,
     /// Beta `userRoleScopeTags` as a JSON array of `{displayName, roleScopeTagId}`;
     /// never filtered on, so it stays opaque.
     #[sea_orm(column_type = "Text")]

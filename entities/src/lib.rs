@@ -1,24 +1,25 @@
 //! SeaORM entities and migrations for auditgraph's store.
 //!
-//! One audit event is spread over five tables: the event row, its actor (1:0..1),
-//! the actor's permissions, its target resources (ordered) and each resource's
-//! modified properties (ordered). Every filterable string column has a `*_ci`
+//! One audit event is spread over four tables: the event row, its actor (1:0..1),
+//! its target resources (ordered) and each resource's modified properties
+//! (ordered). The actor's permission list lives in a fifth, shared by every actor
+//! with the same list. Every filterable string column has a `*_ci`
 //! shadow column holding the case-folded value ('' when the value is NULL): the
 //! case-insensitive comparisons and orderings of OData run on those, with a binary
 //! collation, so all three backends answer identically. Times are BIGINT counts of
 //! 100 ns ticks since the Unix epoch (Graph's precision, exact on every backend).
 
 pub mod audit_actor;
-pub mod audit_actor_permission;
 pub mod audit_event;
+pub mod audit_permission_set;
 pub mod audit_property;
 pub mod audit_resource;
 pub mod migration;
 
 pub mod prelude {
     pub use super::audit_actor::Entity as AuditActor;
-    pub use super::audit_actor_permission::Entity as AuditActorPermission;
     pub use super::audit_event::Entity as AuditEvent;
+    pub use super::audit_permission_set::Entity as AuditPermissionSet;
     pub use super::audit_property::Entity as AuditProperty;
     pub use super::audit_resource::Entity as AuditResource;
 }
@@ -27,3 +28,5 @@ pub mod prelude {
 pub const SHORT_TEXT_LEN: u32 = 400;
 /// Longest event id, in characters.
 pub const ID_LEN: u32 = 128;
+/// Length of a permission-set fingerprint: 128 bits in hex.
+pub const PERMISSION_SET_LEN: u32 = 32;

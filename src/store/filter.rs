@@ -7,12 +7,14 @@
 //! - The actor lives in its own table: a predicate false on a null field becomes
 //!   `EXISTS (actor row AND p)`, one true on null `NOT EXISTS (actor row AND NOT p)`,
 //!   so an event without actor behaves as an actor whose every field is null.
-//! - Lambdas over resources and permissions become `seq IN (SELECT event_seq …)`:
-//!   resource ids are selective, so the IN list drives the plan.
+//! - Lambdas over resources become `seq IN (SELECT event_seq …)`: resource ids are
+//!   selective, so the IN list drives the plan. A lambda over the actor's
+//!   permissions picks the matching permission sets (a few dozen rows), then
+//!   probes each event's actor for one of them, as actor fields do.
 //! - User text reaches SQL only as bound values.
 
 use entities::{
-    audit_actor as actor, audit_actor_permission as permission, audit_event as event,
+    audit_actor as actor, audit_event as event, audit_permission_set as permission_set,
     audit_property as property, audit_resource as resource,
 };
 use sea_orm::sea_query::{
@@ -126,8 +128,8 @@ fn columns_of(field: Field) -> Columns {
             }
         }
         Field::Permission => Columns {
-            original: col((permission::Entity, permission::Column::Permission)),
-            compared: col((permission::Entity, permission::Column::PermissionCi)),
+            original: col((permission_set::Entity, permission_set::Column::Permission)),
+            compared: col((permission_set::Entity, permission_set::Column::PermissionCi)),
             nullable: false,
         },
     }
@@ -285,7 +287,13 @@ fn any_where(collection: Collection, predicate: Option<SimpleExpr>) -> SimpleExp
             sub.column((resource::Entity, resource::Column::EventSeq)).from(resource::Entity);
         }
         Collection::ActorUserPermissions => {
-            sub.column((permission::Entity, permission::Column::EventSeq)).from(permission::Entity);
+            sub.column((permission_set::Entity, permission_set::Column::PermissionSet))
+                .from(permission_set::Entity);
+            if let Some(p) = predicate {
+                sub.and_where(p);
+            }
+            let named = col((actor::Entity, actor::Column::PermissionSet)).in_subquery(sub.to_owned());
+            return Expr::exists(actor_of_event(named));
         }
         Collection::ModifiedProperties => {
             // Correlated to the resource the enclosing lambda is visiting.
@@ -334,6 +342,7 @@ mod tests {
             "not(contains(actor/ipAddress,'10.'))",
             "correlationId eq 52effe71-fe71-52ef-71fe-ef5271feef52",
             "category in ('Device','Role')",
+            "actor/userPermissions/any(p:p eq '*')",
         ] {
             let [sqlite, pg, mysql] = sql(filter);
             insta::assert_snapshot!(format!("{filter}\n\nsqlite:\n{sqlite}\n\npostgres:\n{pg}\n\nmysql:\n{mysql}"));

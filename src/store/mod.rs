@@ -8,7 +8,7 @@ mod read;
 mod rows;
 mod write;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +32,10 @@ pub struct Store {
     writes: Arc<tokio::sync::Mutex<()>>,
     /// INSERT texts by (table, rows), built once (see `write::insert_sql`).
     insert_sql: Arc<Mutex<InsertSqlCache>>,
+    /// Permission sets known to be stored, so a write skips them. Sets are
+    /// content-addressed and never deleted, so this can only be incomplete, never
+    /// wrong: an unknown set is written again and the database keeps its copy.
+    stored_permission_sets: Arc<Mutex<HashSet<String>>>,
     /// SQL statements executed so far through this store (all clones share it).
     statements: Arc<AtomicU64>,
 }
@@ -62,7 +66,10 @@ impl Store {
                 o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
-                    .foreign_keys(true)
+                    // Unenforced, as is SQLite's default: checking every child row
+                    // against its event cost a fifth of a bulk load, and the one
+                    // write path deletes children itself (see `write`).
+                    .foreign_keys(false)
                     // Index pages stay in memory: 64 MiB of cache per connection
                     // and a memory map, instead of SQLite's 2 MiB default.
                     .pragma("cache_size", "-65536")
@@ -83,7 +90,13 @@ impl Store {
         db.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
-        Ok(Store { db, writes: Arc::default(), insert_sql: Arc::default(), statements })
+        Ok(Store {
+            db,
+            writes: Arc::default(),
+            insert_sql: Arc::default(),
+            stored_permission_sets: Arc::default(),
+            statements,
+        })
     }
 
     /// How many SQL statements this store has executed: tests hold reads to a
@@ -165,19 +178,20 @@ impl Store {
         Ok(any.is_none())
     }
 
-    /// A database made by the first development builds (child rows keyed by event
-    /// GUID) cannot be migrated in place; say so, rather than failing on a missing
-    /// migration file.
+    /// A database made by a pre-release build (child rows keyed by event GUID, then
+    /// one row per actor permission) cannot be migrated in place; say so, rather
+    /// than failing on a missing migration file.
     async fn refuse_retired_schema(&self) -> anyhow::Result<()> {
-        const RETIRED: &str = "m20261125_000001_create_audit_tables";
-        let sql = format!("SELECT version FROM seaql_migrations WHERE version = '{RETIRED}'");
+        const RETIRED: [&str; 2] = ["m20261125_000001_create_audit_tables", "m20261126_000001_create_audit_tables"];
+        let sql = format!("SELECT version FROM seaql_migrations WHERE version IN ('{}')", RETIRED.join("', '"));
         // No migrations table yet means a new database.
         let Ok(rows) = self.db.query_all_raw(sea_orm::Statement::from_string(self.backend(), sql)).await else {
             return Ok(());
         };
-        if !rows.is_empty() {
+        if let Some(row) = rows.first() {
+            let retired: String = row.try_get_by_index(0).context("cannot read the migration table")?;
             anyhow::bail!(
-                "this database has the layout of a pre-release auditgraph build ({RETIRED}), which this version cannot read.\n\
+                "this database has the layout of a pre-release auditgraph build ({retired}), which this version cannot read.\n\
                  Export its events with the build that made it (auditgraph export --format ndjson --output events.ndjson),\n\
                  then start this version on a new database (delete the data directory or pass another --database-url) and run auditgraph import events.ndjson."
             );
@@ -190,8 +204,8 @@ impl Store {
     pub async fn optimize(&self) -> anyhow::Result<()> {
         let statement = match self.backend() {
             DbBackend::Sqlite => "ANALYZE",
-            DbBackend::Postgres => "ANALYZE audit_events, audit_actors, audit_actor_permissions, audit_resources, audit_properties",
-            _ => "ANALYZE TABLE audit_events, audit_actors, audit_actor_permissions, audit_resources, audit_properties",
+            DbBackend::Postgres => "ANALYZE audit_events, audit_actors, audit_permission_sets, audit_resources, audit_properties",
+            _ => "ANALYZE TABLE audit_events, audit_actors, audit_permission_sets, audit_resources, audit_properties",
         };
         self.db.execute_unprepared(statement).await.context("cannot refresh statistics")?;
         Ok(())

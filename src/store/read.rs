@@ -4,10 +4,10 @@
 
 use anyhow::Context;
 use entities::{
-    audit_actor as actor, audit_actor_permission as permission, audit_event as event,
+    audit_actor as actor, audit_event as event, audit_permission_set as permission_set,
     audit_property as property, audit_resource as resource,
 };
-use sea_orm::sea_query::Condition;
+use sea_orm::sea_query::{Condition, Query};
 use sea_orm::{
     ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -147,10 +147,17 @@ impl Store {
             if !children.actor {
                 return Ok(Vec::new());
             }
-            permission::Entity::find()
-                .filter(permission::Column::EventSeq.is_in(seqs.clone()))
-                .order_by_asc(permission::Column::EventSeq)
-                .order_by_asc(permission::Column::Ordinal)
+            // The lists the page's actors name, each once, without waiting for
+            // the actors themselves.
+            let named = Query::select()
+                .column(actor::Column::PermissionSet)
+                .from(actor::Entity)
+                .and_where(actor::Column::EventSeq.is_in(seqs.clone()))
+                .to_owned();
+            permission_set::Entity::find()
+                .filter(permission_set::Column::PermissionSet.in_subquery(named))
+                .order_by_asc(permission_set::Column::PermissionSet)
+                .order_by_asc(permission_set::Column::Ordinal)
                 .into_partial_model::<PermissionRow>()
                 .all(&self.db)
                 .await

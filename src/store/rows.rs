@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use entities::{
-    audit_actor as actor, audit_actor_permission as permission, audit_event as event,
+    audit_actor as actor, audit_event as event, audit_permission_set as permission_set,
     audit_property as property, audit_resource as resource,
 };
 use sea_orm::{DerivePartialModel, Value};
@@ -31,11 +31,14 @@ fn int(value: usize) -> Value {
 pub struct TableRows<C: 'static> {
     pub columns: &'static [C],
     pub values: Vec<Value>,
+    /// Rows whose key is stored already are left as they are (for
+    /// content-addressed rows, which are then identical) instead of failing.
+    pub keep_stored: bool,
 }
 
 impl<C> TableRows<C> {
     fn new(columns: &'static [C]) -> Self {
-        TableRows { columns, values: Vec::new() }
+        TableRows { columns, values: Vec::new(), keep_stored: false }
     }
 
     pub fn len(&self) -> usize {
@@ -62,14 +65,32 @@ const ACTOR_COLUMNS: &[actor::Column] = {
         A::UserPrincipalName, A::UserPrincipalNameCi,
         A::ServicePrincipalName, A::ServicePrincipalNameCi, A::IpAddress, A::IpAddressCi,
         A::UserId, A::UserIdCi, A::RemoteTenantId, A::RemoteTenantIdCi,
-        A::RemoteUserId, A::RemoteUserIdCi, A::UserRoleScopeTags,
+        A::RemoteUserId, A::RemoteUserIdCi, A::UserRoleScopeTags, A::PermissionSet,
     ]
 };
 
-const PERMISSION_COLUMNS: &[permission::Column] = {
-    use permission::Column as P;
-    &[P::EventSeq, P::Ordinal, P::Permission, P::PermissionCi]
+const PERMISSION_SET_COLUMNS: &[permission_set::Column] = {
+    use permission_set::Column as P;
+    &[P::PermissionSet, P::Ordinal, P::Permission, P::PermissionCi]
 };
+
+/// The `audit_permission_sets` key of a permission list: a fingerprint of its
+/// entries in order (none for an empty list).
+pub fn permission_set_key(permissions: &[String]) -> Option<String> {
+    use sha2::Digest;
+    if permissions.is_empty() {
+        return None;
+    }
+    let mut hash = sha2::Sha256::new();
+    for p in permissions {
+        // Length-prefixed, so no two lists share a byte stream.
+        hash.update((p.len() as u64).to_le_bytes());
+        hash.update(p.as_bytes());
+    }
+    let digest = hash.finalize();
+    let bytes = &digest[..entities::PERMISSION_SET_LEN as usize / 2];
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
 
 const RESOURCE_COLUMNS: &[resource::Column] = {
     use resource::Column as R;
@@ -115,30 +136,35 @@ pub fn event_rows<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Table
     rows
 }
 
-/// The child rows of stored events: actor, permissions, resources, properties.
-pub struct ChildRows {
+/// The child rows of stored events: actor, resources, properties, and the
+/// permission sets not known to be stored.
+pub struct ChildRows<'a> {
     pub actors: TableRows<actor::Column>,
-    pub permissions: TableRows<permission::Column>,
+    pub permission_sets: TableRows<permission_set::Column>,
     pub resources: TableRows<resource::Column>,
     pub properties: TableRows<property::Column>,
+    /// Sets stored already, and those these rows add (`new_permission_sets`).
+    stored_sets: &'a std::collections::HashSet<String>,
+    pub new_permission_sets: std::collections::HashSet<String>,
 }
 
-impl Default for ChildRows {
-    fn default() -> Self {
+impl<'a> ChildRows<'a> {
+    pub fn new(stored_sets: &'a std::collections::HashSet<String>) -> Self {
         ChildRows {
             actors: TableRows::new(ACTOR_COLUMNS),
-            permissions: TableRows::new(PERMISSION_COLUMNS),
+            permission_sets: TableRows { keep_stored: true, ..TableRows::new(PERMISSION_SET_COLUMNS) },
             resources: TableRows::new(RESOURCE_COLUMNS),
             properties: TableRows::new(PROPERTY_COLUMNS),
+            stored_sets,
+            new_permission_sets: Default::default(),
         }
     }
-}
 
-impl ChildRows {
     /// Adds the children of the event stored under `seq`.
     pub fn push(&mut self, seq: i64, e: &AuditEvent) {
         let key = || Value::BigInt(Some(seq));
         if let Some(a) = &e.actor {
+            let set = permission_set_key(&a.user_permissions);
             self.actors.values.extend([
                 key(),
                 text(&a.actor_type),
@@ -160,14 +186,21 @@ impl ChildRows {
                 text(&a.remote_user_id),
                 folded(&a.remote_user_id),
                 Value::String(Some(scope_tags_json(&a.user_role_scope_tags))),
+                Value::String(set.clone()),
             ]);
-            for (ordinal, p) in a.user_permissions.iter().enumerate() {
-                self.permissions.values.extend([
-                    key(),
-                    int(ordinal),
-                    Value::String(Some(p.clone())),
-                    Value::String(Some(fold(p))),
-                ]);
+            if let Some(set) = set
+                && !self.stored_sets.contains(&set)
+                && !self.new_permission_sets.contains(&set)
+            {
+                for (ordinal, p) in a.user_permissions.iter().enumerate() {
+                    self.permission_sets.values.extend([
+                        Value::String(Some(set.clone())),
+                        int(ordinal),
+                        Value::String(Some(p.clone())),
+                        Value::String(Some(fold(p))),
+                    ]);
+                }
+                self.new_permission_sets.insert(set);
             }
         }
         for (r_ordinal, r) in e.resources.iter().enumerate() {
@@ -248,12 +281,13 @@ pub struct ActorRow {
     pub remote_tenant_id: Option<String>,
     pub remote_user_id: Option<String>,
     pub user_role_scope_tags: String,
+    pub permission_set: Option<String>,
 }
 
 #[derive(DerivePartialModel)]
-#[sea_orm(entity = "permission::Entity")]
+#[sea_orm(entity = "permission_set::Entity")]
 pub struct PermissionRow {
-    pub event_seq: i64,
+    pub permission_set: String,
     pub permission: String,
 }
 
@@ -286,6 +320,10 @@ pub fn assemble(
     properties: Vec<PropertyRow>,
 ) -> anyhow::Result<Vec<AuditEvent>> {
     use std::collections::HashMap;
+    let mut sets: HashMap<String, Vec<String>> = HashMap::new();
+    for p in permissions {
+        sets.entry(p.permission_set).or_default().push(p.permission);
+    }
     let mut actors: HashMap<i64, AuditActor> = actors
         .into_iter()
         .map(|a| {
@@ -295,7 +333,13 @@ pub fn assemble(
                 a.event_seq,
                 AuditActor {
                     actor_type: a.actor_type,
-                    user_permissions: Vec::new(),
+                    user_permissions: match &a.permission_set {
+                        None => Vec::new(),
+                        Some(set) => sets
+                            .get(set)
+                            .with_context(|| format!("permission set {set} of event #{} is missing", a.event_seq))?
+                            .clone(),
+                    },
                     application_id: a.application_id,
                     application_display_name: a.application_display_name,
                     user_principal_name: a.user_principal_name,
@@ -315,11 +359,6 @@ pub fn assemble(
             ))
         })
         .collect::<anyhow::Result<_>>()?;
-    for p in permissions {
-        if let Some(a) = actors.get_mut(&p.event_seq) {
-            a.user_permissions.push(p.permission);
-        }
-    }
     let mut resources_by_event: HashMap<i64, Vec<AuditResource>> = HashMap::new();
     for r in resources {
         resources_by_event

@@ -1,21 +1,29 @@
 //! The write transaction: an event is stored whole (event, actor, permissions,
-//! resources, properties) or not at all. Callers go through `audit::Recorder`,
+//! resources, properties) or not at all, and deleted whole: children first, in the
+//! same transaction, on every backend (SQLite does not enforce the cascading
+//! foreign keys; see `Store::connect`). Callers go through `audit::Recorder`,
 //! which validates first and publishes after commit.
 
 use anyhow::Context;
+use std::collections::HashSet;
+
 use entities::{
-    audit_actor as actor, audit_actor_permission as permission, audit_event as event,
+    audit_actor as actor, audit_event as event, audit_permission_set as permission_set,
     audit_property as property, audit_resource as resource,
 };
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QuerySelect, Statement, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Iterable,
+    PrimaryKeyToColumn, QueryFilter, QuerySelect, Statement, TransactionTrait, Value,
 };
 
 use super::Store;
 use super::rows::{ChildRows, TableRows, event_rows};
 use crate::domain::{AuditEvent, Ticks, fold};
+
+/// Permission sets a transaction wrote (see [`Store::commit`]).
+#[must_use]
+struct NewPermissionSets(HashSet<String>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -26,8 +34,12 @@ pub enum WriteError {
 }
 
 /// Rows per INSERT (and ids per lookup): enough to amortise a round trip, and
-/// under every backend's parameter limit (20 columns x 128 = 2,560).
+/// under every backend's parameter limit (21 columns x 128 = 2,688).
 const ROWS_PER_STATEMENT: usize = 128;
+
+/// Events per transaction when purging: bounded, so a purge of millions neither
+/// holds the write lock for long nor builds a huge transaction.
+const PURGE_BATCH: u64 = 1000;
 
 /// Splits `total` rows into statement sizes: full statements, then powers of two.
 /// Few distinct sizes means few distinct SQL texts, so every statement after the
@@ -46,7 +58,7 @@ fn statement_sizes(mut total: usize) -> impl Iterator<Item = usize> {
 
 impl Store {
     /// The INSERT for `rows` rows of `columns` into `E`'s table, built once per shape.
-    fn insert_sql<E: EntityTrait>(&self, columns: &'static [E::Column], rows: usize) -> std::sync::Arc<str> {
+    fn insert_sql<E: EntityTrait>(&self, columns: &'static [E::Column], rows: usize, keep_stored: bool) -> std::sync::Arc<str> {
         let key = (E::default().table_name(), rows);
         let mut cache = self.insert_sql.lock().expect("insert SQL cache poisoned");
         cache
@@ -57,7 +69,18 @@ impl Store {
                 for _ in 0..rows {
                     insert.values_panic(columns.iter().map(|_| Expr::val(Value::Int(None))));
                 }
-                self.backend().build(&insert).sql.into()
+                if keep_stored {
+                    let key: Vec<E::Column> = E::PrimaryKey::iter().map(|k| k.into_column()).collect();
+                    insert.on_conflict(OnConflict::columns(key.clone()).do_nothing_on(key).to_owned());
+                }
+                let sql = self.backend().build(&insert).sql;
+                match self.backend() {
+                    // A failing statement fails its transaction, which is rolled back
+                    // whole; OR FAIL spares SQLite the statement journal it keeps to
+                    // undo just the statement (a tenth of a bulk load).
+                    DbBackend::Sqlite if !keep_stored => sql.replacen("INSERT INTO", "INSERT OR FAIL INTO", 1).into(),
+                    _ => sql.into(),
+                }
             })
             .clone()
     }
@@ -66,7 +89,7 @@ impl Store {
         let (width, total) = (rows.columns.len(), rows.len());
         let mut values = rows.values.into_iter();
         for n in statement_sizes(total) {
-            let sql = self.insert_sql::<E>(rows.columns, n);
+            let sql = self.insert_sql::<E>(rows.columns, n, rows.keep_stored);
             let chunk: Vec<Value> = values.by_ref().take(n * width).collect();
             txn.execute_raw(Statement::from_sql_and_values(self.backend(), &*sql, chunk))
                 .await
@@ -96,22 +119,61 @@ impl Store {
         Ok(found)
     }
 
-    /// Writes `events` (none of them stored yet) with their children.
-    async fn insert_new(&self, txn: &DatabaseTransaction, events: &[AuditEvent]) -> anyhow::Result<()> {
+    /// Writes `events` (none of them stored yet) with their children. Returns the
+    /// permission sets it wrote, to be remembered once the transaction commits.
+    async fn insert_new(&self, txn: &DatabaseTransaction, events: &[AuditEvent]) -> anyhow::Result<NewPermissionSets> {
         self.insert_rows::<event::Entity>(txn, event_rows(events)).await?;
         let folded: Vec<String> = events.iter().map(|e| fold(&e.id)).collect();
         let seqs: std::collections::HashMap<String, i64> =
             self.stored_keys(txn, &folded).await?.into_iter().map(|(seq, id)| (id, seq)).collect();
-        let mut children = ChildRows::default();
+        let stored_sets = self.stored_permission_sets.lock().expect("permission set cache poisoned").clone();
+        let mut children = ChildRows::new(&stored_sets);
         for (e, id) in events.iter().zip(&folded) {
             let seq = *seqs.get(id).with_context(|| format!("event {} vanished while being written", e.id))?;
             children.push(seq, e);
         }
+        self.insert_rows::<permission_set::Entity>(txn, children.permission_sets).await?;
         self.insert_rows::<actor::Entity>(txn, children.actors).await?;
-        self.insert_rows::<permission::Entity>(txn, children.permissions).await?;
         self.insert_rows::<resource::Entity>(txn, children.resources).await?;
         self.insert_rows::<property::Entity>(txn, children.properties).await?;
+        Ok(NewPermissionSets(children.new_permission_sets))
+    }
+
+    /// Commits a write and remembers the permission sets it stored.
+    async fn commit(&self, txn: DatabaseTransaction, sets: NewPermissionSets) -> anyhow::Result<()> {
+        txn.commit().await.context("commit failed")?;
+        self.stored_permission_sets.lock().expect("permission set cache poisoned").extend(sets.0);
         Ok(())
+    }
+
+    /// The `seq` of up to `limit` events matching `condition`.
+    async fn seqs_where(&self, txn: &DatabaseTransaction, condition: impl sea_orm::sea_query::IntoCondition, limit: u64) -> anyhow::Result<Vec<i64>> {
+        event::Entity::find()
+            .select_only()
+            .column(event::Column::Seq)
+            .filter(condition)
+            .limit(limit)
+            .into_tuple()
+            .all(txn)
+            .await
+            .context("cannot look up events")
+    }
+
+    /// Deletes the events `seqs` with their children.
+    async fn delete_seqs(&self, txn: &DatabaseTransaction, seqs: &[i64]) -> anyhow::Result<u64> {
+        if seqs.is_empty() {
+            return Ok(0);
+        }
+        let seqs = || seqs.iter().copied();
+        property::Entity::delete_many().filter(property::Column::EventSeq.is_in(seqs())).exec(txn).await?;
+        resource::Entity::delete_many().filter(resource::Column::EventSeq.is_in(seqs())).exec(txn).await?;
+        actor::Entity::delete_many().filter(actor::Column::EventSeq.is_in(seqs())).exec(txn).await?;
+        let deleted = event::Entity::delete_many()
+            .filter(event::Column::Seq.is_in(seqs()))
+            .exec(txn)
+            .await
+            .context("delete failed")?;
+        Ok(deleted.rows_affected)
     }
 
     /// Begins a write. Writes from this process take turns: SQLite has one writer
@@ -145,57 +207,53 @@ impl Store {
             .zip(folded)
             .filter_map(|(e, id)| seen.insert(id).then_some(e))
             .collect();
-        self.insert_new(&txn, &new).await?;
-        txn.commit().await.context("commit failed")?;
+        let sets = self.insert_new(&txn, &new).await?;
+        self.commit(txn, sets).await?;
         Ok(new)
     }
 
     /// Replaces a stored event (same id) whole. Returns false when it does not exist.
     pub async fn replace(&self, e: &AuditEvent) -> Result<bool, WriteError> {
         let (_turn, txn) = self.begin_write().await?;
-        let deleted = event::Entity::delete_many()
-            .filter(event::Column::IdCi.eq(fold(&e.id)))
-            .exec(&txn)
-            .await
-            .context("delete failed")?;
-        if deleted.rows_affected == 0 {
+        let seqs = self.seqs_where(&txn, event::Column::IdCi.eq(fold(&e.id)), 1).await?;
+        if self.delete_seqs(&txn, &seqs).await? == 0 {
             return Ok(false);
         }
-        // Children go with the event (ON DELETE CASCADE), then come back whole.
-        self.insert_new(&txn, std::slice::from_ref(e)).await?;
-        txn.commit().await.context("commit failed")?;
+        let sets = self.insert_new(&txn, std::slice::from_ref(e)).await?;
+        self.commit(txn, sets).await?;
         Ok(true)
     }
 
     /// Deletes one event and its children. Returns false when it does not exist.
     pub async fn delete(&self, id: &str) -> anyhow::Result<bool> {
-        let _turn = self.writes.lock().await;
-        let deleted = event::Entity::delete_many()
-            .filter(event::Column::IdCi.eq(fold(id)))
-            .exec(&self.db)
-            .await
-            .context("delete failed")?;
-        Ok(deleted.rows_affected > 0)
+        let (_turn, txn) = self.begin_write().await?;
+        let seqs = self.seqs_where(&txn, event::Column::IdCi.eq(fold(id)), 1).await?;
+        let deleted = self.delete_seqs(&txn, &seqs).await?;
+        txn.commit().await.context("commit failed")?;
+        Ok(deleted > 0)
     }
 
-    /// Deletes every event before `cutoff`; returns how many.
+    /// Deletes every event before `cutoff`, a batch of whole events per
+    /// transaction; returns how many.
     pub async fn purge_before(&self, cutoff: Ticks) -> anyhow::Result<u64> {
-        let _turn = self.writes.lock().await;
-        let deleted = event::Entity::delete_many()
-            .filter(event::Column::ActivityTicks.lt(cutoff.0))
-            .exec(&self.db)
-            .await
-            .context("purge failed")?;
-        Ok(deleted.rows_affected)
+        let mut purged = 0;
+        loop {
+            let (_turn, txn) = self.begin_write().await?;
+            let old = event::Column::ActivityTicks.lt(cutoff.0);
+            let seqs = self.seqs_where(&txn, old, PURGE_BATCH).await?;
+            purged += self.delete_seqs(&txn, &seqs).await?;
+            txn.commit().await.context("commit failed")?;
+            if (seqs.len() as u64) < PURGE_BATCH {
+                return Ok(purged);
+            }
+        }
     }
 
-    /// Deletes every event.
+    /// Deletes every event. Permission sets stay (see `audit_permission_set`).
     pub async fn clear(&self) -> anyhow::Result<u64> {
-        // Children first: not every backend cascades a bulk delete cheaply.
         let (_turn, txn) = self.begin_write().await?;
         property::Entity::delete_many().exec(&txn).await?;
         resource::Entity::delete_many().exec(&txn).await?;
-        permission::Entity::delete_many().exec(&txn).await?;
         actor::Entity::delete_many().exec(&txn).await?;
         let deleted = event::Entity::delete_many().exec(&txn).await?;
         txn.commit().await.context("commit failed")?;

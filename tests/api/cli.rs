@@ -152,14 +152,22 @@ async fn a_bulk_load_leaves_every_index_and_migrate_restores_a_lost_one() {
 }
 
 #[tokio::test]
-async fn a_store_of_the_retired_pre_release_layout_is_refused_with_what_to_do() {
+async fn stores_of_retired_pre_release_layouts_are_refused_with_what_to_do() {
+    for retired in ["m20261125_000001_create_audit_tables", "m20261126_000001_create_audit_tables"] {
+        refuses_retired_layout(retired).await;
+    }
+}
+
+async fn refuses_retired_layout(version: &str) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("auditgraph.db").display());
     let db = sea_orm::Database::connect(&url).await.unwrap();
     sea_orm::ConnectionTrait::execute_unprepared(
         &db,
-        "CREATE TABLE seaql_migrations (version VARCHAR NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL);
-         INSERT INTO seaql_migrations VALUES ('m20261125_000001_create_audit_tables', 0);",
+        &format!(
+            "CREATE TABLE seaql_migrations (version VARCHAR NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL);
+             INSERT INTO seaql_migrations VALUES ('{version}', 0);"
+        ),
     )
     .await
     .unwrap();
@@ -168,7 +176,7 @@ async fn a_store_of_the_retired_pre_release_layout_is_refused_with_what_to_do() 
     let output = Command::new(BIN).args(["migrate", "--data-dir", dir.path().to_str().unwrap()]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("pre-release auditgraph build") && stderr.contains("auditgraph import"), "{stderr}");
+    assert!(stderr.contains(&format!("pre-release auditgraph build ({version})")) && stderr.contains("auditgraph import"), "{stderr}");
     let ours: Vec<String> = sqlite_indexes(dir.path()).await.into_iter().filter(|i| !i.starts_with("sqlite_")).collect();
     assert_eq!(ours, Vec::<String>::new(), "nothing was created");
 }

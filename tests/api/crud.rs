@@ -49,6 +49,7 @@ async fn create_get_patch_delete(app: TestApp) {
     let (_, fetched) = app.get_json(&format!("{EVENTS}/{id}")).await;
     assert_eq!(fetched["actor"]["ipAddress"], "10.0.0.7");
     assert_eq!(fetched["resources"], json!([]));
+    assert_eq!(app.child_rows().await, 1, "the replaced resources and properties are gone");
     // The older docs' `actor.type` spelling patches auditActorType.
     let (status, patched) = app.patch_json(&format!("{EVENTS}/{id}"), &json!({"actor": {"type": "Partner"}})).await;
     assert_eq!(status, 200);
@@ -66,6 +67,7 @@ async fn create_get_patch_delete(app: TestApp) {
     let response = app.client.delete(app.url(&format!("{EVENTS}/{id}"))).send().await.unwrap();
     assert_eq!(response.status(), 404);
     assert_eq!(app.count().await, 0);
+    assert_eq!(app.child_rows().await, 0, "the actor went with its event");
 }
 
 async fn refused_writes_change_nothing(app: TestApp) {

@@ -205,6 +205,23 @@ impl TestApp {
         let text = self.get("/v1.0/deviceManagement/auditEvents/$count").await.text().await.unwrap();
         text.parse().expect("count is an integer")
     }
+
+    /// Rows in the tables that hang off events (actors, resources, properties),
+    /// read straight from the database: deletes must take them along.
+    pub async fn child_rows(&self) -> i64 {
+        let db = Database::connect(&self.database_url).await.unwrap();
+        let mut total = 0;
+        for table in ["audit_actors", "audit_resources", "audit_properties"] {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) FROM {table}")))
+                .await
+                .unwrap()
+                .unwrap();
+            total += row.try_get_by_index::<i64>(0).unwrap();
+        }
+        db.close().await.unwrap();
+        total
+    }
 }
 
 /// Defines one `#[tokio::test]` per backend for each listed test function

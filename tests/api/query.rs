@@ -267,6 +267,7 @@ async fn paging_has_no_gaps_or_duplicates_under_concurrent_inserts(app: TestApp)
 
 async fn retention_hides_and_purges_old_events(app: TestApp) {
     app.post_json(EVENTS, &sample_event("recent", &days_ago(10))).await;
+    let rows_of_one = app.child_rows().await;
     let (status, _) = app.post_json(EVENTS, &sample_event("ancient", &days_ago(400))).await;
     assert_eq!(status, 201);
     let (_, body) = app.get_json(EVENTS).await;
@@ -277,6 +278,7 @@ async fn retention_hides_and_purges_old_events(app: TestApp) {
     assert_eq!(app.count().await, 1);
     let purged = app.state.store.purge_before(app.state.retention_start()).await.unwrap();
     assert_eq!(purged, 1);
+    assert_eq!(app.child_rows().await, rows_of_one, "the purged event's children went with it");
 }
 
 async fn instances_share_one_database(app: TestApp) {

@@ -2,10 +2,16 @@
 //! ranges (optionally with category, activity type or component), actor UPN,
 //! resource id, correlation id.
 //!
+//! Replaces `m20261126_000001`, whose actors had one permission row per entry
+//! (eight rows an event, a third of the file); the store refuses such databases
+//! with instructions (see `Store::migrate`).
+//!
 //! Events are keyed by `seq`, an integer assigned in insertion order; child rows
 //! hang off it, keyed (seq, ordinal…). On SQLite the child tables are `WITHOUT
 //! ROWID`, so each is one B-tree clustered by event: a bulk load appends to it,
-//! and a page's children are read from neighbouring pages.
+//! and a page's children are read from neighbouring pages. The foreign keys
+//! (children to event, cascading) are declared for every backend; SQLite leaves
+//! them unenforced, as it does by default, and the store deletes children itself.
 //!
 //! Collation is binary on every backend (PostgreSQL `"C"`, MySQL/MariaDB a
 //! no-pad binary collation, SQLite's default) so comparisons and ordering of the
@@ -15,7 +21,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use sea_orm_migration::prelude::*;
 
 use crate::{
-    ID_LEN, SHORT_TEXT_LEN, audit_actor as actor, audit_actor_permission as permission,
+    ID_LEN, PERMISSION_SET_LEN, SHORT_TEXT_LEN, audit_actor as actor, audit_permission_set as permission_set,
     audit_event as event, audit_property as property, audit_resource as resource,
 };
 
@@ -23,7 +29,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261126_000001_create_audit_tables"
+        "m20261126_000002_create_audit_tables"
     }
 }
 
@@ -217,23 +223,23 @@ impl MigrationTrait for Migration {
                 .col(c.folded(A::RemoteTenantIdCi))
                 .col(c.text(A::RemoteUserId))
                 .col(c.folded(A::RemoteUserIdCi))
+                .col(c.varchar(A::PermissionSet, PERMISSION_SET_LEN).null())
                 .col(c.long_text(A::UserRoleScopeTags, false))
                 .foreign_key(&mut cascade_to_event(actor::Entity, "fk_actors_event")),
         )
         .await?;
 
-        use permission::Column as P;
+        use permission_set::Column as P;
         create_clustered(
             manager,
             collation,
             Table::create()
-                .table(permission::Entity)
-                .col(seq(P::EventSeq))
+                .table(permission_set::Entity)
+                .col(c.varchar(P::PermissionSet, PERMISSION_SET_LEN).not_null())
                 .col(c.int(P::Ordinal))
                 .col(c.varchar(P::Permission, SHORT_TEXT_LEN).not_null())
                 .col(c.folded(P::PermissionCi))
-                .primary_key(Index::create().col(P::EventSeq).col(P::Ordinal))
-                .foreign_key(&mut cascade_to_event(permission::Entity, "fk_permissions_event")),
+                .primary_key(Index::create().col(P::PermissionSet).col(P::Ordinal)),
         )
         .await?;
 
@@ -290,8 +296,8 @@ impl MigrationTrait for Migration {
         for table in [
             property::Entity.into_iden(),
             resource::Entity.into_iden(),
-            permission::Entity.into_iden(),
             actor::Entity.into_iden(),
+            permission_set::Entity.into_iden(),
             event::Entity.into_iden(),
         ] {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
