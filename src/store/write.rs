@@ -128,7 +128,7 @@ impl Store {
         let seqs: std::collections::HashMap<String, i64> =
             self.stored_keys(txn, &folded).await?.into_iter().map(|(seq, id)| (id, seq)).collect();
         let stored_sets = self.stored_permission_sets.lock().expect("permission set cache poisoned").clone();
-        let mut children = ChildRows::new(&stored_sets);
+        let mut children = ChildRows::new(events, &stored_sets);
         for (e, id) in events.iter().zip(&folded) {
             let seq = *seqs.get(id).with_context(|| format!("event {} vanished while being written", e.id))?;
             children.push(seq, e);
