@@ -32,7 +32,8 @@ pub struct Store {
     writes: Arc<tokio::sync::Mutex<()>>,
     /// INSERT texts by (table, rows), built once (see `write::insert_sql`).
     insert_sql: Arc<Mutex<InsertSqlCache>>,
-    /// Permission sets known to be stored, so a write skips them. Sets are
+    /// Permission sets known to be stored, so a write skips them (rewriting one
+    /// would also lock its rows against other instances on MySQL). Sets are
     /// content-addressed and never deleted, so this can only be incomplete, never
     /// wrong: an unknown set is written again and the database keeps its copy.
     stored_permission_sets: Arc<Mutex<HashSet<String>>>,

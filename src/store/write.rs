@@ -4,9 +4,9 @@
 //! foreign keys; see `Store::connect`). Callers go through `audit::Recorder`,
 //! which validates first and publishes after commit.
 
-use anyhow::Context;
 use std::collections::HashSet;
 
+use anyhow::Context;
 use entities::{
     audit_actor as actor, audit_event as event, audit_permission_set as permission_set,
     audit_property as property, audit_resource as resource,
