@@ -59,7 +59,7 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<()> {
             Some(spool) => Box::new(spool.reopen()?),
             None => open_file(&args.input)?,
         };
-        let written = super::bulk_load(recorder.store(), pipeline(reader, total, &args, Some(&recorder))).await?;
+        let written = super::bulk_load(recorder.store(), true, pipeline(reader, total, &args, Some(&recorder))).await?;
         eprintln!("{}", written.report());
         return match written.failure() {
             Some(failure) => Err(anyhow::anyhow!("{failure} (the input changed during the import)")),
@@ -68,7 +68,7 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<()> {
     }
 
     let reader: Box<dyn Read + Send> = if from_stdin { Box::new(io::stdin()) } else { open_file(&args.input)? };
-    let outcome = super::bulk_load(recorder.store(), pipeline(reader, total, &args, Some(&recorder))).await?;
+    let outcome = super::bulk_load(recorder.store(), true, pipeline(reader, total, &args, Some(&recorder))).await?;
     eprintln!("{}", outcome.report());
     match outcome.error {
         Some(error) => Err(error.into()),

@@ -80,11 +80,20 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
 }
 
 /// Runs `load` as a bulk load (see [`Store::start_bulk_load`]); the indexes are
-/// whole again afterwards, whether the load succeeded or not.
-pub(crate) async fn bulk_load<T>(store: &Store, load: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    store.start_bulk_load().await?;
+/// whole again afterwards, whether the load succeeded or not. Rebuilding them
+/// takes a while on a big load, so it says so when `show_progress`.
+pub(crate) async fn bulk_load<T>(
+    store: &Store,
+    show_progress: bool,
+    load: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let dropped = store.start_bulk_load().await?;
     let outcome = load.await;
+    let step = (dropped && show_progress).then(|| Step::start("building indexes and planner statistics"));
     store.finish_bulk_load().await?;
+    if let Some(step) = step {
+        step.finish();
+    }
     outcome
 }
 
@@ -111,7 +120,7 @@ pub async fn write_generated(
             }
         }
     });
-    let written = bulk_load(recorder.store(), async {
+    let written = bulk_load(recorder.store(), show_progress, async {
         let (mut inserted, mut existing) = (0, 0);
         while let Some(batch) = ready.recv().await {
             let n = batch.len() as u64;
@@ -138,6 +147,38 @@ pub async fn seed_demo_if_empty(store: &Store, clock: &Clock, events: u64) -> an
     let recorder = Recorder::new(store.clone());
     let (inserted, _) = write_generated(&recorder, 1, events, to - Duration::days(365), to, false).await?;
     Ok(Some(inserted))
+}
+
+/// A step without a measure of progress: a spinner on a terminal, a line otherwise.
+struct Step {
+    spinner: Option<ProgressBar>,
+    started: std::time::Instant,
+}
+
+impl Step {
+    fn start(what: &'static str) -> Step {
+        let spinner = std::io::stderr().is_terminal().then(|| {
+            let spinner = ProgressBar::new_spinner();
+            spinner.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}…")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            spinner.set_message(what);
+            spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+            spinner
+        });
+        if spinner.is_none() {
+            eprintln!("{what}…");
+        }
+        Step { spinner, started: std::time::Instant::now() }
+    }
+
+    fn finish(self) {
+        if let Some(spinner) = self.spinner {
+            spinner.finish_and_clear();
+        }
+        eprintln!("done in {:.1} s", self.started.elapsed().as_secs_f64());
+    }
 }
 
 /// A progress bar on a terminal, plain lines every 10% otherwise.

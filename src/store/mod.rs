@@ -140,17 +140,17 @@ impl Store {
     /// the load only appends, and [`Store::finish_bulk_load`] builds each once,
     /// from sorted keys: far cheaper than a million scattered inserts. Elsewhere
     /// (a store with events, or PostgreSQL and MySQL, which other instances may be
-    /// serving) the indexes stay.
-    pub async fn start_bulk_load(&self) -> anyhow::Result<()> {
+    /// serving) the indexes stay. Returns whether it dropped them.
+    pub async fn start_bulk_load(&self) -> anyhow::Result<bool> {
         if self.backend() != DbBackend::Sqlite || !self.is_empty().await? {
-            return Ok(());
+            return Ok(false);
         }
         let _turn = self.writes.lock().await;
         for index in entities::migration::secondary_indexes() {
             let drop = sea_orm::sea_query::Index::drop().name(index.name).if_exists().to_owned();
             self.db.execute(&drop).await.with_context(|| format!("cannot drop index {}", index.name))?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Ends a bulk load: builds any missing secondary index and refreshes the
