@@ -56,7 +56,9 @@ impl Backend {
     }
 
     /// A new, empty database on this backend, or None when it is not configured.
-    async fn fresh_database(self, data_dir: &std::path::Path) -> Option<String> {
+    /// A new, empty database on this backend (a file in `data_dir` for SQLite);
+    /// None when the run has no server for it.
+    pub async fn fresh_database(self, data_dir: &std::path::Path) -> Option<String> {
         let server = self.server_url()?;
         let name = format!("ag_test_{}", uuid::Uuid::new_v4().simple());
         Some(match self {
