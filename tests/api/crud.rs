@@ -140,8 +140,22 @@ async fn writes_are_all_or_nothing(app: TestApp) {
     }
     // A repeated id within one batch is stored once and reported as existing.
     let event = auditgraph::domain::graph::parse_event(&sample_event("twice", &days_ago(1)), String::new, chrono::Utc::now).unwrap();
-    let outcome = app.state.recorder.create_batch(vec![event.clone(), event]).await.unwrap();
+    let outcome = app.state.recorder.create_batch(vec![event.clone(), event.clone()]).await.unwrap();
     assert_eq!((outcome.inserted, outcome.existing), (1, 1));
+    // A stored event ahead of a new one: the new one is stored whole, with its own children.
+    let mut third = auditgraph::domain::graph::parse_event(&sample_event("third", &days_ago(1)), String::new, chrono::Utc::now).unwrap();
+    third.resources[0].display_name = Some("third's target".into());
+    third.actor.as_mut().unwrap().user_permissions = vec!["Microsoft.Intune_Audit_Read".into(), "*".into()];
+    let outcome = app.state.recorder.create_batch(vec![event, third]).await.unwrap();
+    assert_eq!((outcome.inserted, outcome.existing), (1, 1));
+    let (_, got) = app.get_json(&format!("{EVENTS}/third")).await;
+    assert_eq!(got["resources"][0]["displayName"], "third's target");
+    assert_eq!(got["resources"][0]["modifiedProperties"].as_array().unwrap().len(), 1);
+    assert_eq!(got["actor"]["userPermissions"], serde_json::json!(["Microsoft.Intune_Audit_Read", "*"]));
+    let (_, twice) = app.get_json(&format!("{EVENTS}/twice")).await;
+    assert_ne!(twice["resources"][0]["displayName"], "third's target");
+    let events = app.count().await as i64;
+    assert_eq!(app.child_rows().await, 3 * events, "an actor, a resource and a property each");
 }
 
 backend_tests!(create_get_patch_delete, refused_writes_change_nothing, writes_are_all_or_nothing);
