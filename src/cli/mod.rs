@@ -21,7 +21,7 @@ use crate::store::Store;
 /// Events per write transaction in a bulk load (seed, and import's default).
 /// Every commit rewrites the pages of the event-id index it touched, and random
 /// GUIDs touch most of them: 1M events took 59.5 s in batches of 5,000, 48.5 s
-/// in batches of 25,000.
+/// in batches of 25,000 (20,000 holds a little less in memory).
 pub const BULK_BATCH: usize = 20_000;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

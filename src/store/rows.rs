@@ -80,7 +80,7 @@ const PERMISSION_SET_COLUMNS: &[permission_set::Column] = {
 
 /// The `audit_permission_sets` key of a permission list: a fingerprint of its
 /// entries in order (none for an empty list).
-pub fn permission_set_key(permissions: &[String]) -> Option<String> {
+fn permission_set_key(permissions: &[String]) -> Option<String> {
     use sha2::Digest;
     if permissions.is_empty() {
         return None;
