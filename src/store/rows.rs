@@ -34,15 +34,17 @@ pub struct TableRows<C: 'static> {
     /// Rows whose key is stored already are left as they are (for
     /// content-addressed rows, which are then identical) instead of failing.
     pub keep_stored: bool,
+    /// Columns the INSERT returns for each row it wrote (none by default).
+    pub returning: &'static [C],
 }
 
 impl<C> TableRows<C> {
     fn new(columns: &'static [C]) -> Self {
-        TableRows { columns, values: Vec::new(), keep_stored: false }
+        TableRows { columns, values: Vec::new(), keep_stored: false, returning: &[] }
     }
 
     fn with_room(columns: &'static [C], rows: usize) -> Self {
-        TableRows { columns, values: Vec::with_capacity(rows * columns.len()), keep_stored: false }
+        TableRows { columns, values: Vec::with_capacity(rows * columns.len()), keep_stored: false, returning: &[] }
     }
 
     pub fn len(&self) -> usize {

@@ -4,7 +4,7 @@
 //! foreign keys; see `Store::connect`). Callers go through `audit::Recorder`,
 //! which validates first and publishes after commit.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 use entities::{
@@ -14,7 +14,7 @@ use entities::{
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Iterable,
-    PrimaryKeyToColumn, QueryFilter, QuerySelect, Statement, TransactionTrait, Value,
+    PrimaryKeyToColumn, QueryFilter, QueryResult, QuerySelect, Statement, TransactionTrait, Value,
 };
 
 use super::Store;
@@ -59,7 +59,8 @@ fn statement_sizes(mut total: usize) -> impl Iterator<Item = usize> {
 
 impl Store {
     /// The INSERT for `rows` rows of `columns` into `E`'s table, built once per shape.
-    fn insert_sql<E: EntityTrait>(&self, columns: &'static [E::Column], rows: usize, keep_stored: bool) -> std::sync::Arc<str> {
+    fn insert_sql<E: EntityTrait>(&self, table: &TableRows<E::Column>, rows: usize) -> std::sync::Arc<str> {
+        let (columns, keep_stored) = (table.columns, table.keep_stored);
         let key = (E::default().table_name(), rows);
         let mut cache = self.insert_sql.lock().expect("insert SQL cache poisoned");
         cache
@@ -74,6 +75,9 @@ impl Store {
                     let key: Vec<E::Column> = E::PrimaryKey::iter().map(|k| k.into_column()).collect();
                     insert.on_conflict(OnConflict::columns(key.clone()).do_nothing_on(key).to_owned());
                 }
+                if !table.returning.is_empty() {
+                    insert.returning(Query::returning().columns(table.returning.iter().copied()));
+                }
                 let sql = self.backend().build(&insert).sql;
                 match self.backend() {
                     // A failing statement fails its transaction, which is rolled back
@@ -86,17 +90,42 @@ impl Store {
             .clone()
     }
 
-    async fn insert_rows<E: EntityTrait>(&self, txn: &DatabaseTransaction, rows: TableRows<E::Column>) -> anyhow::Result<()> {
+    /// Inserts `rows`; returns their `returning` columns (no rows without them).
+    async fn insert_rows<E: EntityTrait>(&self, txn: &DatabaseTransaction, mut rows: TableRows<E::Column>) -> anyhow::Result<Vec<QueryResult>> {
         let (width, total) = (rows.columns.len(), rows.len());
-        let mut values = rows.values.into_iter();
+        let mut returned = Vec::new();
+        let mut values = std::mem::take(&mut rows.values).into_iter();
         for n in statement_sizes(total) {
-            let sql = self.insert_sql::<E>(rows.columns, n, rows.keep_stored);
+            let sql = self.insert_sql::<E>(&rows, n);
             let chunk: Vec<Value> = values.by_ref().take(n * width).collect();
-            txn.execute_raw(Statement::from_sql_and_values(self.backend(), &*sql, chunk))
-                .await
-                .with_context(|| format!("cannot insert into {}", E::default().table_name()))?;
+            let statement = Statement::from_sql_and_values(self.backend(), &*sql, chunk);
+            let failed = || format!("cannot insert into {}", E::default().table_name());
+            if rows.returning.is_empty() {
+                txn.execute_raw(statement).await.with_context(failed)?;
+            } else {
+                returned.extend(txn.query_all_raw(statement).await.with_context(failed)?);
+            }
         }
-        Ok(())
+        Ok(returned)
+    }
+
+    /// Inserts the rows of `events` (none of them stored yet); returns each one's
+    /// `seq` by folded id. PostgreSQL and SQLite return them from the INSERT;
+    /// MySQL cannot, so there the ids are looked up afterwards.
+    async fn insert_events(&self, txn: &DatabaseTransaction, events: &[AuditEvent]) -> anyhow::Result<HashMap<String, i64>> {
+        let mut rows = event_rows(events);
+        if self.backend() == DbBackend::MySql {
+            self.insert_rows::<event::Entity>(txn, rows).await?;
+            let folded: Vec<String> = events.iter().map(|e| fold(&e.id)).collect();
+            return Ok(self.stored_keys(txn, &folded).await?.into_iter().map(|(seq, id)| (id, seq)).collect());
+        }
+        rows.returning = &[event::Column::Seq, event::Column::IdCi];
+        self.insert_rows::<event::Entity>(txn, rows)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get_by_index::<String>(1)?, row.try_get_by_index::<i64>(0)?)))
+            .collect::<Result<_, sea_orm::DbErr>>()
+            .context("cannot read the keys of new events")
     }
 
     /// `(seq, id_ci)` of the stored events among `folded_ids`.
@@ -123,14 +152,11 @@ impl Store {
     /// Writes `events` (none of them stored yet) with their children. Returns the
     /// permission sets it wrote, to be remembered once the transaction commits.
     async fn insert_new(&self, txn: &DatabaseTransaction, events: &[AuditEvent]) -> anyhow::Result<NewPermissionSets> {
-        self.insert_rows::<event::Entity>(txn, event_rows(events)).await?;
-        let folded: Vec<String> = events.iter().map(|e| fold(&e.id)).collect();
-        let seqs: std::collections::HashMap<String, i64> =
-            self.stored_keys(txn, &folded).await?.into_iter().map(|(seq, id)| (id, seq)).collect();
+        let seqs = self.insert_events(txn, events).await?;
         let stored_sets = self.stored_permission_sets.lock().expect("permission set cache poisoned").clone();
         let mut children = ChildRows::new(events, &stored_sets);
-        for (e, id) in events.iter().zip(&folded) {
-            let seq = *seqs.get(id).with_context(|| format!("event {} vanished while being written", e.id))?;
+        for e in events {
+            let seq = *seqs.get(&fold(&e.id)).with_context(|| format!("event {} vanished while being written", e.id))?;
             children.push(seq, e);
         }
         self.insert_rows::<permission_set::Entity>(txn, children.permission_sets).await?;
