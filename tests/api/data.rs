@@ -366,6 +366,17 @@ async fn every_export_format_has_its_shape() {
     assert_eq!(busy.len(), 300);
 }
 
+#[test]
+fn an_export_that_cannot_be_written_fails_and_says_why() {
+    let dir = seeded();
+    for format in ["graph", "ndjson", "csv", "resource-log"] {
+        let output = auditgraph(&["export", "--format", format, "--output", "/dev/full"], dir.path());
+        assert!(!output.status.success(), "{format}: a full disk must fail the export");
+        let message = stderr(&output);
+        assert!(message.contains("cannot write the export: No space left on device"), "{format}: {message}");
+    }
+}
+
 #[tokio::test]
 async fn graph_ndjson_and_resource_log_round_trip_losslessly() {
     let source = temp();
