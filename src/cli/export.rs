@@ -143,16 +143,18 @@ async fn pump(
         loop {
             let page = oldest_first(store, filter, cursor.as_ref(), not_before, page_size).await?;
             let n = page.events.len() as u64;
-            let last = page.next.is_none();
             // A closed channel means the writer failed; its error is the one to report.
-            if pages.send(Some(page.events)).await.is_err() || (last && pages.send(None).await.is_err()) {
+            if pages.send(Some(page.events)).await.is_err() {
                 return Ok(());
             }
             exported += n;
             progress.advance(n);
             match page.next {
                 Some(next) => cursor = Some(next),
-                None => return Ok(()),
+                None => {
+                    let _ = pages.send(None).await;
+                    return Ok(());
+                }
             }
         }
     }
