@@ -60,9 +60,7 @@ impl StoreArgs {
         self.database_url
             .clone()
             .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| {
-                format!("sqlite://{}?mode=rwc", self.data_dir.join("auditgraph.db").display())
-            })
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("auditgraph.db").display()))
     }
 }
 

@@ -38,12 +38,7 @@ pub enum ApiError {
     #[error("The request body is larger than the limit of {0} bytes.")]
     PayloadTooLarge(usize),
     #[error("{message}")]
-    Auth {
-        status: StatusCode,
-        code: &'static str,
-        message: String,
-        www_authenticate: Option<String>,
-    },
+    Auth { status: StatusCode, code: &'static str, message: String, www_authenticate: Option<String> },
     /// Throttled by the emulator's Intune limits (spec graph-audit-events.md §6).
     #[error("Too many requests.")]
     Throttled(crate::emulator::throttle::Throttled),
@@ -91,10 +86,14 @@ impl ApiError {
                     (ThrottleFormat::Graph, false) => "Too many requests.".into(),
                     (ThrottleFormat::Graph, true) => format!("Too many requests.{early}"),
                     (ThrottleFormat::Intune, false) => intune_message("An error has occurred"),
-                    (ThrottleFormat::Intune, true) => intune_message(&format!("An error has occurred.{early}")),
+                    (ThrottleFormat::Intune, true) => {
+                        intune_message(&format!("An error has occurred.{early}"))
+                    }
                 }
             }
-            ApiError::Fault { status: 503, .. } => "The service is temporarily unavailable. Please retry.".into(),
+            ApiError::Fault { status: 503, .. } => {
+                "The service is temporarily unavailable. Please retry.".into()
+            }
             ApiError::Fault { status: 504, .. } => "The request timed out.".into(),
             ApiError::Fault { .. } => intune_message("An internal server error has occurred"),
             other => other.to_string(),
@@ -142,9 +141,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) | ApiError::UnknownSegment(_) => StatusCode::BAD_REQUEST,
-            ApiError::OData(e) => {
-                StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST)
-            }
+            ApiError::OData(e) => StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
             ApiError::InvalidVersion(_) | ApiError::EventNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -163,10 +160,7 @@ impl ResponseError for ApiError {
             tracing::error!(error = ?cause, "request failed");
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let ApiError::Auth {
-            www_authenticate: Some(value),
-            ..
-        } = self
+        if let ApiError::Auth { www_authenticate: Some(value), .. } = self
             && let Ok(value) = HeaderValue::from_str(value)
         {
             response.insert_header((header::WWW_AUTHENTICATE, value));

@@ -28,7 +28,9 @@ impl std::fmt::Debug for PagingKey {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("The $skiptoken is not valid for this request: it was altered, or it belongs to another $filter or $orderby. Follow @odata.nextLink as returned.")]
+#[error(
+    "The $skiptoken is not valid for this request: it was altered, or it belongs to another $filter or $orderby. Follow @odata.nextLink as returned."
+)]
 pub struct InvalidSkipToken;
 
 #[derive(Serialize, Deserialize)]
@@ -62,7 +64,8 @@ impl PagingKey {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        std::fs::write(path, hex_encode(&bytes)).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, hex_encode(&bytes))
+            .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(PagingKey(bytes))
     }
 
@@ -73,8 +76,9 @@ impl PagingKey {
     }
 
     pub fn encode(&self, query_hash: &str, cursor: &Cursor) -> String {
-        let payload = serde_json::to_vec(&Payload { v: VERSION, q: query_hash.to_string(), c: cursor.clone() })
-            .expect("a cursor always serialises");
+        let payload =
+            serde_json::to_vec(&Payload { v: VERSION, q: query_hash.to_string(), c: cursor.clone() })
+                .expect("a cursor always serialises");
         format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(self.mac(&payload)))
     }
 

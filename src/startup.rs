@@ -46,7 +46,10 @@ impl Application {
             format!("cannot listen on {} (is another auditgraph running? try --http 127.0.0.1:0)", args.http)
         })?;
         let https = TcpListener::bind(args.https).with_context(|| {
-            format!("cannot listen on {} (is another auditgraph running? try --https 127.0.0.1:0)", args.https)
+            format!(
+                "cannot listen on {} (is another auditgraph running? try --https 127.0.0.1:0)",
+                args.https
+            )
         })?;
         let port = http.local_addr()?.port();
         let https_port = https.local_addr()?.port();
@@ -113,10 +116,8 @@ impl Application {
 
         spawn_retention(state.clone(), Duration::from_secs(args.purge_interval_secs));
 
-        let base = args
-            .public_base_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
+        let base =
+            args.public_base_url.clone().unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
         let tenant = identity.directory().tenants().first().map(|t| t.id.clone()).unwrap_or_default();
         let mut banner = format!(
             "auditgraph {version}\n  admin page  {base}/auditlogs\n  Graph API   {base}/v1.0/deviceManagement/auditEvents  (and /beta)\n  GraphQL     {base}/graphql  (open it in a browser for the explorer)\n  HTTPS       {https_origin}/v1.0/deviceManagement/auditEvents\n  identity    {https_origin}/{tenant}/v2.0  ({tenants})\n",
@@ -142,7 +143,11 @@ impl Application {
         let throttle = emulator.throttle.config();
         banner.push_str(&format!(
             "  controls    {base}/_auditgraph/health  (admin API: {admin}); throttling {throttling}\n",
-            admin = if args.emulator.admin_token.is_some() { "loopback, or the admin token" } else { "loopback only" },
+            admin = if args.emulator.admin_token.is_some() {
+                "loopback, or the admin token"
+            } else {
+                "loopback only"
+            },
             throttling = if throttle.enabled {
                 format!("Intune's limits x{} per {} s", throttle.scale, throttle.window_seconds)
             } else {
@@ -150,7 +155,9 @@ impl Application {
             },
         ));
         if let Some(n) = seeded {
-            banner.push_str(&format!("  demo data   {n} events seeded into the empty store (--no-demo to skip)\n"));
+            banner.push_str(&format!(
+                "  demo data   {n} events seeded into the empty store (--no-demo to skip)\n"
+            ));
         }
         match args.auth {
             AuthMode::On => banner.push_str(&format!(
@@ -160,8 +167,10 @@ impl Application {
                 "\n  !!! AUTH IS OFF: anyone who reaches this port may read and write every event.\n  !!! For quick exploration only; restart without --auth off for real tests.\n\n",
             ),
         }
-        banner.push_str(&format!("  try         curl '{base}/v1.0/deviceManagement/auditEvents?$top=2'{}\n  stop        Ctrl+C\n",
-            if args.auth == AuthMode::On { " -H \"Authorization: Bearer $TOKEN\"" } else { "" }));
+        banner.push_str(&format!(
+            "  try         curl '{base}/v1.0/deviceManagement/auditEvents?$top=2'{}\n  stop        Ctrl+C\n",
+            if args.auth == AuthMode::On { " -H \"Authorization: Bearer $TOKEN\"" } else { "" }
+        ));
         Ok(Application { port, https_port, server, state, banner })
     }
 

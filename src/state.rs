@@ -24,7 +24,11 @@ pub struct AppState {
 impl AppState {
     /// The caller, if its token allows `operation`. With auth off, a stand-in
     /// application that may do anything.
-    pub fn authorize(&self, authorization: Option<&str>, operation: Operation) -> Result<Principal, crate::auth::AuthError> {
+    pub fn authorize(
+        &self,
+        authorization: Option<&str>,
+        operation: Operation,
+    ) -> Result<Principal, crate::auth::AuthError> {
         let Some(verifier) = &self.verifier else {
             return Ok(Principal::auth_disabled());
         };

@@ -105,9 +105,7 @@ impl AuthError {
     pub fn reason(&self) -> String {
         match self {
             AuthError::MissingToken => "Access token is empty.".to_string(),
-            AuthError::MalformedToken => {
-                "CompactToken parsing failed with error code: 80049217".to_string()
-            }
+            AuthError::MalformedToken => "CompactToken parsing failed with error code: 80049217".to_string(),
             AuthError::InvalidToken(_) => "Access token validation failure.".to_string(),
             AuthError::Forbidden(f) => match (f.principal, f.operation) {
                 (PrincipalKind::Application, Operation::Read) => format!(
@@ -116,9 +114,7 @@ impl AuthError {
                 (PrincipalKind::Application, Operation::Write) => format!(
                     "Application is not authorized to perform this operation. Application must have one of the following scopes: {DEVICE_MANAGEMENT_APPS_READWRITE_ALL}"
                 ),
-                (PrincipalKind::User, _) => {
-                    "User is not authorized to perform this operation".to_string()
-                }
+                (PrincipalKind::User, _) => "User is not authorized to perform this operation".to_string(),
             },
         }
     }
@@ -166,12 +162,9 @@ mod tests {
     #[test]
     fn forbidden_message_is_intune_version_3() {
         let id = Uuid::parse_str("9567c8a9-89e5-4fc7-bb4a-3558aa3df883").expect("uuid");
-        let err =
-            AuthError::forbidden(PrincipalKind::Application, Operation::Read).with_activity_id(id);
+        let err = AuthError::forbidden(PrincipalKind::Application, Operation::Read).with_activity_id(id);
         let msg = err.message();
-        assert!(msg.starts_with(
-            "{\r\n  \"_version\": 3,\r\n  \"Message\": \"Application is not authorized"
-        ));
+        assert!(msg.starts_with("{\r\n  \"_version\": 3,\r\n  \"Message\": \"Application is not authorized"));
         let doc: serde_json::Value = serde_json::from_str(&msg).expect("the message is JSON");
         assert_eq!(doc["_version"], 3);
         assert_eq!(
@@ -193,10 +186,7 @@ mod tests {
             AuthError::MalformedToken.message(),
             "CompactToken parsing failed with error code: 80049217"
         );
-        assert_eq!(
-            AuthError::InvalidToken("x".into()).message(),
-            "Access token validation failure."
-        );
+        assert_eq!(AuthError::InvalidToken("x".into()).message(), "Access token validation failure.");
         assert_eq!(AuthError::MissingToken.code(), "InvalidAuthenticationToken");
         assert!(!WWW_AUTHENTICATE.contains("claims"));
     }

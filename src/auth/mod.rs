@@ -104,22 +104,16 @@ impl Principal {
     }
 
     fn has_permission(&self, name: &str) -> bool {
-        self.permissions()
-            .iter()
-            .any(|p| p.eq_ignore_ascii_case(name))
+        self.permissions().iter().any(|p| p.eq_ignore_ascii_case(name))
     }
 
     /// Global Administrator or Intune Administrator.
     pub fn is_intune_admin(&self) -> bool {
-        self.directory_roles
-            .iter()
-            .any(|r| AUDIT_ADMIN_ROLES.iter().any(|a| a.eq_ignore_ascii_case(r)))
+        self.directory_roles.iter().any(|r| AUDIT_ADMIN_ROLES.iter().any(|a| a.eq_ignore_ascii_case(r)))
     }
 
     fn has_intune_permission(&self, name: &str) -> bool {
-        self.intune_permissions
-            .iter()
-            .any(|p| p == intune::ALL || p.eq_ignore_ascii_case(name))
+        self.intune_permissions.iter().any(|p| p == intune::ALL || p.eq_ignore_ascii_case(name))
     }
 
     /// May list and get audit events.
@@ -143,8 +137,7 @@ impl Principal {
         match self.kind {
             PrincipalKind::Application => scoped,
             PrincipalKind::User => {
-                scoped
-                    && (self.is_intune_admin() || self.has_intune_permission(intune::AUDIT_WRITE))
+                scoped && (self.is_intune_admin() || self.has_intune_permission(intune::AUDIT_WRITE))
             }
         }
     }
@@ -155,11 +148,7 @@ impl Principal {
             Operation::Read => self.may_read(),
             Operation::Write => self.may_write(),
         };
-        if allowed {
-            Ok(())
-        } else {
-            Err(AuthError::forbidden(self.kind, operation))
-        }
+        if allowed { Ok(()) } else { Err(AuthError::forbidden(self.kind, operation)) }
     }
 
     pub fn authorize_read(&self) -> Result<(), AuthError> {
@@ -180,10 +169,7 @@ impl Principal {
                 audit_actor_type: Some("Application".into()),
                 application_id: Some(self.app_id.clone()),
                 application_display_name: self.app_display_name.clone(),
-                service_principal_name: self
-                    .app_display_name
-                    .clone()
-                    .or_else(|| Some(self.app_id.clone())),
+                service_principal_name: self.app_display_name.clone().or_else(|| Some(self.app_id.clone())),
                 user_id: None,
                 user_principal_name: None,
                 ip_address: None,

@@ -16,9 +16,7 @@ fn service() -> IdentityService {
 }
 
 fn app_claims(svc: &IdentityService) -> AccessTokenClaims {
-    let token = svc
-        .issue_app_token(dev::TENANT_ID, dev::READER_CLIENT_ID, false)
-        .expect("token");
+    let token = svc.issue_app_token(dev::TENANT_ID, dev::READER_CLIENT_ID, false).expect("token");
     decode_unverified(&token)
 }
 
@@ -35,12 +33,8 @@ fn bearer(token: &str) -> String {
 fn sign_raw(pem: &str, header: jsonwebtoken::Header, claims: &AccessTokenClaims) -> String {
     let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("pem");
     let der = key.to_pkcs1_der().expect("der");
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes()),
-    )
-    .expect("sign")
+    jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes()))
+        .expect("sign")
 }
 
 fn assert_invalid(result: Result<Principal, AuthError>, reason: &str) {
@@ -55,9 +49,7 @@ fn assert_invalid(result: Result<Principal, AuthError>, reason: &str) {
 #[test]
 fn valid_app_token_gives_principal() {
     let svc = service();
-    let token = svc
-        .issue_app_token(dev::TENANT_ID, dev::READER_CLIENT_ID, false)
-        .expect("token");
+    let token = svc.issue_app_token(dev::TENANT_ID, dev::READER_CLIENT_ID, false).expect("token");
     let p = svc.verifier().verify(Some(&bearer(&token))).expect("valid");
     assert_eq!(p.kind, PrincipalKind::Application);
     assert_eq!(p.tenant_id, dev::TENANT_ID);
@@ -67,16 +59,8 @@ fn valid_app_token_gives_principal() {
     assert!(p.may_read());
     assert!(!p.may_write());
     // Both audience forms are accepted.
-    let guid = svc
-        .issue_app_token(dev::TENANT_ID, dev::READER_CLIENT_ID, true)
-        .expect("token");
-    assert_eq!(
-        svc.verifier()
-            .verify(Some(&bearer(&guid)))
-            .expect("valid")
-            .audience,
-        GRAPH_APP_ID
-    );
+    let guid = svc.issue_app_token(dev::TENANT_ID, dev::READER_CLIENT_ID, true).expect("token");
+    assert_eq!(svc.verifier().verify(Some(&bearer(&guid))).expect("valid").audience, GRAPH_APP_ID);
 }
 
 #[test]
@@ -86,34 +70,16 @@ fn missing_and_empty_tokens() {
     assert_eq!(v.verify(Some("")), Err(AuthError::MissingToken));
     assert_eq!(v.verify(Some("Bearer ")), Err(AuthError::MissingToken));
     assert_eq!(v.verify(Some("Bearer")), Err(AuthError::MissingToken));
-    assert_eq!(
-        v.verify(Some("Basic dXNlcjpwYXNz")),
-        Err(AuthError::MissingToken)
-    );
+    assert_eq!(v.verify(Some("Basic dXNlcjpwYXNz")), Err(AuthError::MissingToken));
 }
 
 #[test]
 fn malformed_tokens() {
     let v = service().verifier();
-    for token in [
-        "abc",
-        "a.b",
-        "a.b.c",
-        "e30.e30",
-        "e30.e30.e30.e30.e30",
-        "!!!.e30.",
-        "W10.e30.",
-    ] {
-        assert_eq!(
-            v.verify(Some(&bearer(token))),
-            Err(AuthError::MalformedToken),
-            "{token}"
-        );
+    for token in ["abc", "a.b", "a.b.c", "e30.e30", "e30.e30.e30.e30.e30", "!!!.e30.", "W10.e30."] {
+        assert_eq!(v.verify(Some(&bearer(token))), Err(AuthError::MalformedToken), "{token}");
     }
-    assert_eq!(
-        AuthError::MalformedToken.message(),
-        "CompactToken parsing failed with error code: 80049217"
-    );
+    assert_eq!(AuthError::MalformedToken.message(), "CompactToken parsing failed with error code: 80049217");
 }
 
 #[test]
@@ -133,12 +99,8 @@ fn hmac_with_public_key_is_refused() {
     let claims = app_claims(&svc);
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some(svc.kid().to_string());
-    let token = jsonwebtoken::encode(
-        &header,
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(b"AQAB"),
-    )
-    .expect("sign");
+    let token = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(b"AQAB"))
+        .expect("sign");
     assert_invalid(svc.verifier().verify(Some(&bearer(&token))), "alg 'HS256'");
 }
 
@@ -149,31 +111,20 @@ fn other_key_is_refused_even_with_our_kid() {
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some(svc.kid().to_string());
     let forged = sign_raw(test_support::other_key_pem(), header, &claims);
-    assert_invalid(
-        svc.verifier().verify(Some(&bearer(&forged))),
-        "bad signature",
-    );
+    assert_invalid(svc.verifier().verify(Some(&bearer(&forged))), "bad signature");
 
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some("someone-elses-key".into());
     let foreign = sign_raw(test_support::other_key_pem(), header, &claims);
-    assert_invalid(
-        svc.verifier().verify(Some(&bearer(&foreign))),
-        "no trusted key",
-    );
+    assert_invalid(svc.verifier().verify(Some(&bearer(&foreign))), "no trusted key");
 
     // Tampering with the payload breaks our own signature too.
     let token = svc.sign_access_token(&claims).expect("token");
     let mut parts: Vec<String> = token.split('.').map(String::from).collect();
     let mut evil = claims.clone();
-    evil.roles = Some(vec![
-        permissions::DEVICE_MANAGEMENT_APPS_READWRITE_ALL.into(),
-    ]);
+    evil.roles = Some(vec![permissions::DEVICE_MANAGEMENT_APPS_READWRITE_ALL.into()]);
     parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&evil).expect("json"));
-    assert_invalid(
-        svc.verifier().verify(Some(&bearer(&parts.join(".")))),
-        "bad signature",
-    );
+    assert_invalid(svc.verifier().verify(Some(&bearer(&parts.join(".")))), "bad signature");
 }
 
 #[test]
@@ -191,9 +142,7 @@ fn lifetime_checks_allow_small_skew() {
     let recent = svc.sign_access_token(&claims).expect("token");
     assert!(svc.verifier().verify(Some(&bearer(&recent))).is_ok());
     assert_invalid(
-        svc.verifier()
-            .with_clock_skew(std::time::Duration::ZERO)
-            .verify(Some(&bearer(&recent))),
+        svc.verifier().with_clock_skew(std::time::Duration::ZERO).verify(Some(&bearer(&recent))),
         "expired",
     );
 
@@ -209,10 +158,7 @@ fn wrong_audience_is_refused() {
     let mut claims = app_claims(&svc);
     claims.aud = "https://management.azure.com".into();
     let token = svc.sign_access_token(&claims).expect("token");
-    let err = svc
-        .verifier()
-        .verify(Some(&bearer(&token)))
-        .expect_err("wrong aud");
+    let err = svc.verifier().verify(Some(&bearer(&token))).expect_err("wrong aud");
     assert_eq!(err.message(), "Access token validation failure.");
     assert_eq!(err.status(), actix_web::http::StatusCode::UNAUTHORIZED);
     assert_invalid(Err(err), "audience");
@@ -225,10 +171,7 @@ fn unknown_tenant_and_wrong_issuer_are_refused() {
     claims.tid = "11111111-2222-3333-4444-555555555555".into();
     claims.iss = crate::identity::tokens::v1_issuer(&claims.tid);
     let token = svc.sign_access_token(&claims).expect("token");
-    assert_invalid(
-        svc.verifier().verify(Some(&bearer(&token))),
-        "unknown tenant",
-    );
+    assert_invalid(svc.verifier().verify(Some(&bearer(&token))), "unknown tenant");
 
     let mut claims = app_claims(&svc);
     claims.iss = "https://sts.windows.net/11111111-2222-3333-4444-555555555555/".into();
@@ -239,8 +182,8 @@ fn unknown_tenant_and_wrong_issuer_are_refused() {
 #[test]
 fn external_jwks_keys_are_trusted() {
     let svc = service();
-    let other = crate::identity::keys::SigningKey::from_pkcs8_pem(test_support::other_key_pem())
-        .expect("key");
+    let other =
+        crate::identity::keys::SigningKey::from_pkcs8_pem(test_support::other_key_pem()).expect("key");
     let jwks = serde_json::json!({ "keys": [other.jwk(None)] }).to_string();
     let keys = parse_jwks(&jwks).expect("jwks");
     let verifier = TokenVerifier::new(svc.directory().clone(), keys);
@@ -249,19 +192,12 @@ fn external_jwks_keys_are_trusted() {
     let token = other.sign(&claims, "JWT").expect("sign");
     assert!(verifier.verify(Some(&bearer(&token))).is_ok());
     // ...but not by the default verifier.
-    assert_invalid(
-        svc.verifier().verify(Some(&bearer(&token))),
-        "no trusted key",
-    );
+    assert_invalid(svc.verifier().verify(Some(&bearer(&token))), "no trusted key");
 }
 
 fn user(svc: &IdentityService, upn: &str, scope: &str) -> Principal {
-    let token = svc
-        .issue_user_token(dev::TENANT_ID, dev::PUBLIC_CLIENT_ID, upn, scope)
-        .expect("token");
-    svc.verifier()
-        .verify(Some(&bearer(&token)))
-        .expect("valid user token")
+    let token = svc.issue_user_token(dev::TENANT_ID, dev::PUBLIC_CLIENT_ID, upn, scope).expect("token");
+    svc.verifier().verify(Some(&bearer(&token))).expect("valid user token")
 }
 
 #[test]
@@ -272,10 +208,7 @@ fn delegated_rules_follow_intune_rbac() {
 
     let admin = user(&svc, dev::ADMIN_UPN, write);
     assert_eq!(admin.kind, PrincipalKind::User);
-    assert_eq!(
-        admin.directory_roles,
-        vec![directory_roles::GLOBAL_ADMINISTRATOR]
-    );
+    assert_eq!(admin.directory_roles, vec![directory_roles::GLOBAL_ADMINISTRATOR]);
     assert!(admin.may_read() && admin.may_write());
 
     let intune_admin = user(&svc, dev::INTUNE_ADMIN_UPN, read);
@@ -290,10 +223,7 @@ fn delegated_rules_follow_intune_rbac() {
     assert!(!helpdesk.may_read() && !helpdesk.may_write());
     let err = helpdesk.authorize_read().expect_err("403");
     assert_eq!(err.code(), "Forbidden");
-    assert!(
-        err.message()
-            .contains("User is not authorized to perform this operation")
-    );
+    assert!(err.message().contains("User is not authorized to perform this operation"));
 
     // The scope is needed too, even for a Global Administrator.
     let admin_no_scope = user(&svc, dev::ADMIN_UPN, permissions::USER_READ);
@@ -303,76 +233,37 @@ fn delegated_rules_follow_intune_rbac() {
 #[test]
 fn app_403_names_accepted_scopes() {
     let svc = service();
-    let token = svc
-        .issue_app_token(dev::TENANT_ID, dev::NOACCESS_CLIENT_ID, false)
-        .expect("token");
+    let token = svc.issue_app_token(dev::TENANT_ID, dev::NOACCESS_CLIENT_ID, false).expect("token");
     let p = svc.verifier().verify(Some(&bearer(&token))).expect("valid");
     assert!(p.roles.is_empty());
     let err = p.authorize_read().expect_err("403");
     assert!(err.message().contains(
         "Application must have one of the following scopes: DeviceManagementApps.Read.All, DeviceManagementApps.ReadWrite.All"
     ));
-    let reader = svc
-        .issue_app_token(dev::TENANT_ID, dev::READER_CLIENT_ID, false)
-        .expect("token");
-    let err = svc
-        .verifier()
-        .verify(Some(&bearer(&reader)))
-        .expect("valid")
-        .authorize_write()
-        .expect_err("403");
-    assert!(
-        err.message()
-            .contains("one of the following scopes: DeviceManagementApps.ReadWrite.All - ")
-    );
+    let reader = svc.issue_app_token(dev::TENANT_ID, dev::READER_CLIENT_ID, false).expect("token");
+    let err =
+        svc.verifier().verify(Some(&bearer(&reader))).expect("valid").authorize_write().expect_err("403");
+    assert!(err.message().contains("one of the following scopes: DeviceManagementApps.ReadWrite.All - "));
 }
 
 #[test]
 fn actors() {
     let svc = service();
-    let token = svc
-        .issue_app_token(dev::TENANT_ID, dev::WRITER_CLIENT_ID, false)
-        .expect("token");
-    let app = svc
-        .verifier()
-        .verify(Some(&bearer(&token)))
-        .expect("valid")
-        .actor();
+    let token = svc.issue_app_token(dev::TENANT_ID, dev::WRITER_CLIENT_ID, false).expect("token");
+    let app = svc.verifier().verify(Some(&bearer(&token))).expect("valid").actor();
     assert_eq!(app.audit_actor_type.as_deref(), Some("Application"));
     assert_eq!(app.application_id.as_deref(), Some(dev::WRITER_CLIENT_ID));
-    assert_eq!(
-        app.application_display_name.as_deref(),
-        Some("auditgraph-writer")
-    );
-    assert_eq!(
-        app.service_principal_name.as_deref(),
-        Some("auditgraph-writer")
-    );
+    assert_eq!(app.application_display_name.as_deref(), Some("auditgraph-writer"));
+    assert_eq!(app.service_principal_name.as_deref(), Some("auditgraph-writer"));
     assert_eq!(app.user_principal_name, None);
 
-    let auditor = user(
-        &svc,
-        dev::AUDITOR_UPN,
-        permissions::DEVICE_MANAGEMENT_APPS_READ_ALL,
-    )
-    .actor();
+    let auditor = user(&svc, dev::AUDITOR_UPN, permissions::DEVICE_MANAGEMENT_APPS_READ_ALL).actor();
     assert_eq!(auditor.audit_actor_type.as_deref(), Some("ItPro"));
     assert_eq!(auditor.user_id.as_deref(), Some(dev::AUDITOR_OBJECT_ID));
-    assert_eq!(
-        auditor.user_principal_name.as_deref(),
-        Some(dev::AUDITOR_UPN)
-    );
+    assert_eq!(auditor.user_principal_name.as_deref(), Some(dev::AUDITOR_UPN));
     assert_eq!(auditor.user_permissions, vec![intune::AUDIT_READ]);
-    assert_eq!(
-        auditor.application_id.as_deref(),
-        Some(dev::PUBLIC_CLIENT_ID)
-    );
+    assert_eq!(auditor.application_id.as_deref(), Some(dev::PUBLIC_CLIENT_ID));
 
-    let admin = user(
-        &svc,
-        dev::ADMIN_UPN,
-        permissions::DEVICE_MANAGEMENT_APPS_READ_ALL,
-    )
-    .actor();
+    let admin = user(&svc, dev::ADMIN_UPN, permissions::DEVICE_MANAGEMENT_APPS_READ_ALL).actor();
     assert_eq!(admin.user_permissions, vec!["*"]);
 }

@@ -42,28 +42,17 @@ pub struct TrustedKey {
 
 impl std::fmt::Debug for TrustedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrustedKey")
-            .field("kid", &self.kid)
-            .field("source", &self.source)
-            .finish()
+        f.debug_struct("TrustedKey").field("kid", &self.kid).field("source", &self.source).finish()
     }
 }
 
 impl TrustedKey {
     pub fn auditgraph(kid: &str, key: DecodingKey) -> Self {
-        Self {
-            kid: Some(kid.to_string()),
-            key,
-            source: KeySource::Auditgraph,
-        }
+        Self { kid: Some(kid.to_string()), key, source: KeySource::Auditgraph }
     }
 
     pub fn external(kid: Option<String>, key: DecodingKey) -> Self {
-        Self {
-            kid,
-            key,
-            source: KeySource::External,
-        }
+        Self { kid, key, source: KeySource::External }
     }
 
     pub fn kid(&self) -> Option<&str> {
@@ -74,18 +63,15 @@ impl TrustedKey {
 /// Reads a JWKS file (`{"keys":[{"kty":"RSA","n":…,"e":…,"kid":…}, …]}`)
 /// of an external issuer. Non-RSA keys are skipped; an RSA-less file is an error.
 pub fn load_jwks_file(path: &Path) -> anyhow::Result<Vec<TrustedKey>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read JWKS file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read JWKS file {}", path.display()))?;
     parse_jwks(&text).with_context(|| format!("invalid JWKS file {}", path.display()))
 }
 
 /// Parses JWKS text; see [`load_jwks_file`].
 pub fn parse_jwks(text: &str) -> anyhow::Result<Vec<TrustedKey>> {
     let doc: serde_json::Value = serde_json::from_str(text).context("not JSON")?;
-    let keys = doc
-        .get("keys")
-        .and_then(|k| k.as_array())
-        .context("no \"keys\" array")?;
+    let keys = doc.get("keys").and_then(|k| k.as_array()).context("no \"keys\" array")?;
     let mut out = Vec::new();
     for (i, jwk) in keys.iter().enumerate() {
         if jwk.get("kty").and_then(|v| v.as_str()) != Some("RSA") {
@@ -116,11 +102,7 @@ impl TokenVerifier {
     pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(300);
 
     pub fn new(directory: Arc<Directory>, keys: Vec<TrustedKey>) -> Self {
-        Self {
-            directory,
-            keys,
-            leeway_secs: Self::DEFAULT_CLOCK_SKEW.as_secs(),
-        }
+        Self { directory, keys, leeway_secs: Self::DEFAULT_CLOCK_SKEW.as_secs() }
     }
 
     /// Changes the allowed clock skew for `exp`/`nbf`.
@@ -136,9 +118,7 @@ impl TokenVerifier {
     /// Verifies the raw `Authorization` header value (`None` when absent).
     pub fn verify(&self, authorization_header: Option<&str>) -> Result<Principal, AuthError> {
         let header = authorization_header.map(str::trim).unwrap_or_default();
-        let (scheme, rest) = header
-            .split_once(char::is_whitespace)
-            .unwrap_or((header, ""));
+        let (scheme, rest) = header.split_once(char::is_whitespace).unwrap_or((header, ""));
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(AuthError::MissingToken);
         }
@@ -152,10 +132,7 @@ impl TokenVerifier {
     /// Verifies a bare token (no `Bearer ` prefix).
     pub fn verify_token(&self, token: &str) -> Result<Principal, AuthError> {
         let header = compact_header(token)?;
-        let alg = header
-            .get("alg")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
+        let alg = header.get("alg").and_then(|v| v.as_str()).unwrap_or_default();
         if alg != "RS256" {
             return Err(AuthError::InvalidToken(format!("unsupported alg '{alg}'")));
         }
@@ -203,11 +180,7 @@ impl TokenVerifier {
         Err(AuthError::InvalidToken(last_error))
     }
 
-    fn principal(
-        &self,
-        claims: AccessTokenClaims,
-        source: KeySource,
-    ) -> Result<Principal, AuthError> {
+    fn principal(&self, claims: AccessTokenClaims, source: KeySource) -> Result<Principal, AuthError> {
         let tenant = self
             .directory
             .tenant(&claims.tid)
@@ -223,10 +196,7 @@ impl TokenVerifier {
             }
         };
         if !issuer_ok {
-            return Err(AuthError::InvalidToken(format!(
-                "unexpected issuer '{}'",
-                claims.iss
-            )));
+            return Err(AuthError::InvalidToken(format!("unexpected issuer '{}'", claims.iss)));
         }
         if claims.appid.is_empty() || claims.oid.is_empty() {
             return Err(AuthError::InvalidToken("missing appid or oid".into()));
@@ -239,10 +209,7 @@ impl TokenVerifier {
             _ => PrincipalKind::Application,
         };
         let app = tenant.app(&claims.appid);
-        let app_display_name = claims
-            .app_displayname
-            .clone()
-            .or_else(|| app.map(|a| a.display_name.clone()));
+        let app_display_name = claims.app_displayname.clone().or_else(|| app.map(|a| a.display_name.clone()));
         let mut principal = Principal {
             kind,
             tenant_id: tenant.id.clone(),
@@ -261,22 +228,11 @@ impl TokenVerifier {
         };
         if kind == PrincipalKind::User {
             let user = tenant.user_by_id(&claims.oid);
-            principal.scopes = claims
-                .scp
-                .as_deref()
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(String::from)
-                .collect();
-            principal.user_principal_name = claims
-                .upn
-                .clone()
-                .or(claims.unique_name.clone())
-                .or_else(|| user.map(|u| u.upn.clone()));
-            principal.display_name = claims
-                .name
-                .clone()
-                .or_else(|| user.map(|u| u.display_name.clone()));
+            principal.scopes =
+                claims.scp.as_deref().unwrap_or_default().split_whitespace().map(String::from).collect();
+            principal.user_principal_name =
+                claims.upn.clone().or(claims.unique_name.clone()).or_else(|| user.map(|u| u.upn.clone()));
+            principal.display_name = claims.name.clone().or_else(|| user.map(|u| u.display_name.clone()));
             principal.intune_permissions = tenant.intune_permissions_of(&claims.oid);
         }
         Ok(principal)
@@ -299,10 +255,7 @@ fn compact_header(token: &str) -> Result<serde_json::Map<String, serde_json::Val
     };
     let header = json_object(parts[0]).ok_or(AuthError::MalformedToken)?;
     json_object(parts[1]).ok_or(AuthError::MalformedToken)?;
-    if URL_SAFE_NO_PAD
-        .decode(parts[2].trim_end_matches('='))
-        .is_err()
-    {
+    if URL_SAFE_NO_PAD.decode(parts[2].trim_end_matches('=')).is_err() {
         return Err(AuthError::MalformedToken);
     }
     Ok(header)

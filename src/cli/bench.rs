@@ -34,7 +34,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let from = to - chrono::Duration::days(365);
         let started = Instant::now();
         let (inserted, _) =
-            super::write_generated(&Recorder::new(store.clone()), args.seed, args.events, from, to, true).await?;
+            super::write_generated(&Recorder::new(store.clone()), args.seed, args.events, from, to, true)
+                .await?;
         let import = started.elapsed();
         println!(
             "import: {inserted} events in {:.1} s = {:.0} events/s",
@@ -48,7 +49,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let queries = [
         (
             "(a) date range + category, desc",
-            format!("$filter=activityDateTime ge {since} and category eq 'Device'&$orderby=activityDateTime desc&$top=50"),
+            format!(
+                "$filter=activityDateTime ge {since} and category eq 'Device'&$orderby=activityDateTime desc&$top=50"
+            ),
         ),
         (
             "(b) actor/userPrincipalName eq",

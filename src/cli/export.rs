@@ -77,13 +77,16 @@ pub fn chunks(
 ) -> anyhow::Result<impl futures_util::Stream<Item = anyhow::Result<Vec<u8>>>> {
     let buf = SharedBuf::default();
     let sink = match format {
-        ExportFormat::Graph | ExportFormat::Ndjson | ExportFormat::Csv => Sink::new(format, version, String::new(), Box::new(buf.clone()))?,
+        ExportFormat::Graph | ExportFormat::Ndjson | ExportFormat::Csv => {
+            Sink::new(format, version, String::new(), Box::new(buf.clone()))?
+        }
         other => anyhow::bail!("{other:?} is not a stream format"),
     };
     let state = ChunkState { store, filter, cursor: None, sink: Some(sink), buf };
     Ok(futures_util::stream::try_unfold(state, move |mut st| async move {
         let Some(mut sink) = st.sink.take() else { return Ok(None) };
-        let page = oldest_first(&st.store, st.filter.as_ref(), st.cursor.as_ref(), not_before, page_size).await?;
+        let page =
+            oldest_first(&st.store, st.filter.as_ref(), st.cursor.as_ref(), not_before, page_size).await?;
         sink.write(&page.events)?;
         match page.next {
             Some(next) => {
@@ -109,7 +112,15 @@ async fn oldest_first(
 ) -> anyhow::Result<crate::store::Page> {
     let order = [OrderKey { field: EventField::ActivityDateTime, descending: false }];
     store
-        .page(&PageRequest { filter, order: &order, after: cursor, offset: 0, limit: page_size, not_before, children: Children::ALL })
+        .page(&PageRequest {
+            filter,
+            order: &order,
+            after: cursor,
+            offset: 0,
+            limit: page_size,
+            not_before,
+            children: Children::ALL,
+        })
         .await
 }
 
@@ -222,19 +233,34 @@ impl Sink {
             if args.output.as_os_str() == "-" {
                 anyhow::bail!("--format storage writes a directory tree: give --output DIR");
             }
-            let resource_id = args.resource_id.clone().unwrap_or_else(|| monitor::default_resource_id(&tenant_id));
-            return Ok(Sink::Storage(Storage { root: args.output.clone(), resource_id, tenant_id, current: None, seen: HashSet::new() }));
+            let resource_id =
+                args.resource_id.clone().unwrap_or_else(|| monitor::default_resource_id(&tenant_id));
+            return Ok(Sink::Storage(Storage {
+                root: args.output.clone(),
+                resource_id,
+                tenant_id,
+                current: None,
+                seen: HashSet::new(),
+            }));
         }
         Sink::new(args.format, version, tenant_id, open_output(&args.output)?)
     }
 
     /// A sink for every format but `storage` (a directory tree, not a stream).
-    fn new(format: ExportFormat, version: ApiVersion, tenant_id: String, out: Output) -> anyhow::Result<Sink> {
+    fn new(
+        format: ExportFormat,
+        version: ApiVersion,
+        tenant_id: String,
+        out: Output,
+    ) -> anyhow::Result<Sink> {
         Ok(match format {
             ExportFormat::Graph => Sink::Graph {
                 out,
                 version,
-                context: format!("https://graph.microsoft.com/{}/$metadata#deviceManagement/auditEvents", version.segment()),
+                context: format!(
+                    "https://graph.microsoft.com/{}/$metadata#deviceManagement/auditEvents",
+                    version.segment()
+                ),
                 pages: 0,
             },
             ExportFormat::Ndjson => Sink::Ndjson { out, version },
@@ -284,13 +310,19 @@ impl Sink {
             }
             Sink::LogAnalytics { out, workspace_id } => {
                 for e in events {
-                    writeln!(out, "{}", to_dotnet_json(&Value::Object(monitor::log_analytics_row(e, workspace_id))))?;
+                    writeln!(
+                        out,
+                        "{}",
+                        to_dotnet_json(&Value::Object(monitor::log_analytics_row(e, workspace_id)))
+                    )?;
                 }
             }
             Sink::EventHub { out, tenant_id, batcher } => {
                 for e in events {
                     let record = to_dotnet_json(&Value::Object(monitor::record(e, tenant_id)));
-                    if let Some(message) = batcher.push(monitor::event_hub_window(e.activity_date_time), &record) {
+                    if let Some(message) =
+                        batcher.push(monitor::event_hub_window(e.activity_date_time), &record)
+                    {
                         writeln!(out, "{message}")?;
                     }
                 }

@@ -45,7 +45,11 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<()> {
 
     if args.strict {
         // Pass 1 validates without writing; stdin is kept in a spool for pass 2.
-        let spool = if from_stdin { Some(tempfile::NamedTempFile::new().context("cannot create a spool file")?) } else { None };
+        let spool = if from_stdin {
+            Some(tempfile::NamedTempFile::new().context("cannot create a spool file")?)
+        } else {
+            None
+        };
         let reader: Box<dyn Read + Send> = match &spool {
             Some(spool) => Box::new(Tee { inner: io::stdin(), copy: spool.reopen()? }),
             None => open_file(&args.input)?,
@@ -59,7 +63,8 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<()> {
             Some(spool) => Box::new(spool.reopen()?),
             None => open_file(&args.input)?,
         };
-        let written = super::bulk_load(recorder.store(), true, pipeline(reader, total, &args, Some(&recorder))).await?;
+        let written =
+            super::bulk_load(recorder.store(), true, pipeline(reader, total, &args, Some(&recorder))).await?;
         eprintln!("{}", written.report());
         return match written.failure() {
             Some(failure) => Err(anyhow::anyhow!("{failure} (the input changed during the import)")),
@@ -67,8 +72,10 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<()> {
         };
     }
 
-    let reader: Box<dyn Read + Send> = if from_stdin { Box::new(io::stdin()) } else { open_file(&args.input)? };
-    let outcome = super::bulk_load(recorder.store(), true, pipeline(reader, total, &args, Some(&recorder))).await?;
+    let reader: Box<dyn Read + Send> =
+        if from_stdin { Box::new(io::stdin()) } else { open_file(&args.input)? };
+    let outcome =
+        super::bulk_load(recorder.store(), true, pipeline(reader, total, &args, Some(&recorder))).await?;
     eprintln!("{}", outcome.report());
     match outcome.error {
         Some(error) => Err(error.into()),
@@ -181,7 +188,13 @@ struct Parsed {
 
 /// Reads the whole input, sending valid events in batches; stops at the first
 /// rejection when strict, and at any fatal error.
-fn parse_all(reader: Box<dyn Read + Send>, format: ImportFormat, strict: bool, batch_size: usize, tx: mpsc::Sender<Batch>) -> Parsed {
+fn parse_all(
+    reader: Box<dyn Read + Send>,
+    format: ImportFormat,
+    strict: bool,
+    batch_size: usize,
+    tx: mpsc::Sender<Batch>,
+) -> Parsed {
     let mut scanner = Scanner::new(reader);
     let mut parsed = Parsed::default();
     let mut batch = Vec::with_capacity(batch_size);
@@ -245,7 +258,10 @@ fn convert(format: ImportFormat, record: &Record) -> Result<AuditEvent, Conversi
     use ImportFormat as F;
     let place = format!("line {} (byte {})", record.line, record.offset);
     let mismatch = |what: &str| {
-        Conversion::Fatal(format!("--format {}: found {what} at {place}; try --format auto", format_name(format)))
+        Conversion::Fatal(format!(
+            "--format {}: found {what} at {place}; try --format auto",
+            format_name(format)
+        ))
     };
     match (format, record.container) {
         (F::Graph, C::Value) | (F::JsonArray, C::Array) | (F::Ndjson, C::TopLevel) | (F::Auto, _) => {}
@@ -255,7 +271,8 @@ fn convert(format: ImportFormat, record: &Record) -> Result<AuditEvent, Conversi
         (_, C::Array) => return Err(mismatch("a JSON array")),
         (_, C::TopLevel) => return Err(mismatch("a top-level object")),
     }
-    let value: Value = serde_json::from_slice(&record.bytes).map_err(|e| Conversion::Reject(format!("invalid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(&record.bytes)
+        .map_err(|e| Conversion::Reject(format!("invalid JSON: {e}")))?;
     let as_record = match format {
         F::ResourceLog => true,
         F::Auto => record.container == C::Records || (record.container != C::Value && is_record(&value)),
@@ -314,7 +331,11 @@ struct Record {
 enum Scanned {
     Record(Record),
     /// A top-level item that is not JSON; the scanner resumed on the next line.
-    Malformed { line: u64, offset: u64, reason: String },
+    Malformed {
+        line: u64,
+        offset: u64,
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -333,7 +354,13 @@ enum ScanError {
 enum Mode {
     Top,
     /// Streaming the elements of an array opened at `line`/`offset`.
-    Array { container: Container, in_object: bool, line: u64, offset: u64, first: bool },
+    Array {
+        container: Container,
+        in_object: bool,
+        line: u64,
+        offset: u64,
+        first: bool,
+    },
 }
 
 /// An incremental JSON scanner: finds record boundaries by tracking strings and
@@ -357,7 +384,16 @@ fn is_ws(b: u8) -> bool {
 
 impl<R: Read> Scanner<R> {
     fn new(reader: R) -> Self {
-        Scanner { reader, buf: vec![0; 64 * 1024].into_boxed_slice(), pos: 0, len: 0, offset: 0, line: 1, mode: Mode::Top, started: false }
+        Scanner {
+            reader,
+            buf: vec![0; 64 * 1024].into_boxed_slice(),
+            pos: 0,
+            len: 0,
+            offset: 0,
+            line: 1,
+            mode: Mode::Top,
+            started: false,
+        }
     }
 
     fn peek(&mut self) -> io::Result<Option<u8>> {
@@ -513,7 +549,13 @@ impl<R: Read> Scanner<R> {
                     match b {
                         b'[' => {
                             self.bump();
-                            self.mode = Mode::Array { container: Container::Array, in_object: false, line, offset, first: true };
+                            self.mode = Mode::Array {
+                                container: Container::Array,
+                                in_object: false,
+                                line,
+                                offset,
+                                first: true,
+                            };
                         }
                         b'{' => match self.top_object(line, offset) {
                             Ok(Some(record)) => return Ok(Some(Scanned::Record(record))),
@@ -552,7 +594,10 @@ impl<R: Read> Scanner<R> {
                     self.mode = Mode::Array { container, in_object, line, offset, first: false };
                     let (line, offset) = (self.line, self.offset);
                     let mut bytes = Vec::with_capacity(2048);
-                    self.capture_value(&mut bytes, &format!("inside the record that starts at line {line} (byte {offset})"))?;
+                    self.capture_value(
+                        &mut bytes,
+                        &format!("inside the record that starts at line {line} (byte {offset})"),
+                    )?;
                     return Ok(Some(Scanned::Record(Record { bytes, line, offset, container })));
                 }
             }
@@ -646,8 +691,12 @@ mod tests {
         loop {
             match scanner.next_record() {
                 Ok(None) => return out,
-                Ok(Some(Scanned::Record(r))) => out.push(Ok((r.container, r.line, String::from_utf8(r.bytes).unwrap()))),
-                Ok(Some(Scanned::Malformed { line, reason, .. })) => out.push(Err(format!("{line}: {reason}"))),
+                Ok(Some(Scanned::Record(r))) => {
+                    out.push(Ok((r.container, r.line, String::from_utf8(r.bytes).unwrap())))
+                }
+                Ok(Some(Scanned::Malformed { line, reason, .. })) => {
+                    out.push(Err(format!("{line}: {reason}")))
+                }
                 Err(e) => {
                     out.push(Err(e.to_string()));
                     return out;

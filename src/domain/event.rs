@@ -86,9 +86,7 @@ impl Ticks {
     pub fn to_datetime(self) -> DateTime<Utc> {
         let secs = self.0.div_euclid(10_000_000);
         let nanos = (self.0.rem_euclid(10_000_000) * 100) as u32;
-        Utc.timestamp_opt(secs, nanos)
-            .single()
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        Utc.timestamp_opt(secs, nanos).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 }
 
@@ -115,9 +113,7 @@ mod tests {
 
     #[test]
     fn ticks_round_trip_keeps_100ns() {
-        let at = DateTime::parse_from_rfc3339("2024-07-22T22:17:09.7552025Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2024-07-22T22:17:09.7552025Z").unwrap().with_timezone(&Utc);
         let ticks = Ticks::from_datetime(at);
         assert_eq!(ticks.to_datetime(), at);
         assert_eq!(format_graph_datetime(at), "2024-07-22T22:17:09.7552025Z");

@@ -55,7 +55,9 @@ fn actor_json(a: &AuditActor, version: ApiVersion) -> Value {
         let tags: Vec<Value> = a
             .user_role_scope_tags
             .iter()
-            .map(|t| json!({"displayName": opt(&t.display_name), "roleScopeTagId": opt(&t.role_scope_tag_id)}))
+            .map(
+                |t| json!({"displayName": opt(&t.display_name), "roleScopeTagId": opt(&t.role_scope_tag_id)}),
+            )
             .collect();
         m.insert("userRoleScopeTags".into(), Value::Array(tags));
         m.insert("remoteTenantId".into(), opt(&a.remote_tenant_id));
@@ -85,7 +87,11 @@ fn resource_json(r: &AuditResource, version: ApiVersion) -> Value {
 
 /// The event as Graph serialises it: every property, nulls explicit, in the order
 /// of real captures; with `select`, only the selected properties.
-pub fn event_json(e: &AuditEvent, version: ApiVersion, select: Option<&[SelectProperty]>) -> Map<String, Value> {
+pub fn event_json(
+    e: &AuditEvent,
+    version: ApiVersion,
+    select: Option<&[SelectProperty]>,
+) -> Map<String, Value> {
     use SelectProperty as S;
     let wanted = |p: S| select.is_none_or(|s| s.contains(&p));
     let mut m = Map::new();
@@ -133,9 +139,7 @@ fn expected(property: &str, edm: &str, got: &Value) -> BodyError {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     };
-    BodyError(format!(
-        "Invalid value for property '{property}': expected {edm}, found {kind}."
-    ))
+    BodyError(format!("Invalid value for property '{property}': expected {edm}, found {kind}."))
 }
 
 fn string(obj: &Map<String, Value>, key: &str, max: usize) -> Result<Option<String>, BodyError> {
@@ -166,13 +170,16 @@ fn strings(obj: &Map<String, Value>, key: &str) -> Result<Vec<String>, BodyError
     }
 }
 
-fn objects<'a>(obj: &'a Map<String, Value>, key: &str, edm: &str) -> Result<Vec<&'a Map<String, Value>>, BodyError> {
+fn objects<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    edm: &str,
+) -> Result<Vec<&'a Map<String, Value>>, BodyError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| item.as_object().ok_or_else(|| expected(key, edm, item)))
-            .collect(),
+        Some(Value::Array(items)) => {
+            items.iter().map(|item| item.as_object().ok_or_else(|| expected(key, edm, item))).collect()
+        }
         Some(other) => Err(expected(key, edm, other)),
     }
 }
@@ -197,9 +204,18 @@ fn parse_actor(obj: &Map<String, Value>) -> Result<AuditActor, BodyError> {
     only_known(
         obj,
         &[
-            "type", "auditActorType", "userPermissions", "applicationId", "applicationDisplayName",
-            "userPrincipalName", "servicePrincipalName", "ipAddress", "userId", "remoteTenantId",
-            "remoteUserId", "userRoleScopeTags",
+            "type",
+            "auditActorType",
+            "userPermissions",
+            "applicationId",
+            "applicationDisplayName",
+            "userPrincipalName",
+            "servicePrincipalName",
+            "ipAddress",
+            "userId",
+            "remoteTenantId",
+            "remoteUserId",
+            "userRoleScopeTags",
         ],
         "auditActor",
     )?;
@@ -234,17 +250,18 @@ fn parse_resource(obj: &Map<String, Value>) -> Result<AuditResource, BodyError> 
         &["displayName", "type", "auditResourceType", "resourceId", "modifiedProperties"],
         "auditResource",
     )?;
-    let modified_properties = objects(obj, "modifiedProperties", "a collection of microsoft.graph.auditProperty")?
-        .into_iter()
-        .map(|p| {
-            only_known(p, &["displayName", "oldValue", "newValue"], "auditProperty")?;
-            Ok(AuditProperty {
-                display_name: string(p, "displayName", MAX_SHORT_TEXT)?,
-                old_value: string(p, "oldValue", MAX_LONG_TEXT)?,
-                new_value: string(p, "newValue", MAX_LONG_TEXT)?,
+    let modified_properties =
+        objects(obj, "modifiedProperties", "a collection of microsoft.graph.auditProperty")?
+            .into_iter()
+            .map(|p| {
+                only_known(p, &["displayName", "oldValue", "newValue"], "auditProperty")?;
+                Ok(AuditProperty {
+                    display_name: string(p, "displayName", MAX_SHORT_TEXT)?,
+                    old_value: string(p, "oldValue", MAX_LONG_TEXT)?,
+                    new_value: string(p, "newValue", MAX_LONG_TEXT)?,
+                })
             })
-        })
-        .collect::<Result<_, BodyError>>()?;
+            .collect::<Result<_, BodyError>>()?;
     Ok(AuditResource {
         display_name: string(obj, "displayName", MAX_SHORT_TEXT)?,
         resource_type: type_field(obj, "auditResourceType")?,
@@ -256,14 +273,22 @@ fn parse_resource(obj: &Map<String, Value>) -> Result<AuditResource, BodyError> 
 /// Parses an Edm.DateTimeOffset as clients send it (any fraction length, any
 /// offset), normalised to UTC at 100 ns precision.
 pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| truncate_to_ticks(t.with_timezone(&Utc)))
+    DateTime::parse_from_rfc3339(text).ok().map(|t| truncate_to_ticks(t.with_timezone(&Utc)))
 }
 
 const EVENT_PROPERTIES: &[&str] = &[
-    "id", "displayName", "componentName", "actor", "activity", "activityDateTime", "activityType",
-    "activityOperationType", "activityResult", "correlationId", "category", "resources",
+    "id",
+    "displayName",
+    "componentName",
+    "actor",
+    "activity",
+    "activityDateTime",
+    "activityType",
+    "activityOperationType",
+    "activityResult",
+    "correlationId",
+    "category",
+    "resources",
 ];
 
 /// Parses a Graph auditEvent object. `id` and `activityDateTime` fall back on the
@@ -273,9 +298,9 @@ pub fn parse_event(
     default_id: impl FnOnce() -> String,
     default_time: impl FnOnce() -> DateTime<Utc>,
 ) -> Result<AuditEvent, BodyError> {
-    let obj = body
-        .as_object()
-        .ok_or_else(|| BodyError("The request body must be a JSON object (a microsoft.graph.auditEvent).".into()))?;
+    let obj = body.as_object().ok_or_else(|| {
+        BodyError("The request body must be a JSON object (a microsoft.graph.auditEvent).".into())
+    })?;
     only_known(obj, EVENT_PROPERTIES, "auditEvent")?;
     if let Some(t) = obj.get("@odata.type") {
         let name = t.as_str().unwrap_or_default().trim_start_matches('#');
@@ -286,7 +311,9 @@ pub fn parse_event(
         }
     }
     let id = match string(obj, "id", MAX_ID)? {
-        Some(id) if id.trim().is_empty() => return Err(BodyError("The property 'id' cannot be empty.".into())),
+        Some(id) if id.trim().is_empty() => {
+            return Err(BodyError("The property 'id' cannot be empty.".into()));
+        }
         Some(id) => id,
         None => default_id(),
     };
@@ -358,9 +385,9 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 
 /// Applies a Graph PATCH body to a stored event, with the same validation as create.
 pub fn patch_event(current: &AuditEvent, patch: &Value) -> Result<AuditEvent, BodyError> {
-    let obj = patch
-        .as_object()
-        .ok_or_else(|| BodyError("The request body must be a JSON object (a microsoft.graph.auditEvent).".into()))?;
+    let obj = patch.as_object().ok_or_else(|| {
+        BodyError("The request body must be a JSON object (a microsoft.graph.auditEvent).".into())
+    })?;
     if let Some(id) = obj.get("id")
         && id.as_str() != Some(current.id.as_str())
     {

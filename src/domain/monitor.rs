@@ -38,7 +38,8 @@ pub const OPERATION_TYPES: [&str; 8] =
     ["Create", "Delete", "Patch", "Action", "SetReference", "RemoveReference", "Get", "Search"];
 
 /// The `ActorType` enum of the export: `Unknown = 0`, then list position (§3, §10).
-pub const ACTOR_TYPES: [&str; 7] = ["Unknown", "ItPro", "IW", "System", "Partner", "Application", "GuestUser"];
+pub const ACTOR_TYPES: [&str; 7] =
+    ["Unknown", "ItPro", "IW", "System", "Partner", "Application", "GuestUser"];
 
 /// `ActivityResultStatus` for "Success" (the doc's value; the published sample shows 0).
 pub const RESULT_SUCCESS: i64 = 1;
@@ -67,10 +68,9 @@ fn opt(value: &Option<String>) -> Value {
 fn enum_value(vocabulary: &[&str], value: &Option<String>) -> Value {
     match value.as_deref() {
         None => Value::Null,
-        Some(s) => vocabulary
-            .iter()
-            .position(|v| *v == s)
-            .map_or_else(|| Value::String(s.to_string()), |i| json!(i)),
+        Some(s) => {
+            vocabulary.iter().position(|v| *v == s).map_or_else(|| Value::String(s.to_string()), |i| json!(i))
+        }
     }
 }
 
@@ -91,7 +91,13 @@ fn enum_name(vocabulary: &[&str], value: Option<&Value>, field: &str) -> Result<
 /// `ActivityDate`: US culture, no zone, seconds (`12/21/2024 1:45:10 AM`).
 pub fn activity_date(at: DateTime<Utc>) -> String {
     let (pm, hour) = at.hour12();
-    format!("{} {hour}:{:02}:{:02} {}", at.format("%-m/%-d/%Y"), at.minute(), at.second(), if pm { "PM" } else { "AM" })
+    format!(
+        "{} {hour}:{:02}:{:02} {}",
+        at.format("%-m/%-d/%Y"),
+        at.minute(),
+        at.second(),
+        if pm { "PM" } else { "AM" }
+    )
 }
 
 /// The record's `properties` object.
@@ -268,7 +274,8 @@ impl EventHubBatcher {
     /// Adds a record; returns the message it closed, if any.
     pub fn push(&mut self, window: i64, record: &str) -> Option<String> {
         let fits = self.message.len() + 1 + record.len() + Self::CLOSE.len() <= EVENT_HUB_MAX_BYTES;
-        let done = if self.records > 0 && (self.window != Some(window) || !fits) { self.finish() } else { None };
+        let done =
+            if self.records > 0 && (self.window != Some(window) || !fits) { self.finish() } else { None };
         if self.records == 0 {
             self.message.push_str(Self::OPEN);
         } else {
@@ -309,19 +316,22 @@ fn text_member(obj: &Map<String, Value>, key: &str) -> Value {
 /// Whether a JSON object looks like a resource-log record rather than a Graph event.
 pub fn is_record(value: &Value) -> bool {
     value.as_object().is_some_and(|o| {
-        member(o, "properties").is_some_and(Value::is_object) && (member(o, "time").is_some() || member(o, "operationName").is_some())
+        member(o, "properties").is_some_and(Value::is_object)
+            && (member(o, "time").is_some() || member(o, "operationName").is_some())
     })
 }
 
 /// Converts a resource-log record (or an event-hub/storage record of the same
 /// shape) back into an event, with the Graph validation of [`parse_event`].
 pub fn parse_record(value: &Value) -> Result<AuditEvent, BodyError> {
-    let obj = value.as_object().ok_or_else(|| BodyError("a resource-log record must be a JSON object".into()))?;
+    let obj =
+        value.as_object().ok_or_else(|| BodyError("a resource-log record must be a JSON object".into()))?;
     let props = match member(obj, "properties") {
         Some(Value::Object(p)) => p,
         // Log Analytics rows carry the same object serialized in a string.
         Some(Value::String(s)) => {
-            let parsed: Value = serde_json::from_str(s).map_err(|e| BodyError(format!("'Properties' is not JSON: {e}")))?;
+            let parsed: Value =
+                serde_json::from_str(s).map_err(|e| BodyError(format!("'Properties' is not JSON: {e}")))?;
             return parse_record(&json!({
                 "time": member(obj, "time").or_else(|| member(obj, "TimeGenerated")).cloned(),
                 "operationName": member(obj, "operationName").cloned(),
@@ -342,7 +352,8 @@ pub fn parse_record(value: &Value) -> Result<AuditEvent, BodyError> {
     };
     let operation = text_member(obj, "operationName");
     // Present (even null) means authoritative: written by auditgraph's extension.
-    let extension = |key: &str, fallback: &Value| member(props, key).cloned().unwrap_or_else(|| fallback.clone());
+    let extension =
+        |key: &str, fallback: &Value| member(props, key).cloned().unwrap_or_else(|| fallback.clone());
 
     let actor = match member(props, "Actor") {
         None | Some(Value::Null) => Value::Null,
@@ -377,7 +388,11 @@ pub fn parse_record(value: &Value) -> Result<AuditEvent, BodyError> {
     let ids = member(props, "TargetObjectIds").and_then(Value::as_array);
     let names = member(props, "TargetDisplayNames").and_then(Value::as_array);
     let targets = member(props, "Targets").and_then(Value::as_array);
-    let count = [targets.map(Vec::len), ids.map(Vec::len), names.map(Vec::len)].into_iter().flatten().max().unwrap_or(0);
+    let count = [targets.map(Vec::len), ids.map(Vec::len), names.map(Vec::len)]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
     let mut resources = Vec::with_capacity(count);
     for i in 0..count {
         let target = targets.and_then(|t| t.get(i)).and_then(Value::as_object);
@@ -450,7 +465,17 @@ mod tests {
         let keys: Vec<&str> = r.keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["time", "tenantId", "category", "operationName", "properties", "resultType", "resultDescription", "correlationId", "identity"]
+            [
+                "time",
+                "tenantId",
+                "category",
+                "operationName",
+                "properties",
+                "resultType",
+                "resultDescription",
+                "correlationId",
+                "identity"
+            ]
         );
         assert_eq!(r["time"], "2024-08-09T18:29:00.7023255Z");
         let p = &r["properties"];
@@ -470,7 +495,10 @@ mod tests {
         let actor = e.actor.as_mut().unwrap();
         actor.remote_tenant_id = Some("rt".into());
         actor.remote_user_id = Some("ru".into());
-        actor.user_role_scope_tags = vec![crate::domain::RoleScopeTagInfo { display_name: Some("Default".into()), role_scope_tag_id: Some("0".into()) }];
+        actor.user_role_scope_tags = vec![crate::domain::RoleScopeTagInfo {
+            display_name: Some("Default".into()),
+            role_scope_tag_id: Some("0".into()),
+        }];
         let text = to_dotnet_json(&Value::Object(record(&e, "t")));
         assert!(text.contains("\\u003cnull\\u003e"), "{text}");
         let back = parse_record(&serde_json::from_str(&text).unwrap()).unwrap();

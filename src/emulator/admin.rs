@@ -69,7 +69,9 @@ pub async fn gate(
     }
     let loopback = req.peer_addr().is_some_and(|peer| match peer.ip() {
         std::net::IpAddr::V4(ip) => ip.is_loopback(),
-        std::net::IpAddr::V6(ip) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        std::net::IpAddr::V6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     });
     let token = req.app_data::<web::Data<Emulator>>().and_then(|e| e.admin_token.clone());
     let presented = req
@@ -215,21 +217,41 @@ async fn set_clock(state: web::Data<AppState>, bytes: web::Bytes) -> Result<Http
     let request: ClockRequest = body(&bytes)?;
     let clock = &state.clock;
     match request {
-        ClockRequest { freeze_at: Some(at), freeze: None, offset_seconds: None, advance_seconds: None, reset: None } => {
-            clock.freeze(at)
-        }
-        ClockRequest { freeze_at: None, freeze: Some(true), offset_seconds: None, advance_seconds: None, reset: None } => {
-            clock.freeze(clock.now())
-        }
-        ClockRequest { freeze_at: None, freeze: None, offset_seconds: Some(s), advance_seconds: None, reset: None } => {
-            clock.offset(seconds(s)?)
-        }
-        ClockRequest { freeze_at: None, freeze: None, offset_seconds: None, advance_seconds: Some(s), reset: None } => {
-            clock.advance(seconds(s)?)
-        }
-        ClockRequest { freeze_at: None, freeze: None, offset_seconds: None, advance_seconds: None, reset: Some(true) } => {
-            clock.reset()
-        }
+        ClockRequest {
+            freeze_at: Some(at),
+            freeze: None,
+            offset_seconds: None,
+            advance_seconds: None,
+            reset: None,
+        } => clock.freeze(at),
+        ClockRequest {
+            freeze_at: None,
+            freeze: Some(true),
+            offset_seconds: None,
+            advance_seconds: None,
+            reset: None,
+        } => clock.freeze(clock.now()),
+        ClockRequest {
+            freeze_at: None,
+            freeze: None,
+            offset_seconds: Some(s),
+            advance_seconds: None,
+            reset: None,
+        } => clock.offset(seconds(s)?),
+        ClockRequest {
+            freeze_at: None,
+            freeze: None,
+            offset_seconds: None,
+            advance_seconds: Some(s),
+            reset: None,
+        } => clock.advance(seconds(s)?),
+        ClockRequest {
+            freeze_at: None,
+            freeze: None,
+            offset_seconds: None,
+            advance_seconds: None,
+            reset: Some(true),
+        } => clock.reset(),
         _ => {
             return Err(ApiError::bad_request(
                 "Send exactly one of: freezeAt (an instant), freeze: true, offsetSeconds, advanceSeconds, reset: true.",
@@ -260,7 +282,10 @@ async fn throttling(emulator: web::Data<Emulator>) -> HttpResponse {
     ok(throttling_view(&emulator))
 }
 
-async fn update_throttling(emulator: web::Data<Emulator>, bytes: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn update_throttling(
+    emulator: web::Data<Emulator>,
+    bytes: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let patch: ThrottlePatch = body(&bytes)?;
     emulator.throttle.update(patch).map_err(ApiError::BadRequest)?;
     Ok(ok(throttling_view(&emulator)))
@@ -292,7 +317,10 @@ async fn clear_faults(emulator: web::Data<Emulator>) -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
-async fn remove_fault(emulator: web::Data<Emulator>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn remove_fault(
+    emulator: web::Data<Emulator>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     if emulator.faults.remove(&id) {
         Ok(HttpResponse::NoContent().finish())
     } else {

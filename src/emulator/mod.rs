@@ -113,7 +113,9 @@ fn caller(req: &ServiceRequest) -> Caller {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .and_then(|token| token.split('.').nth(1))
-        .and_then(|payload| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok())
+        .and_then(|payload| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()
+        })
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
     let claim = |name: &str| {
         claims.as_ref().and_then(|c| c.get(name)).and_then(|v| v.as_str()).unwrap_or_default().to_string()
@@ -148,12 +150,17 @@ pub async fn graph_controls(
     }
     match decision.terminal {
         None => Ok(next.call(req).await?.map_into_boxed_body()),
-        Some(Fault::Status { status, retry_after }) => Ok(req.error_response(ApiError::Fault { status, retry_after })),
+        Some(Fault::Status { status, retry_after }) => {
+            Ok(req.error_response(ApiError::Fault { status, retry_after }))
+        }
         Some(Fault::Drop) => {
             // A body that fails before its first byte: the server gives up on the
             // connection, and the client sees it closed mid-response.
             let failing = futures_util::stream::once(async {
-                Err::<web::Bytes, _>(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "injected fault: drop"))
+                Err::<web::Bytes, _>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "injected fault: drop",
+                ))
             });
             Ok(req.into_response(HttpResponse::Ok().streaming(failing)))
         }
@@ -181,9 +188,7 @@ pub async fn record(
         return next.call(req).await;
     };
     let started = Instant::now();
-    let header = |name: &str| {
-        req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-    };
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let mut entry = Entry {
         seq: 0,
         time: chrono::Utc::now(),

@@ -169,7 +169,10 @@ struct State {
 
 impl Throttle {
     pub fn new(clock: Clock, config: ThrottleConfig) -> Throttle {
-        Throttle { clock, state: Mutex::new(State { config, windows: HashMap::new(), waits: HashMap::new() }) }
+        Throttle {
+            clock,
+            state: Mutex::new(State { config, windows: HashMap::new(), waits: HashMap::new() }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -238,7 +241,8 @@ impl Throttle {
             (Bucket::App { caller: caller.clone(), writes: false }, limits.app_any),
         ];
         if write {
-            buckets.push((Bucket::Tenant { tenant: caller.tenant.clone(), writes: true }, limits.tenant_write));
+            buckets
+                .push((Bucket::Tenant { tenant: caller.tenant.clone(), writes: true }, limits.tenant_write));
             buckets.push((Bucket::App { caller: caller.clone(), writes: true }, limits.app_write));
         }
         let mut wait: Option<Duration> = None;

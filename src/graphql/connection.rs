@@ -145,7 +145,11 @@ impl AuditEventConnection {
     /// only when selected).
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         let state = state(ctx);
-        Ok(state.store.count(self.filter.as_ref(), state.retention_start()).await.map_err(ApiError::Internal)?)
+        Ok(state
+            .store
+            .count(self.filter.as_ref(), state.retention_start())
+            .await
+            .map_err(ApiError::Internal)?)
     }
 }
 

@@ -9,11 +9,9 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
-};
-use futures_util::stream::{BoxStream, StreamExt};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe};
 use async_graphql::{ErrorExtensionValues, ErrorExtensions, Response};
+use futures_util::stream::{BoxStream, StreamExt};
 
 use crate::auth::AuthError;
 use crate::domain::graph::BodyError;
@@ -53,7 +51,9 @@ pub fn coded(code: Code, message: impl Into<String>) -> async_graphql::Error {
 impl From<ApiError> for async_graphql::Error {
     fn from(e: ApiError) -> Self {
         match e {
-            ApiError::EventNotFound(id) => coded(Code::NotFound, format!("No audit event has the id '{id}'.")),
+            ApiError::EventNotFound(id) => {
+                coded(Code::NotFound, format!("No audit event has the id '{id}'."))
+            }
             ApiError::Auth { status, message, .. } => {
                 let code = if status.as_u16() == 403 { Code::Forbidden } else { Code::Unauthenticated };
                 coded(code, message)

@@ -32,7 +32,8 @@ pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
         .iter()
         .find(|(name, _)| *name == file.as_str())
         .ok_or_else(|| ApiError::UnknownSegment(file.into_inner()))?;
-    let content_type = if name.ends_with(".css") { "text/css; charset=utf-8" } else { "text/javascript; charset=utf-8" };
+    let content_type =
+        if name.ends_with(".css") { "text/css; charset=utf-8" } else { "text/javascript; charset=utf-8" };
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         // The bundles change only with a new build of the server.
@@ -142,7 +143,5 @@ pub fn page(req: &HttpRequest, state: &AppState) -> HttpResponse {
     });
     // Inside <script>, `</` would end the element early; JSON allows escaping `<`.
     let config = config.to_string().replace('<', "\\u003c");
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(PAGE.replace("{{CONFIG}}", &config))
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(PAGE.replace("{{CONFIG}}", &config))
 }

@@ -26,12 +26,8 @@ use crate::auth::Operation;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/graphql")
-            .route(web::post().to(execute))
-            .route(web::get().to(get)),
-    )
-    .route("/graphql/assets/{file}", web::get().to(explorer::asset));
+    cfg.service(web::resource("/graphql").route(web::post().to(execute)).route(web::get().to(get)))
+        .route("/graphql/assets/{file}", web::get().to(explorer::asset));
 }
 
 fn caller(req: &HttpRequest) -> Caller {
@@ -44,9 +40,10 @@ fn caller(req: &HttpRequest) -> Caller {
 /// A request refused before any GraphQL execution (unreadable, too large, or not a
 /// GraphQL request at all), in GraphQL's response shape.
 fn rejected(status: StatusCode, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .body(json!({"errors": [{"message": message, "extensions": {"code": Code::BadUserInput.as_str()}}]}).to_string())
+    HttpResponse::build(status).content_type("application/json").body(
+        json!({"errors": [{"message": message, "extensions": {"code": Code::BadUserInput.as_str()}}]})
+            .to_string(),
+    )
 }
 
 async fn execute(
@@ -73,7 +70,9 @@ async fn execute(
         Err(e) => {
             return rejected(
                 StatusCode::BAD_REQUEST,
-                &format!("The body is not a GraphQL request (JSON with \"query\", and optionally \"variables\" and \"operationName\"): {e}"),
+                &format!(
+                    "The body is not a GraphQL request (JSON with \"query\", and optionally \"variables\" and \"operationName\"): {e}"
+                ),
             );
         }
     };
@@ -145,7 +144,9 @@ fn websocket(
         .get(header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|v| v.to_str().ok())
         .and_then(|offered| offered.split(',').find_map(|p| p.trim().parse::<WebSocketProtocols>().ok()))
-        .ok_or_else(|| actix_web::error::ErrorBadRequest("Offer the graphql-transport-ws (or graphql-ws) subprotocol."))?;
+        .ok_or_else(|| {
+            actix_web::error::ErrorBadRequest("Offer the graphql-transport-ws (or graphql-ws) subprotocol.")
+        })?;
     let (response, session, messages) =
         actix_ws::handle_with_protocols(&req, body, &[protocol.sec_websocket_protocol()])?;
 
@@ -195,7 +196,8 @@ fn websocket(
     let schema = schema.get_ref().clone();
     actix_web::rt::spawn(async move {
         let mut session = session;
-        let mut outgoing = std::pin::pin!(WebSocket::new(schema, incoming, protocol).on_connection_init(on_init));
+        let mut outgoing =
+            std::pin::pin!(WebSocket::new(schema, incoming, protocol).on_connection_init(on_init));
         while let Some(message) = outgoing.next().await {
             match message {
                 WsMessage::Text(text) => {
@@ -205,7 +207,8 @@ fn websocket(
                 }
                 WsMessage::Close(code, reason) => {
                     let code = if refused.load(Ordering::SeqCst) { 4403 } else { code };
-                    let reason = CloseReason { code: CloseCode::from(code), description: Some(close_reason(&reason)) };
+                    let reason =
+                        CloseReason { code: CloseCode::from(code), description: Some(close_reason(&reason)) };
                     let _ = session.close(Some(reason)).await;
                     return;
                 }

@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::types::{DateTime, Uuid};
 use crate::domain::Ticks;
 use crate::odata::{
-    self, ActorField, Collection, CompareOp, EventField, Field, Filter, Literal, OrderKey,
-    ResourceField, TextFunc,
+    self, ActorField, Collection, CompareOp, EventField, Field, Filter, Literal, OrderKey, ResourceField,
+    TextFunc,
 };
 
 /// Typed conditions on events; all that are given must hold. String comparisons are
@@ -98,9 +98,14 @@ impl AuditEventFilter {
             });
         }
         if let Some(text) = &self.text_contains {
-            let own = [EventField::DisplayName, EventField::Activity, EventField::ActivityType, EventField::ComponentName]
-                .into_iter()
-                .map(|f| contains(event(f), text));
+            let own = [
+                EventField::DisplayName,
+                EventField::Activity,
+                EventField::ActivityType,
+                EventField::ComponentName,
+            ]
+            .into_iter()
+            .map(|f| contains(event(f), text));
             let target = Filter::Any {
                 collection: Collection::Resources,
                 predicate: Some(Box::new(contains(Field::Resource(ResourceField::DisplayName), text))),
@@ -113,7 +118,10 @@ impl AuditEventFilter {
 
 /// `filter` (OData text) and `where` (typed), both optional; when both are given an
 /// event must match both.
-pub fn combined_filter(filter: Option<&str>, typed: Option<&AuditEventFilter>) -> Result<Option<Filter>, odata::ODataError> {
+pub fn combined_filter(
+    filter: Option<&str>,
+    typed: Option<&AuditEventFilter>,
+) -> Result<Option<Filter>, odata::ODataError> {
     let parsed = match filter.map(str::trim).filter(|f| !f.is_empty()) {
         Some(text) => Some(odata::parse_filter(text)?),
         None => None,
@@ -311,7 +319,9 @@ mod tests {
         };
         assert_eq!(
             range.to_filter(),
-            Some(parsed("activityDateTime ge 2026-01-01T00:00:00Z and activityDateTime lt 2026-02-01T12:30:00.1234567Z"))
+            Some(parsed(
+                "activityDateTime ge 2026-01-01T00:00:00Z and activityDateTime lt 2026-02-01T12:30:00.1234567Z"
+            ))
         );
 
         let text = AuditEventFilter { text_contains: Some("wipe".into()), ..Default::default() };
@@ -340,7 +350,9 @@ mod tests {
     fn inputs_serialise_as_graph_bodies() {
         let input = AuditEventInput {
             display_name: MaybeUndefined::Null,
-            activity_date_time: MaybeUndefined::Value(DateTime(parse_datetime("2024-07-22T22:17:09.7552025Z").unwrap())),
+            activity_date_time: MaybeUndefined::Value(DateTime(
+                parse_datetime("2024-07-22T22:17:09.7552025Z").unwrap(),
+            )),
             actor: MaybeUndefined::Value(AuditActorInput {
                 ip_address: MaybeUndefined::Value("10.0.0.7".into()),
                 ..Default::default()

@@ -19,7 +19,11 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Records an event. Without `actor`, the caller is the actor (as REST's POST).
-    async fn create_audit_event(&self, ctx: &Context<'_>, input: AuditEventInput) -> async_graphql::Result<Event> {
+    async fn create_audit_event(
+        &self,
+        ctx: &Context<'_>,
+        input: AuditEventInput,
+    ) -> async_graphql::Result<Event> {
         let principal = authorize(ctx, Operation::Write)?;
         let state = state(ctx);
         let now = truncate_to_ticks(state.clock.now());
@@ -34,7 +38,12 @@ impl Mutation {
 
     /// Changes an event: objects merge member by member, lists replace, `null`
     /// clears (as REST's PATCH).
-    async fn update_audit_event(&self, ctx: &Context<'_>, id: ID, input: AuditEventInput) -> async_graphql::Result<Event> {
+    async fn update_audit_event(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: AuditEventInput,
+    ) -> async_graphql::Result<Event> {
         authorize(ctx, Operation::Write)?;
         let state = state(ctx);
         let current = state.event(&id).await?;

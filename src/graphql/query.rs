@@ -36,7 +36,9 @@ impl Query {
     /// form; given both, an event must match both. Page forwards with
     /// `first`/`after`, backwards with `last`/`before` (at most the server's maximum
     /// page size, 1000 by default; 50 when neither is given).
-    #[graphql(complexity = "(first.or(last).map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize)).max(1) * child_complexity + 1")]
+    #[graphql(
+        complexity = "(first.or(last).map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize)).max(1) * child_complexity + 1"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn audit_events(
         &self,
@@ -80,7 +82,11 @@ impl Query {
 
     /// A category's activity types: Intune's catalogue and every type stored (REST's
     /// `getAuditActivityTypes`).
-    async fn audit_activity_types(&self, ctx: &Context<'_>, category: String) -> async_graphql::Result<Vec<String>> {
+    async fn audit_activity_types(
+        &self,
+        ctx: &Context<'_>,
+        category: String,
+    ) -> async_graphql::Result<Vec<String>> {
         authorize(ctx, Operation::Read)?;
         Ok(state(ctx).activity_types(&category).await.map_err(ApiError::Internal)?)
     }

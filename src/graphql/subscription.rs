@@ -8,10 +8,10 @@ use async_graphql::{Context, Subscription};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::authorize;
 use super::error::{Code, coded};
 use super::inputs::{AuditEventFilter, combined_filter};
 use super::types::Event;
-use super::authorize;
 use crate::audit::Change;
 use crate::auth::Operation;
 use crate::domain::Ticks;
@@ -52,7 +52,10 @@ impl Subscription {
                         Some(at) => match tokio::time::timeout_at(at, changes.recv()).await {
                             Ok(received) => received,
                             Err(_) => {
-                                let expired = coded(Code::Unauthenticated, "The access token has expired: subscribe again with a new one.");
+                                let expired = coded(
+                                    Code::Unauthenticated,
+                                    "The access token has expired: subscribe again with a new one.",
+                                );
                                 return Some((Err(expired), None));
                             }
                         },
@@ -61,7 +64,8 @@ impl Subscription {
                     let item = match received {
                         Ok(Change::Created(event)) => {
                             // As REST, never serve what is already outside the retention window.
-                            let visible = Ticks::from_datetime(event.activity_date_time) >= state.retention_start();
+                            let visible =
+                                Ticks::from_datetime(event.activity_date_time) >= state.retention_start();
                             if !visible || filter.as_ref().is_some_and(|f| !eval::matches(f, &event)) {
                                 continue;
                             }
@@ -70,7 +74,10 @@ impl Subscription {
                         Ok(Change::Updated(_) | Change::Deleted(_)) => continue,
                         Err(RecvError::Lagged(missed)) => {
                             tracing::warn!(missed, "a GraphQL subscriber fell behind");
-                            Err(coded(Code::Internal, format!("This subscription fell behind and missed {missed} events.")))
+                            Err(coded(
+                                Code::Internal,
+                                format!("This subscription fell behind and missed {missed} events."),
+                            ))
                         }
                         Err(RecvError::Closed) => return None,
                     };

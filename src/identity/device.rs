@@ -55,10 +55,7 @@ const USER_CODE_LEN: usize = 9;
 
 impl DeviceStore {
     pub fn new(data_dir: &Path) -> Self {
-        Self {
-            dir: data_dir.join("identity").join("device-codes"),
-            polls: Arc::default(),
-        }
+        Self { dir: data_dir.join("identity").join("device-codes"), polls: Arc::default() }
     }
 
     /// A fresh user code.
@@ -71,12 +68,8 @@ impl DeviceStore {
     /// Normalises what a user typed; `None` for anything that cannot be a
     /// user code (this also keeps path separators out of file names).
     pub fn normalise_user_code(input: &str) -> Option<String> {
-        let code: String = input
-            .trim()
-            .chars()
-            .filter(|c| *c != '-' && *c != ' ')
-            .collect::<String>()
-            .to_ascii_uppercase();
+        let code: String =
+            input.trim().chars().filter(|c| *c != '-' && *c != ' ').collect::<String>().to_ascii_uppercase();
         (!code.is_empty() && code.len() <= 32 && code.bytes().all(|b| b.is_ascii_alphanumeric()))
             .then_some(code)
     }
@@ -98,29 +91,20 @@ impl DeviceStore {
 
     pub fn get(&self, user_code: &str) -> anyhow::Result<Option<DeviceEntry>> {
         match std::fs::read_to_string(self.path(user_code)) {
-            Ok(text) => Ok(Some(
-                serde_json::from_str(&text).context("corrupt device-code file")?,
-            )),
+            Ok(text) => Ok(Some(serde_json::from_str(&text).context("corrupt device-code file")?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).context("cannot read device-code state"),
         }
     }
 
     pub fn put(&self, user_code: &str, entry: &DeviceEntry) -> anyhow::Result<()> {
-        files::replace(
-            &self.path(user_code),
-            serde_json::to_string(entry)?.as_bytes(),
-            false,
-        )
+        files::replace(&self.path(user_code), serde_json::to_string(entry)?.as_bytes(), false)
     }
 
     /// Counts a poll of a pending code; returns how many polls were seen
     /// before this one.
     pub fn count_poll(&self, user_code: &str) -> u32 {
-        let mut polls = self
-            .polls
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut polls = self.polls.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let seen = polls.entry(user_code.to_string()).or_insert(0);
         let before = *seen;
         *seen += 1;
@@ -141,10 +125,7 @@ impl DeviceStore {
             if expired {
                 let _ = std::fs::remove_file(&path);
                 if let Some(code) = path.file_stem().and_then(|s| s.to_str()) {
-                    self.polls
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(code);
+                    self.polls.lock().unwrap_or_else(|p| p.into_inner()).remove(code);
                 }
             }
         }

@@ -130,11 +130,9 @@ pub struct DirectoryError {
 impl fmt::Display for DirectoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.line, self.column) {
-            (Some(line), Some(column)) => write!(
-                f,
-                "{}: line {line}, column {column}: {}",
-                self.source_name, self.message
-            ),
+            (Some(line), Some(column)) => {
+                write!(f, "{}: line {line}, column {column}: {}", self.source_name, self.message)
+            }
             _ => write!(f, "{}: {}", self.source_name, self.message),
         }
     }
@@ -162,52 +160,37 @@ impl Directory {
 
     /// The fixed development tenant (see `well_known::dev` and the README).
     pub fn development() -> Self {
-        let dev_app = |client_id: &str, object_id: &str, name: &str, secret: &str, role: &str| {
-            AppRegistration {
+        let dev_app =
+            |client_id: &str, object_id: &str, name: &str, secret: &str, role: &str| AppRegistration {
                 client_id: client_id.into(),
                 object_id: object_id.into(),
                 display_name: name.into(),
                 secrets: if secret.is_empty() {
                     vec![]
                 } else {
-                    vec![ClientSecret {
-                        value: secret.into(),
-                        expires: None,
-                    }]
+                    vec![ClientSecret { value: secret.into(), expires: None }]
                 },
                 public_client: false,
-                application_permissions: if role.is_empty() {
-                    vec![]
-                } else {
-                    vec![role.into()]
-                },
+                application_permissions: if role.is_empty() { vec![] } else { vec![role.into()] },
                 delegated_permissions: if role.is_empty() {
                     vec![permissions::USER_READ.into()]
                 } else {
                     vec![role.into(), permissions::USER_READ.into()]
                 },
                 redirect_uris: loopback_redirect_uris(),
-            }
-        };
-        let dev_user =
-            |object_id: &str, upn: &str, name: &str, given: &str, surname: &str, roles: &[&str]| {
-                User {
-                    object_id: object_id.into(),
-                    upn: upn.into(),
-                    display_name: name.into(),
-                    given_name: Some(given.into()),
-                    surname: Some(surname.into()),
-                    password: dev::PASSWORD.into(),
-                    directory_roles: roles.iter().map(|r| r.to_string()).collect(),
-                }
             };
-        let mut public_client = dev_app(
-            dev::PUBLIC_CLIENT_ID,
-            dev::PUBLIC_CLIENT_OBJECT_ID,
-            "auditgraph-public-client",
-            "",
-            "",
-        );
+        let dev_user =
+            |object_id: &str, upn: &str, name: &str, given: &str, surname: &str, roles: &[&str]| User {
+                object_id: object_id.into(),
+                upn: upn.into(),
+                display_name: name.into(),
+                given_name: Some(given.into()),
+                surname: Some(surname.into()),
+                password: dev::PASSWORD.into(),
+                directory_roles: roles.iter().map(|r| r.to_string()).collect(),
+            };
+        let mut public_client =
+            dev_app(dev::PUBLIC_CLIENT_ID, dev::PUBLIC_CLIENT_OBJECT_ID, "auditgraph-public-client", "", "");
         public_client.public_client = true;
         public_client.delegated_permissions = vec![
             permissions::DEVICE_MANAGEMENT_APPS_READ_ALL.into(),
@@ -259,14 +242,7 @@ impl Directory {
                     "Admin",
                     &[directory_roles::INTUNE_ADMINISTRATOR],
                 ),
-                dev_user(
-                    dev::AUDITOR_OBJECT_ID,
-                    dev::AUDITOR_UPN,
-                    "Audit Reader",
-                    "Audit",
-                    "Reader",
-                    &[],
-                ),
+                dev_user(dev::AUDITOR_OBJECT_ID, dev::AUDITOR_UPN, "Audit Reader", "Audit", "Reader", &[]),
                 dev_user(
                     dev::HELPDESK_OBJECT_ID,
                     dev::HELPDESK_UPN,
@@ -306,9 +282,7 @@ impl Directory {
                 },
             ],
         };
-        Self {
-            tenants: vec![tenant],
-        }
+        Self { tenants: vec![tenant] }
     }
 
     pub fn tenants(&self) -> &[Tenant] {
@@ -328,10 +302,7 @@ impl Directory {
     /// Resolves the `{tenant}` path segment: a tenant id, a domain, or one of
     /// the multi-tenant aliases. `None` means the tenant does not exist.
     pub fn resolve(&self, segment: &str) -> Option<TenantScope<'_>> {
-        if ["common", "organizations", "consumers"]
-            .iter()
-            .any(|alias| segment.eq_ignore_ascii_case(alias))
-        {
+        if ["common", "organizations", "consumers"].iter().any(|alias| segment.eq_ignore_ascii_case(alias)) {
             return Some(TenantScope::Any);
         }
         self.tenants
@@ -348,64 +319,41 @@ impl Directory {
     ) -> Option<(&'a Tenant, &'a AppRegistration)> {
         match scope {
             TenantScope::Tenant(t) => t.app(client_id).map(|a| (t, a)),
-            TenantScope::Any => self
-                .tenants
-                .iter()
-                .find_map(|t| t.app(client_id).map(|a| (t, a))),
+            TenantScope::Any => self.tenants.iter().find_map(|t| t.app(client_id).map(|a| (t, a))),
         }
     }
 
     /// Finds the user `upn` within `scope` (for `common`: the tenant whose
     /// domain the UPN carries, else any tenant that has the user).
-    pub fn find_user<'a>(
-        &'a self,
-        scope: TenantScope<'a>,
-        upn: &str,
-    ) -> Option<(&'a Tenant, &'a User)> {
+    pub fn find_user<'a>(&'a self, scope: TenantScope<'a>, upn: &str) -> Option<(&'a Tenant, &'a User)> {
         match scope {
             TenantScope::Tenant(t) => t.user_by_upn(upn).map(|u| (t, u)),
-            TenantScope::Any => self
-                .tenants
-                .iter()
-                .find_map(|t| t.user_by_upn(upn).map(|u| (t, u))),
+            TenantScope::Any => self.tenants.iter().find_map(|t| t.user_by_upn(upn).map(|u| (t, u))),
         }
     }
 }
 
 impl Tenant {
     pub fn app(&self, client_id: &str) -> Option<&AppRegistration> {
-        self.apps
-            .iter()
-            .find(|a| a.client_id.eq_ignore_ascii_case(client_id.trim()))
+        self.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(client_id.trim()))
     }
 
     pub fn user_by_upn(&self, upn: &str) -> Option<&User> {
-        self.users
-            .iter()
-            .find(|u| u.upn.eq_ignore_ascii_case(upn.trim()))
+        self.users.iter().find(|u| u.upn.eq_ignore_ascii_case(upn.trim()))
     }
 
     pub fn user_by_id(&self, object_id: &str) -> Option<&User> {
-        self.users
-            .iter()
-            .find(|u| u.object_id.eq_ignore_ascii_case(object_id))
+        self.users.iter().find(|u| u.object_id.eq_ignore_ascii_case(object_id))
     }
 
     /// The Intune roles assigned to a user.
     pub fn intune_roles_of(&self, user_object_id: &str) -> Vec<&IntuneRole> {
         let mut roles: Vec<&IntuneRole> = Vec::new();
         for assignment in &self.intune_role_assignments {
-            if !assignment
-                .member_ids
-                .iter()
-                .any(|m| m.eq_ignore_ascii_case(user_object_id))
-            {
+            if !assignment.member_ids.iter().any(|m| m.eq_ignore_ascii_case(user_object_id)) {
                 continue;
             }
-            if let Some(role) = self
-                .intune_roles
-                .iter()
-                .find(|r| r.id == assignment.role_id)
+            if let Some(role) = self.intune_roles.iter().find(|r| r.id == assignment.role_id)
                 && !roles.iter().any(|r| r.id == role.id)
             {
                 roles.push(role);
@@ -433,9 +381,7 @@ impl AppRegistration {
     /// RFC 8252 §7.3 as Entra does: the port is ignored, and a registration
     /// without a path accepts any path on that loopback host.
     pub fn accepts_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris
-            .iter()
-            .any(|registered| redirect_matches(registered, uri))
+        self.redirect_uris.iter().any(|registered| redirect_matches(registered, uri))
     }
 }
 
@@ -504,11 +450,7 @@ struct Locator<'a> {
 }
 
 impl Locator<'_> {
-    fn error(
-        &self,
-        span: Option<std::ops::Range<usize>>,
-        message: impl Into<String>,
-    ) -> DirectoryError {
+    fn error(&self, span: Option<std::ops::Range<usize>>, message: impl Into<String>) -> DirectoryError {
         let (line, column) = match span {
             Some(span) => {
                 let before = &self.text[..span.start.min(self.text.len())];
@@ -518,12 +460,7 @@ impl Locator<'_> {
             }
             None => (None, None),
         };
-        DirectoryError {
-            source_name: self.source_name.to_string(),
-            line,
-            column,
-            message: message.into(),
-        }
+        DirectoryError { source_name: self.source_name.to_string(), line, column, message: message.into() }
     }
 
     fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> DirectoryError {
@@ -598,19 +535,14 @@ impl<'de> Deserialize<'de> for RawSecret {
             type Value = RawSecret;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    r#"a secret string or { value = "...", expires = 2030-01-01T00:00:00Z }"#,
-                )
+                f.write_str(r#"a secret string or { value = "...", expires = 2030-01-01T00:00:00Z }"#)
             }
 
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawSecret, E> {
                 Ok(RawSecret::Plain(v.to_string()))
             }
 
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<RawSecret, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawSecret, A::Error> {
                 let (mut value, mut expires) = (None, None);
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
@@ -628,10 +560,7 @@ impl<'de> Deserialize<'de> for RawSecret {
                             })
                         }
                         other => {
-                            return Err(serde::de::Error::unknown_field(
-                                other,
-                                &["value", "expires"],
-                            ));
+                            return Err(serde::de::Error::unknown_field(other, &["value", "expires"]));
                         }
                     }
                 }
@@ -683,16 +612,11 @@ struct RawAssignment {
 const ID_NAMESPACE: Uuid = Uuid::from_u128(0x7d0f0a2c_1b1e_4c55_9a3e_2f5c00000000);
 
 fn derived_id(parts: &[&str]) -> String {
-    Uuid::new_v5(&ID_NAMESPACE, parts.join("\n").to_lowercase().as_bytes())
-        .hyphenated()
-        .to_string()
+    Uuid::new_v5(&ID_NAMESPACE, parts.join("\n").to_lowercase().as_bytes()).hyphenated().to_string()
 }
 
 fn valid_permission_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 impl RawFile {
@@ -708,16 +632,9 @@ impl RawFile {
         // Uniqueness across tenants is checked after the fact; positions are
         // lost by then, so re-find the offending text for the message.
         for (i, t) in tenants.iter().enumerate() {
-            if let Some(dup) = tenants[..i]
-                .iter()
-                .find(|o| o.id == t.id || o.domain == t.domain)
-            {
+            if let Some(dup) = tenants[..i].iter().find(|o| o.id == t.id || o.domain == t.domain) {
                 let what = if dup.id == t.id { &t.id } else { &t.domain };
-                let offset = at
-                    .text
-                    .match_indices(what.as_str())
-                    .nth(1)
-                    .map(|(o, _)| o..o);
+                let offset = at.text.match_indices(what.as_str()).nth(1).map(|(o, _)| o..o);
                 return Err(at.error(offset, format!("tenant '{what}' is declared twice")));
             }
         }
@@ -730,10 +647,7 @@ impl RawTenant {
         let id = at.guid(&self.id, "tenant id")?;
         let domain = self.domain.get_ref().trim().to_ascii_lowercase();
         if domain.is_empty() || !domain.contains('.') || domain.contains(['/', ' ', '@']) {
-            return Err(at.at(
-                &self.domain,
-                format!("'{}' is not a domain name", self.domain.get_ref()),
-            ));
+            return Err(at.at(&self.domain, format!("'{}' is not a domain name", self.domain.get_ref())));
         }
 
         let mut apps: Vec<AppRegistration> = Vec::new();
@@ -741,16 +655,10 @@ impl RawTenant {
             let span = raw.span();
             let app = raw.into_inner().validate(at, &id)?;
             if apps.iter().any(|a| a.client_id == app.client_id) {
-                return Err(at.error(
-                    Some(span),
-                    format!("client_id '{}' is declared twice", app.client_id),
-                ));
+                return Err(at.error(Some(span), format!("client_id '{}' is declared twice", app.client_id)));
             }
             if apps.iter().any(|a| a.object_id == app.object_id) {
-                return Err(at.error(
-                    Some(span),
-                    format!("object_id '{}' is declared twice", app.object_id),
-                ));
+                return Err(at.error(Some(span), format!("object_id '{}' is declared twice", app.object_id)));
             }
             apps.push(app);
         }
@@ -765,10 +673,7 @@ impl RawTenant {
             if users.iter().any(|u| u.object_id == user.object_id)
                 || apps.iter().any(|a| a.object_id == user.object_id)
             {
-                return Err(at.error(
-                    Some(span),
-                    format!("object_id '{}' is declared twice", user.object_id),
-                ));
+                return Err(at.error(Some(span), format!("object_id '{}' is declared twice", user.object_id)));
             }
             users.push(user);
         }
@@ -797,16 +702,9 @@ impl RawTenant {
                 .iter()
                 .any(|r| r.id == role_id || r.display_name.eq_ignore_ascii_case(&display_name))
             {
-                return Err(at.error(
-                    Some(span),
-                    format!("Intune role '{display_name}' is declared twice"),
-                ));
+                return Err(at.error(Some(span), format!("Intune role '{display_name}' is declared twice")));
             }
-            intune_roles.push(IntuneRole {
-                id: role_id,
-                display_name,
-                permissions: perms,
-            });
+            intune_roles.push(IntuneRole { id: role_id, display_name, permissions: perms });
         }
 
         let mut intune_role_assignments = Vec::new();
@@ -815,35 +713,20 @@ impl RawTenant {
             let wanted = raw.role.get_ref().trim();
             let role = intune_roles
                 .iter()
-                .find(|r| {
-                    r.id.eq_ignore_ascii_case(wanted) || r.display_name.eq_ignore_ascii_case(wanted)
-                })
-                .ok_or_else(|| {
-                    at.at(
-                        &raw.role,
-                        format!("no [[tenant.intune_role]] named '{wanted}'"),
-                    )
-                })?;
+                .find(|r| r.id.eq_ignore_ascii_case(wanted) || r.display_name.eq_ignore_ascii_case(wanted))
+                .ok_or_else(|| at.at(&raw.role, format!("no [[tenant.intune_role]] named '{wanted}'")))?;
             let mut member_ids = Vec::new();
             for m in &raw.members {
                 let wanted = m.get_ref().trim();
                 let user = users
                     .iter()
-                    .find(|u| {
-                        u.upn.eq_ignore_ascii_case(wanted)
-                            || u.object_id.eq_ignore_ascii_case(wanted)
-                    })
+                    .find(|u| u.upn.eq_ignore_ascii_case(wanted) || u.object_id.eq_ignore_ascii_case(wanted))
                     .ok_or_else(|| {
-                        at.at(
-                            m,
-                            format!("no [[tenant.user]] with UPN or object_id '{wanted}'"),
-                        )
+                        at.at(m, format!("no [[tenant.user]] with UPN or object_id '{wanted}'"))
                     })?;
                 member_ids.push(user.object_id.clone());
             }
-            let display_name = raw
-                .display_name
-                .unwrap_or_else(|| role.display_name.clone());
+            let display_name = raw.display_name.unwrap_or_else(|| role.display_name.clone());
             let assignment_id = match &raw.id {
                 Some(v) => at.guid(v, "Intune role assignment id")?,
                 None => derived_id(&[&id, "intune-role-assignment", &role.id, &display_name]),
@@ -869,11 +752,7 @@ impl RawTenant {
 }
 
 impl RawApp {
-    fn validate(
-        self,
-        at: &Locator<'_>,
-        tenant_id: &str,
-    ) -> Result<AppRegistration, DirectoryError> {
+    fn validate(self, at: &Locator<'_>, tenant_id: &str) -> Result<AppRegistration, DirectoryError> {
         let client_id = at.guid(&self.client_id, "client_id")?;
         let object_id = match &self.object_id {
             Some(v) => at.guid(v, "object_id")?,
@@ -882,10 +761,7 @@ impl RawApp {
         let mut secrets = Vec::new();
         for s in &self.secrets {
             let secret = match s.get_ref() {
-                RawSecret::Plain(value) => ClientSecret {
-                    value: value.clone(),
-                    expires: None,
-                },
+                RawSecret::Plain(value) => ClientSecret { value: value.clone(), expires: None },
                 RawSecret::WithExpiry { value, expires } => {
                     let expires = match expires {
                         None => None,
@@ -902,10 +778,7 @@ impl RawApp {
                                 .with_timezone(&Utc),
                         ),
                     };
-                    ClientSecret {
-                        value: value.clone(),
-                        expires,
-                    }
+                    ClientSecret { value: value.clone(), expires }
                 }
             };
             if secret.value.is_empty() {
@@ -914,10 +787,7 @@ impl RawApp {
             secrets.push(secret);
         }
         if self.public_client && !secrets.is_empty() {
-            return Err(at.at(
-                &self.client_id,
-                "a public client (public_client = true) may not have secrets",
-            ));
+            return Err(at.at(&self.client_id, "a public client (public_client = true) may not have secrets"));
         }
         if !self.public_client && secrets.is_empty() {
             return Err(at.at(
@@ -951,10 +821,7 @@ impl RawApp {
                 let mut out = Vec::new();
                 for uri in &list {
                     let value = uri.get_ref().trim();
-                    if value.is_empty()
-                        || !value.contains(':')
-                        || value.contains(char::is_whitespace)
-                    {
+                    if value.is_empty() || !value.contains(':') || value.contains(char::is_whitespace) {
                         return Err(at.at(uri, format!("'{value}' is not a redirect URI")));
                     }
                     out.push(value.to_string());
@@ -982,10 +849,7 @@ impl RawUser {
             !local.is_empty() && domain.contains('.') && !domain.contains('@')
         });
         if !valid_upn {
-            return Err(at.at(
-                &self.upn,
-                format!("'{upn}' is not a user principal name (name@domain)"),
-            ));
+            return Err(at.at(&self.upn, format!("'{upn}' is not a user principal name (name@domain)")));
         }
         let object_id = match &self.object_id {
             Some(v) => at.guid(v, "object_id")?,
@@ -1016,9 +880,8 @@ impl RawUser {
                 directory_roles.push(id);
             }
         }
-        let display_name = self
-            .display_name
-            .unwrap_or_else(|| upn.split('@').next().unwrap_or_default().to_string());
+        let display_name =
+            self.display_name.unwrap_or_else(|| upn.split('@').next().unwrap_or_default().to_string());
         Ok(User {
             object_id,
             upn,
@@ -1043,45 +906,24 @@ mod tests {
     #[test]
     fn example_file_parses_and_resolves_references() {
         let dir = Directory::from_toml_str(EXAMPLE, "tenant.example.toml").expect("example parses");
-        let t = dir
-            .resolve("fabrikam.onmicrosoft.com")
-            .expect("tenant by domain");
-        let TenantScope::Tenant(t) = t else {
-            panic!("expected a tenant")
-        };
+        let t = dir.resolve("fabrikam.onmicrosoft.com").expect("tenant by domain");
+        let TenantScope::Tenant(t) = t else { panic!("expected a tenant") };
         assert_eq!(t.id, "3f2a1b0c-0d9e-4f8a-b7c6-d5e4f3a2b100");
-        let reader = t
-            .app("3F2A1B0C-0D9E-4F8A-B7C6-D5E4F3A2B201")
-            .expect("app lookup is case-insensitive");
-        assert_eq!(
-            reader.application_permissions,
-            vec!["DeviceManagementApps.Read.All"]
-        );
+        let reader = t.app("3F2A1B0C-0D9E-4F8A-B7C6-D5E4F3A2B201").expect("app lookup is case-insensitive");
+        assert_eq!(reader.application_permissions, vec!["DeviceManagementApps.Read.All"]);
         assert_eq!(reader.secrets.len(), 2);
         assert!(reader.secrets[1].expires.is_some());
-        let auditor = t
-            .user_by_upn("Auditor@Fabrikam.onmicrosoft.com")
-            .expect("user");
-        assert_eq!(
-            t.intune_permissions_of(&auditor.object_id),
-            vec![intune::AUDIT_READ.to_string()]
-        );
-        let admin = t
-            .user_by_upn("admin@fabrikam.onmicrosoft.com")
-            .expect("admin");
-        assert_eq!(
-            admin.directory_roles,
-            vec![directory_roles::GLOBAL_ADMINISTRATOR.to_string()]
-        );
+        let auditor = t.user_by_upn("Auditor@Fabrikam.onmicrosoft.com").expect("user");
+        assert_eq!(t.intune_permissions_of(&auditor.object_id), vec![intune::AUDIT_READ.to_string()]);
+        let admin = t.user_by_upn("admin@fabrikam.onmicrosoft.com").expect("admin");
+        assert_eq!(admin.directory_roles, vec![directory_roles::GLOBAL_ADMINISTRATOR.to_string()]);
         // Objects without an id get a stable, name-derived one.
         let again = Directory::from_toml_str(EXAMPLE, "x").expect("parses twice");
-        let TenantScope::Tenant(t2) = again.resolve("fabrikam.onmicrosoft.com").expect("tenant")
-        else {
+        let TenantScope::Tenant(t2) = again.resolve("fabrikam.onmicrosoft.com").expect("tenant") else {
             panic!()
         };
         assert_eq!(
-            t2.user_by_upn("auditor@fabrikam.onmicrosoft.com")
-                .map(|u| &u.object_id),
+            t2.user_by_upn("auditor@fabrikam.onmicrosoft.com").map(|u| &u.object_id),
             Some(&auditor.object_id)
         );
     }
@@ -1089,25 +931,14 @@ mod tests {
     #[test]
     fn development_tenant_is_fixed() {
         let dir = Directory::development();
-        let TenantScope::Tenant(t) = dir.resolve(dev::TENANT_DOMAIN).expect("dev tenant") else {
-            panic!()
-        };
+        let TenantScope::Tenant(t) = dir.resolve(dev::TENANT_DOMAIN).expect("dev tenant") else { panic!() };
         assert_eq!(t.id, dev::TENANT_ID);
         assert_eq!(t.apps.len(), 4);
-        assert!(
-            t.app(dev::PUBLIC_CLIENT_ID)
-                .is_some_and(|a| a.public_client)
-        );
+        assert!(t.app(dev::PUBLIC_CLIENT_ID).is_some_and(|a| a.public_client));
         let auditor = t.user_by_upn(dev::AUDITOR_UPN).expect("auditor");
         assert_eq!(auditor.object_id, dev::AUDITOR_OBJECT_ID);
-        assert_eq!(
-            t.intune_permissions_of(dev::AUDITOR_OBJECT_ID),
-            vec![intune::AUDIT_READ]
-        );
-        assert!(
-            !t.intune_permissions_of(dev::HELPDESK_OBJECT_ID)
-                .contains(&intune::AUDIT_READ.to_string())
-        );
+        assert_eq!(t.intune_permissions_of(dev::AUDITOR_OBJECT_ID), vec![intune::AUDIT_READ]);
+        assert!(!t.intune_permissions_of(dev::HELPDESK_OBJECT_ID).contains(&intune::AUDIT_READ.to_string()));
         assert!(matches!(dir.resolve("common"), Some(TenantScope::Any)));
         assert!(dir.resolve("fabrikam.com").is_none());
     }
@@ -1118,9 +949,7 @@ mod tests {
 
     #[test]
     fn syntax_error_names_line() {
-        let err = parse_err(
-            "[[tenant]]\nid = \"7d0f0a2c-1b1e-4c55-9a3e-2f5c00000001\"\ndomain = contoso\n",
-        );
+        let err = parse_err("[[tenant]]\nid = \"7d0f0a2c-1b1e-4c55-9a3e-2f5c00000001\"\ndomain = contoso\n");
         assert_eq!(err.line, Some(3), "{err}");
         assert!(err.to_string().starts_with("tenants.toml: line 3"), "{err}");
     }
@@ -1158,11 +987,7 @@ members = ["u@a.example"]
 "#;
         let err = parse_err(text);
         assert_eq!(err.line, Some(11), "{err}");
-        assert!(
-            err.message
-                .contains("no [[tenant.intune_role]] named 'Auditors'"),
-            "{err}"
-        );
+        assert!(err.message.contains("no [[tenant.intune_role]] named 'Auditors'"), "{err}");
     }
 
     #[test]
@@ -1170,11 +995,7 @@ members = ["u@a.example"]
         let text = "[[tenant]]\nid = \"7d0f0a2c-1b1e-4c55-9a3e-2f5c00000001\"\ndomain = \"a.example\"\n[[tenant.user]]\nupn = \"u@a.example\"\npassword = \"p\"\ndirectory_roles = [\"Chief Wizard\"]\n";
         let err = parse_err(text);
         assert_eq!(err.line, Some(7));
-        assert!(
-            err.message
-                .contains("unknown directory role 'Chief Wizard'"),
-            "{err}"
-        );
+        assert!(err.message.contains("unknown directory role 'Chief Wizard'"), "{err}");
 
         let text = "[[tenant]]\nid = \"7d0f0a2c-1b1e-4c55-9a3e-2f5c00000001\"\ndomain = \"a.example\"\n[[tenant.intune_role]]\ndisplay_name = \"R\"\npermissions = [\"Microsoft.Intune_Audit_Read\"]\n[[tenant.intune_role_assignment]]\nrole = \"R\"\nmembers = [\"ghost@a.example\"]\n";
         let err = parse_err(text);
@@ -1205,26 +1026,11 @@ members = ["u@a.example"]
 
     #[test]
     fn loopback_redirects_ignore_port() {
-        assert!(redirect_matches(
-            "http://localhost",
-            "http://localhost:53124/callback"
-        ));
-        assert!(redirect_matches(
-            "http://127.0.0.1/cb",
-            "http://127.0.0.1:8400/cb"
-        ));
-        assert!(!redirect_matches(
-            "http://127.0.0.1/cb",
-            "http://127.0.0.1:8400/other"
-        ));
+        assert!(redirect_matches("http://localhost", "http://localhost:53124/callback"));
+        assert!(redirect_matches("http://127.0.0.1/cb", "http://127.0.0.1:8400/cb"));
+        assert!(!redirect_matches("http://127.0.0.1/cb", "http://127.0.0.1:8400/other"));
         assert!(redirect_matches("http://[::1]", "http://[::1]:9000/"));
-        assert!(!redirect_matches(
-            "https://app.example/cb",
-            "https://app.example/cb2"
-        ));
-        assert!(!redirect_matches(
-            "http://localhost",
-            "http://evil.example/"
-        ));
+        assert!(!redirect_matches("https://app.example/cb", "https://app.example/cb2"));
+        assert!(!redirect_matches("http://localhost", "http://evil.example/"));
     }
 }

@@ -28,11 +28,7 @@ pub struct TokenError {
 
 impl std::fmt::Display for TokenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} AADSTS{}: {}",
-            self.error, self.code, self.description
-        )
+        write!(f, "{} AADSTS{}: {}", self.error, self.code, self.description)
     }
 }
 
@@ -42,18 +38,8 @@ const BAD_REQUEST: StatusCode = StatusCode::BAD_REQUEST;
 const UNAUTHORIZED: StatusCode = StatusCode::UNAUTHORIZED;
 
 impl TokenError {
-    fn new(
-        status: StatusCode,
-        error: &'static str,
-        code: u32,
-        description: impl Into<String>,
-    ) -> Self {
-        Self {
-            status,
-            error,
-            code,
-            description: description.into(),
-        }
+    fn new(status: StatusCode, error: &'static str, code: u32, description: impl Into<String>) -> Self {
+        Self { status, error, code, description: description.into() }
     }
 
     /// AADSTS900144 [OBS].
@@ -90,10 +76,7 @@ impl TokenError {
 
     /// The same AADSTS90002 as the discovery documents report it.
     pub fn invalid_tenant(tenant: &str) -> Self {
-        Self {
-            error: "invalid_tenant",
-            ..Self::tenant_not_found(tenant)
-        }
+        Self { error: "invalid_tenant", ..Self::tenant_not_found(tenant) }
     }
 
     /// AADSTS700016 [OBS]: unknown client id.
@@ -198,22 +181,12 @@ impl TokenError {
 
     /// AADSTS9002313: a code or refresh token that is not one of ours.
     pub fn malformed_grant() -> Self {
-        Self::new(
-            BAD_REQUEST,
-            "invalid_grant",
-            9002313,
-            "Invalid request. Request is malformed or invalid.",
-        )
+        Self::new(BAD_REQUEST, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
     }
 
     /// AADSTS70000: a valid grant presented by the wrong client or tenant.
     pub fn grant_mismatch() -> Self {
-        Self::new(
-            BAD_REQUEST,
-            "invalid_grant",
-            70000,
-            "Provided grant is invalid or malformed.",
-        )
+        Self::new(BAD_REQUEST, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
     }
 
     /// AADSTS70008: an expired authorization code.
@@ -305,12 +278,7 @@ impl TokenError {
 
     /// AADSTS65004: the device code was declined.
     pub fn authorization_declined() -> Self {
-        Self::new(
-            BAD_REQUEST,
-            "authorization_declined",
-            65004,
-            "User declined to consent to access the app.",
-        )
+        Self::new(BAD_REQUEST, "authorization_declined", 65004, "User declined to consent to access the app.")
     }
 
     /// AADSTS70020 [OBS]: the device code has expired.
@@ -395,9 +363,7 @@ impl ErrorStamp {
             .map(|u| u.hyphenated().to_string());
         Self {
             trace_id: Uuid::new_v4().to_string(),
-            correlation_id: client_request_id
-                .clone()
-                .unwrap_or_else(|| Uuid::new_v4().to_string()),
+            correlation_id: client_request_id.clone().unwrap_or_else(|| Uuid::new_v4().to_string()),
             time: Utc::now(),
             client_request_id,
         }
@@ -407,10 +373,7 @@ impl ErrorStamp {
 /// The caching headers Entra's token endpoint sends on every answer [OBS].
 pub fn no_store_headers(response: &mut actix_web::HttpResponseBuilder, stamp: &ErrorStamp) {
     response
-        .insert_header((
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store, no-cache"),
-        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache")))
         .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
         .insert_header((header::EXPIRES, HeaderValue::from_static("-1")))
         .insert_header(("x-ms-request-id", stamp.trace_id.clone()));
@@ -421,14 +384,9 @@ pub fn no_store_headers(response: &mut actix_web::HttpResponseBuilder, stamp: &E
 
 /// Serialises `value` as `application/json; charset=utf-8`, the content type
 /// Entra sends (actix's `.json()` omits the charset).
-pub fn json_body<T: Serialize>(
-    mut builder: actix_web::HttpResponseBuilder,
-    value: &T,
-) -> HttpResponse {
+pub fn json_body<T: Serialize>(mut builder: actix_web::HttpResponseBuilder, value: &T) -> HttpResponse {
     match serde_json::to_string(value) {
-        Ok(text) => builder
-            .content_type("application/json; charset=utf-8")
-            .body(text),
+        Ok(text) => builder.content_type("application/json; charset=utf-8").body(text),
         Err(e) => {
             tracing::error!(error = %e, "cannot serialise identity response");
             HttpResponse::InternalServerError().finish()

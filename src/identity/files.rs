@@ -14,9 +14,7 @@ use anyhow::Context as _;
 /// Creates `path` with `contents` unless it already exists. Returns `true` if
 /// this call created it. Private files get mode 0600 on Unix.
 pub(crate) fn create_once(path: &Path, contents: &[u8], private: bool) -> anyhow::Result<bool> {
-    let dir = path
-        .parent()
-        .context("key file path has no parent directory")?;
+    let dir = path.parent().context("key file path has no parent directory")?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let tmp = temp_sibling(path);
     {
@@ -29,9 +27,7 @@ pub(crate) fn create_once(path: &Path, contents: &[u8], private: bool) -> anyhow
         }
         #[cfg(not(unix))]
         let _ = private;
-        let mut file = options
-            .open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut file = options.open(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         file.write_all(contents)
             .and_then(|()| file.sync_all())
             .with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -61,15 +57,8 @@ pub(crate) fn replace(path: &Path, contents: &[u8], private: bool) -> anyhow::Re
 }
 
 fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ))
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.{}.tmp", std::process::id(), uuid::Uuid::new_v4().simple()))
 }
 
 /// Reads a UTF-8 file with the path in the error.

@@ -40,13 +40,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
 fn hidden_inputs(fields: &[(String, String)]) -> String {
     fields
         .iter()
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape(k),
-                escape(v)
-            )
-        })
+        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
         .collect()
 }
 
@@ -59,9 +53,7 @@ pub fn sign_in(
     login: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    let error = error
-        .map(|e| format!("<p class=\"error\">{}</p>", escape(e)))
-        .unwrap_or_default();
+    let error = error.map(|e| format!("<p class=\"error\">{}</p>", escape(e))).unwrap_or_default();
     let body = format!(
         "<p>Sign in to <b>{app}</b> (auditgraph emulated identity platform).</p>{error}\
          <form method=\"post\" action=\"{action}\">{hidden}\
@@ -102,11 +94,7 @@ pub fn error(
         trace = escape(trace_id),
         corr = escape(correlation_id),
     );
-    page(
-        status,
-        "Sorry, but we're having trouble signing you in.",
-        &body,
-    )
+    page(status, "Sorry, but we're having trouble signing you in.", &body)
 }
 
 /// /devicelogin: enter the code, then sign in.

@@ -41,10 +41,7 @@ pub struct SigningKey {
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("path", &self.path)
-            .finish()
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("path", &self.path).finish()
     }
 }
 
@@ -67,31 +64,17 @@ impl SigningKey {
 
     /// Builds the key from PKCS#8 PEM text.
     pub fn from_pkcs8_pem(pem: &str) -> anyhow::Result<Self> {
-        let private =
-            rsa::RsaPrivateKey::from_pkcs8_pem(pem).context("not a PKCS#8 RSA private key")?;
-        anyhow::ensure!(
-            private.size() * 8 >= 2048,
-            "the signing key must have at least 2048 bits"
-        );
-        let pkcs1 = private
-            .to_pkcs1_der()
-            .context("cannot encode the signing key")?;
+        let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).context("not a PKCS#8 RSA private key")?;
+        anyhow::ensure!(private.size() * 8 >= 2048, "the signing key must have at least 2048 bits");
+        let pkcs1 = private.to_pkcs1_der().context("cannot encode the signing key")?;
         let encoding = EncodingKey::from_rsa_der(pkcs1.as_bytes());
         let n = URL_SAFE_NO_PAD.encode(private.n().to_bytes_be());
         let e = URL_SAFE_NO_PAD.encode(private.e().to_bytes_be());
-        let decoding = DecodingKey::from_rsa_components(&n, &e)
-            .context("cannot build the verification key")?;
+        let decoding =
+            DecodingKey::from_rsa_components(&n, &e).context("cannot build the verification key")?;
         let cert_der = self_signed_certificate(pem)?;
         let kid = URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&cert_der));
-        Ok(Self {
-            encoding,
-            decoding,
-            kid,
-            n,
-            e,
-            x5c: STANDARD.encode(&cert_der),
-            path: None,
-        })
+        Ok(Self { encoding, decoding, kid, n, e, x5c: STANDARD.encode(&cert_der), path: None })
     }
 
     /// `kid` (and `x5t`): the certificate's base64url SHA-1 thumbprint.
@@ -133,10 +116,7 @@ impl SigningKey {
             "x5c": [self.x5c],
         });
         if let (Some(issuer), Some(map)) = (issuer, jwk.as_object_mut()) {
-            map.insert(
-                "issuer".into(),
-                serde_json::Value::String(issuer.to_string()),
-            );
+            map.insert("issuer".into(), serde_json::Value::String(issuer.to_string()));
         }
         jwk
     }
@@ -147,10 +127,7 @@ impl SigningKey {
 pub fn generate_pem() -> anyhow::Result<String> {
     let mut rng = rsa::rand_core::OsRng;
     let key = rsa::RsaPrivateKey::new(&mut rng, 2048).context("cannot generate RSA key")?;
-    Ok(key
-        .to_pkcs8_pem(LineEnding::LF)
-        .context("cannot encode RSA key")?
-        .to_string())
+    Ok(key.to_pkcs8_pem(LineEnding::LF).context("cannot encode RSA key")?.to_string())
 }
 
 /// The deterministic self-signed certificate published in `x5c`.
@@ -159,16 +136,12 @@ fn self_signed_certificate(pkcs8_pem: &str) -> anyhow::Result<Vec<u8>> {
         .context("cannot use the signing key for its certificate")?;
     let mut params = rcgen::CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "auditgraph token signing");
+    params.distinguished_name.push(rcgen::DnType::CommonName, "auditgraph token signing");
     params.serial_number = Some(rcgen::SerialNumber::from_slice(&[1]));
     params.not_before = rcgen::date_time_ymd(2024, 1, 1);
     params.not_after = rcgen::date_time_ymd(2049, 12, 31);
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-    let cert = params
-        .self_signed(&key)
-        .context("cannot create the signing certificate")?;
+    let cert = params.self_signed(&key).context("cannot create the signing certificate")?;
     Ok(cert.der().to_vec())
 }
 

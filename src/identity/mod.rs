@@ -169,9 +169,7 @@ impl IdentityService {
             .strip_prefix("https://")
             .or_else(|| origin.strip_prefix("http://"))
             .filter(|rest| !rest.is_empty() && !rest.contains('/'))
-            .with_context(|| {
-                format!("https origin '{origin}' must look like https://host[:port]")
-            })?;
+            .with_context(|| format!("https origin '{origin}' must look like https://host[:port]"))?;
         if !origin.starts_with("https://") {
             tracing::warn!(%origin, "the identity origin is not https; MSAL and azure-identity will refuse it");
         }
@@ -182,10 +180,7 @@ impl IdentityService {
         };
         if let Some(upn) = &config.auto_approve_user {
             anyhow::ensure!(
-                directory
-                    .tenants()
-                    .iter()
-                    .any(|t| t.user_by_upn(upn).is_some()),
+                directory.tenants().iter().any(|t| t.user_by_upn(upn).is_some()),
                 "auto-approve user '{upn}' is not a user of any tenant"
             );
         }
@@ -239,10 +234,8 @@ impl IdentityService {
     /// The resource-side verifier: trusts this service's key and the
     /// external JWKS, resolves tenants and Intune roles in this directory.
     pub fn verifier(&self) -> TokenVerifier {
-        let mut keys = vec![TrustedKey::auditgraph(
-            self.inner.key.kid(),
-            self.inner.key.decoding_key().clone(),
-        )];
+        let mut keys =
+            vec![TrustedKey::auditgraph(self.inner.key.kid(), self.inner.key.decoding_key().clone())];
         keys.extend(self.inner.external_keys.iter().cloned());
         TokenVerifier::new(self.inner.directory.clone(), keys)
     }
@@ -273,11 +266,7 @@ impl IdentityService {
         audience_graph_app_id: bool,
     ) -> anyhow::Result<String> {
         let (t, app) = self.find_app(tenant, client_id)?;
-        let audience = if audience_graph_app_id {
-            Audience::GraphAppId
-        } else {
-            Audience::GraphUri
-        };
+        let audience = if audience_graph_app_id { Audience::GraphAppId } else { Audience::GraphUri };
         let claims = tokens::app_token_claims(
             t,
             app,
@@ -299,9 +288,7 @@ impl IdentityService {
         scope: &str,
     ) -> anyhow::Result<String> {
         let (t, app) = self.find_app(tenant, client_id)?;
-        let user = t
-            .user_by_upn(upn)
-            .with_context(|| format!("no user '{upn}' in tenant {}", t.id))?;
+        let user = t.user_by_upn(upn).with_context(|| format!("no user '{upn}' in tenant {}", t.id))?;
         let scope = scopes::delegated_scope(scope, app, &self.inner.own_hosts)?;
         let claims = tokens::user_token_claims(
             t,
@@ -339,16 +326,10 @@ impl IdentityService {
     ) -> Result<String, DeviceApprovalError> {
         let code = DeviceStore::normalise_user_code(user_code)
             .ok_or_else(|| DeviceApprovalError::UnknownCode(user_code.to_string()))?;
-        let mut entry = self
-            .inner
-            .devices
-            .get(&code)?
-            .ok_or_else(|| DeviceApprovalError::UnknownCode(code.clone()))?;
+        let mut entry =
+            self.inner.devices.get(&code)?.ok_or_else(|| DeviceApprovalError::UnknownCode(code.clone()))?;
         if entry.status != DeviceStatus::Pending {
-            return Err(DeviceApprovalError::NotPending(
-                code,
-                format!("{:?}", entry.status).to_lowercase(),
-            ));
+            return Err(DeviceApprovalError::NotPending(code, format!("{:?}", entry.status).to_lowercase()));
         }
         if entry.expires < chrono::Utc::now().timestamp() {
             return Err(DeviceApprovalError::Expired(code));
@@ -364,10 +345,9 @@ impl IdentityService {
                 Some(upn) => tenant
                     .user_by_upn(upn)
                     .ok_or_else(|| DeviceApprovalError::UnknownUser(upn.to_string()))?,
-                None => tenant
-                    .users
-                    .first()
-                    .ok_or_else(|| DeviceApprovalError::UnknownUser(String::new()))?,
+                None => {
+                    tenant.users.first().ok_or_else(|| DeviceApprovalError::UnknownUser(String::new()))?
+                }
             };
             entry.status = DeviceStatus::Approved;
             entry.user_object_id = Some(user.object_id.clone());
@@ -385,11 +365,8 @@ impl IdentityService {
         tenant: &str,
         client_id: &str,
     ) -> anyhow::Result<(&directory::Tenant, &directory::AppRegistration)> {
-        let scope = self
-            .inner
-            .directory
-            .resolve(tenant)
-            .with_context(|| format!("unknown tenant '{tenant}'"))?;
+        let scope =
+            self.inner.directory.resolve(tenant).with_context(|| format!("unknown tenant '{tenant}'"))?;
         self.inner
             .directory
             .find_app(scope, client_id)
@@ -403,11 +380,7 @@ impl IdentityService {
     /// Records an authorization code as redeemed; false if it already was.
     fn redeem_code_once(&self, jti: &str, exp: i64) -> bool {
         let now = chrono::Utc::now().timestamp();
-        let mut redeemed = self
-            .inner
-            .redeemed_codes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut redeemed = self.inner.redeemed_codes.lock().unwrap_or_else(|p| p.into_inner());
         redeemed.retain(|_, expiry| *expiry >= now);
         redeemed.insert(jti.to_string(), exp).is_none()
     }

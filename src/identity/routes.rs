@@ -39,59 +39,29 @@ use super::{DeviceApprovalError, IdentityService, html};
 
 /// Registers every identity route. Register it before any catch-all route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/{tenant}/v2.0/.well-known/openid-configuration",
-        web::get().to(openid_configuration_v2),
-    )
-    .route(
-        "/{tenant}/.well-known/openid-configuration",
-        web::get().to(openid_configuration_v1),
-    )
-    .route("/{tenant}/discovery/v2.0/keys", web::get().to(keys_v2))
-    .route("/{tenant}/discovery/keys", web::get().to(keys_v1))
-    .route(
-        "/{tenant}/discovery/instance",
-        web::get().to(instance_discovery),
-    )
-    .route("/{tenant}/oauth2/v2.0/token", web::post().to(token_v2))
-    .route(
-        "/{tenant}/oauth2/v2.0/token",
-        web::route().to(token_wrong_method),
-    )
-    .route("/{tenant}/oauth2/token", web::post().to(token_v1))
-    .route(
-        "/{tenant}/oauth2/token",
-        web::route().to(token_wrong_method),
-    )
-    .route(
-        "/{tenant}/oauth2/v2.0/authorize",
-        web::get().to(authorize_get),
-    )
-    .route(
-        "/{tenant}/oauth2/v2.0/authorize",
-        web::post().to(authorize_post),
-    )
-    .route("/{tenant}/oauth2/authorize", web::get().to(authorize_get))
-    .route("/{tenant}/oauth2/authorize", web::post().to(authorize_post))
-    .route(
-        "/{tenant}/oauth2/v2.0/devicecode",
-        web::post().to(devicecode),
-    )
-    .route("/{tenant}/oauth2/v2.0/logout", web::get().to(logout))
-    .route("/{tenant}/oauth2/v2.0/logout", web::post().to(logout))
-    .route("/{tenant}/oauth2/logout", web::get().to(logout))
-    .route("/devicelogin", web::get().to(devicelogin_get))
-    .route("/devicelogin", web::post().to(devicelogin_post))
-    .route(
-        "/_auditgraph/identity/devicecodes/{user_code}/approve",
-        web::post().to(approve_device),
-    )
-    .route(
-        "/_auditgraph/identity/devicecodes/{user_code}/decline",
-        web::post().to(decline_device),
-    )
-    .route("/{tenant}/userrealm/{username}", web::get().to(user_realm))
-    .route("/oidc/userinfo", web::get().to(userinfo));
+    cfg.route("/{tenant}/v2.0/.well-known/openid-configuration", web::get().to(openid_configuration_v2))
+        .route("/{tenant}/.well-known/openid-configuration", web::get().to(openid_configuration_v1))
+        .route("/{tenant}/discovery/v2.0/keys", web::get().to(keys_v2))
+        .route("/{tenant}/discovery/keys", web::get().to(keys_v1))
+        .route("/{tenant}/discovery/instance", web::get().to(instance_discovery))
+        .route("/{tenant}/oauth2/v2.0/token", web::post().to(token_v2))
+        .route("/{tenant}/oauth2/v2.0/token", web::route().to(token_wrong_method))
+        .route("/{tenant}/oauth2/token", web::post().to(token_v1))
+        .route("/{tenant}/oauth2/token", web::route().to(token_wrong_method))
+        .route("/{tenant}/oauth2/v2.0/authorize", web::get().to(authorize_get))
+        .route("/{tenant}/oauth2/v2.0/authorize", web::post().to(authorize_post))
+        .route("/{tenant}/oauth2/authorize", web::get().to(authorize_get))
+        .route("/{tenant}/oauth2/authorize", web::post().to(authorize_post))
+        .route("/{tenant}/oauth2/v2.0/devicecode", web::post().to(devicecode))
+        .route("/{tenant}/oauth2/v2.0/logout", web::get().to(logout))
+        .route("/{tenant}/oauth2/v2.0/logout", web::post().to(logout))
+        .route("/{tenant}/oauth2/logout", web::get().to(logout))
+        .route("/devicelogin", web::get().to(devicelogin_get))
+        .route("/devicelogin", web::post().to(devicelogin_post))
+        .route("/_auditgraph/identity/devicecodes/{user_code}/approve", web::post().to(approve_device))
+        .route("/_auditgraph/identity/devicecodes/{user_code}/decline", web::post().to(decline_device))
+        .route("/{tenant}/userrealm/{username}", web::get().to(user_realm))
+        .route("/oidc/userinfo", web::get().to(userinfo));
 }
 
 type Params = HashMap<String, String>;
@@ -128,9 +98,7 @@ fn origin_authority(origin: &str) -> &str {
 }
 
 fn own_hosts(svc: &IdentityService, req: &HttpRequest) -> OwnHosts {
-    svc.inner
-        .own_hosts
-        .with_request_host(Some(req.connection_info().host()))
+    svc.inner.own_hosts.with_request_host(Some(req.connection_info().host()))
 }
 
 /// Headers of Entra's discovery and key documents [OBS].
@@ -232,11 +200,7 @@ async fn openid_configuration_v1(
     cached_json(&doc)
 }
 
-async fn keys_v2(
-    svc: web::Data<IdentityService>,
-    path: web::Path<String>,
-    req: HttpRequest,
-) -> HttpResponse {
+async fn keys_v2(svc: web::Data<IdentityService>, path: web::Path<String>, req: HttpRequest) -> HttpResponse {
     let segment = path.into_inner();
     let Some((_, issuer_tid)) = discovery_segments(&svc, &segment) else {
         return TokenError::invalid_tenant(&segment).response(&ErrorStamp::from_request(&req));
@@ -245,11 +209,7 @@ async fn keys_v2(
     cached_json(&json!({ "keys": [svc.inner.key.jwk(Some(&issuer))] }))
 }
 
-async fn keys_v1(
-    svc: web::Data<IdentityService>,
-    path: web::Path<String>,
-    req: HttpRequest,
-) -> HttpResponse {
+async fn keys_v1(svc: web::Data<IdentityService>, path: web::Path<String>, req: HttpRequest) -> HttpResponse {
     let segment = path.into_inner();
     if discovery_segments(&svc, &segment).is_none() {
         return TokenError::invalid_tenant(&segment).response(&ErrorStamp::from_request(&req));
@@ -315,9 +275,7 @@ async fn token_endpoint(
     let mut params = parse_params(&body);
     if v1 && param(&params, "scope").is_none() {
         // v1 names a resource; its tokens carry what `/.default` would grant.
-        if let Some(resource) =
-            param(&params, "resource").map(|r| r.trim_end_matches('/').to_string())
-        {
+        if let Some(resource) = param(&params, "resource").map(|r| r.trim_end_matches('/').to_string()) {
             let delegated = param(&params, "grant_type").is_some_and(|g| g != "client_credentials");
             let scope = if delegated {
                 format!("{resource}/.default openid offline_access")
@@ -327,13 +285,7 @@ async fn token_endpoint(
             params.insert("scope".into(), scope);
         }
     }
-    let grant = Grant {
-        svc: &svc,
-        req: &req,
-        params: &params,
-        v1,
-        stamp: &stamp,
-    };
+    let grant = Grant { svc: &svc, req: &req, params: &params, v1, stamp: &stamp };
     match grant.run(&segment).await {
         Ok(response) => response,
         Err(err) => {
@@ -374,11 +326,8 @@ struct Issued {
 
 impl<'a> Grant<'a> {
     async fn run(&self, segment: &str) -> Result<HttpResponse, TokenError> {
-        let scope = self
-            .svc
-            .directory()
-            .resolve(segment)
-            .ok_or_else(|| TokenError::tenant_not_found(segment))?;
+        let scope =
+            self.svc.directory().resolve(segment).ok_or_else(|| TokenError::tenant_not_found(segment))?;
         let grant_type = required(self.params, "grant_type")?;
         match grant_type {
             "client_credentials" => self.client_credentials(scope, segment),
@@ -395,10 +344,7 @@ impl<'a> Grant<'a> {
     fn client_auth(&self) -> ClientAuth {
         let mut auth = ClientAuth {
             client_id: param(self.params, "client_id").map(String::from),
-            secrets: param(self.params, "client_secret")
-                .map(String::from)
-                .into_iter()
-                .collect(),
+            secrets: param(self.params, "client_secret").map(String::from).into_iter().collect(),
             assertion: param(self.params, "client_assertion").is_some(),
         };
         if let Some((id, secrets)) = basic_credentials(self.req) {
@@ -418,22 +364,15 @@ impl<'a> Grant<'a> {
         confidential_grant: bool,
     ) -> Result<(&'a Tenant, &'a AppRegistration), TokenError> {
         let auth = self.client_auth();
-        let client_id = auth
-            .client_id
-            .as_deref()
-            .ok_or_else(|| TokenError::missing_parameter("client_id"))?;
-        let (tenant, app) = self
-            .svc
-            .inner
-            .directory
-            .find_app(scope, client_id)
-            .ok_or_else(|| {
-                let directory = match scope {
-                    TenantScope::Tenant(t) => t.display_name.clone(),
-                    TenantScope::Any => segment.to_string(),
-                };
-                TokenError::unknown_client(client_id, &directory)
-            })?;
+        let client_id =
+            auth.client_id.as_deref().ok_or_else(|| TokenError::missing_parameter("client_id"))?;
+        let (tenant, app) = self.svc.inner.directory.find_app(scope, client_id).ok_or_else(|| {
+            let directory = match scope {
+                TenantScope::Tenant(t) => t.display_name.clone(),
+                TenantScope::Any => segment.to_string(),
+            };
+            TokenError::unknown_client(client_id, &directory)
+        })?;
         if auth.assertion {
             return Err(TokenError::client_assertion_not_supported());
         }
@@ -451,11 +390,8 @@ impl<'a> Grant<'a> {
         }
         // A secret that is valid wins over an expired copy of the same value.
         let now = chrono::Utc::now();
-        let mut matching = app
-            .secrets
-            .iter()
-            .filter(|s| auth.secrets.iter().any(|given| given == &s.value))
-            .peekable();
+        let mut matching =
+            app.secrets.iter().filter(|s| auth.secrets.iter().any(|given| given == &s.value)).peekable();
         if matching.peek().is_none() {
             return Err(TokenError::invalid_client_secret(&app.client_id));
         }
@@ -470,10 +406,7 @@ impl<'a> Grant<'a> {
     fn client_capabilities(&self) -> Option<Vec<String>> {
         let claims: Value = serde_json::from_str(param(self.params, "claims")?).ok()?;
         let values = claims.pointer("/access_token/xms_cc/values")?.as_array()?;
-        let caps: Vec<String> = values
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect();
+        let caps: Vec<String> = values.iter().filter_map(|v| v.as_str().map(String::from)).collect();
         (!caps.is_empty()).then_some(caps)
     }
 
@@ -484,11 +417,7 @@ impl<'a> Grant<'a> {
         })
     }
 
-    fn seal<T: serde::Serialize>(
-        &self,
-        kind: ArtifactKind,
-        claims: &T,
-    ) -> Result<String, TokenError> {
+    fn seal<T: serde::Serialize>(&self, kind: ArtifactKind, claims: &T) -> Result<String, TokenError> {
         tokens::seal(&self.svc.inner.key, kind, claims).map_err(|e| {
             tracing::error!(error = %e, "cannot sign artifact");
             TokenError::server_error()
@@ -535,11 +464,7 @@ impl<'a> Grant<'a> {
         json_body(builder, &Value::Object(body))
     }
 
-    fn client_credentials(
-        &self,
-        scope: TenantScope<'a>,
-        segment: &str,
-    ) -> Result<HttpResponse, TokenError> {
+    fn client_credentials(&self, scope: TenantScope<'a>, segment: &str) -> Result<HttpResponse, TokenError> {
         // Parameter checks come before client authentication, as in Entra.
         let auth = self.client_auth();
         if auth.client_id.is_none() {
@@ -547,8 +472,7 @@ impl<'a> Grant<'a> {
         }
         let requested = required(self.params, "scope")?;
         let (tenant, app) = self.authenticate(scope, segment, true)?;
-        let audience =
-            scopes::client_credentials_audience(requested, &own_hosts(self.svc, self.req))?;
+        let audience = scopes::client_credentials_audience(requested, &own_hosts(self.svc, self.req))?;
         let claims = tokens::app_token_claims(
             tenant,
             app,
@@ -608,14 +532,13 @@ impl<'a> Grant<'a> {
         };
         let id_token = if scope.openid {
             let issuer = format!("{}/{}/v2.0", self.svc.origin(), tenant.id);
-            let claims =
-                tokens::id_token_claims(issuer, tenant, app, user, nonce, now, self.lifetime());
+            let claims = tokens::id_token_claims(issuer, tenant, app, user, nonce, now, self.lifetime());
             Some(self.sign(&claims, "JWT")?)
         } else {
             None
         };
-        let client_info = (param(self.params, "client_info") == Some("1"))
-            .then(|| tokens::client_info(user, tenant));
+        let client_info =
+            (param(self.params, "client_info") == Some("1")).then(|| tokens::client_info(user, tenant));
         Ok(self.respond(Issued {
             access_token,
             scope: Some(scope.response_scope()),
@@ -626,29 +549,20 @@ impl<'a> Grant<'a> {
         }))
     }
 
-    fn authorization_code(
-        &self,
-        scope: TenantScope<'a>,
-        segment: &str,
-    ) -> Result<HttpResponse, TokenError> {
+    fn authorization_code(&self, scope: TenantScope<'a>, segment: &str) -> Result<HttpResponse, TokenError> {
         let code = required(self.params, "code")?;
         let redirect_uri = required(self.params, "redirect_uri")?;
         let (tenant, app) = self.authenticate(scope, segment, false)?;
-        let claims: AuthCode =
-            tokens::open(&self.svc.inner.key, ArtifactKind::AuthorizationCode, code).map_err(
-                |e| match e {
-                    ArtifactError::Invalid => TokenError::malformed_grant(),
-                    ArtifactError::Expired { .. } => TokenError::expired_code(),
-                },
-            )?;
+        let claims: AuthCode = tokens::open(&self.svc.inner.key, ArtifactKind::AuthorizationCode, code)
+            .map_err(|e| match e {
+                ArtifactError::Invalid => TokenError::malformed_grant(),
+                ArtifactError::Expired { .. } => TokenError::expired_code(),
+            })?;
         if !claims.cid.eq_ignore_ascii_case(&app.client_id) || claims.tid != tenant.id {
             return Err(TokenError::grant_mismatch());
         }
         if claims.redirect_uri != redirect_uri {
-            return Err(TokenError::redirect_uri_mismatch(
-                redirect_uri,
-                &claims.redirect_uri,
-            ));
+            return Err(TokenError::redirect_uri_mismatch(redirect_uri, &claims.redirect_uri));
         }
         if let Some(challenge) = &claims.code_challenge {
             let verifier = required(self.params, "code_verifier")?;
@@ -665,46 +579,27 @@ impl<'a> Grant<'a> {
         if !self.svc.redeem_code_once(&claims.jti, claims.exp) {
             return Err(TokenError::code_already_redeemed());
         }
-        let user = tenant
-            .user_by_id(&claims.oid)
-            .ok_or_else(|| TokenError::unknown_user(&tenant.id))?;
-        self.issue_delegated(
-            tenant,
-            app,
-            user,
-            &claims.scope,
-            claims.nonce.clone(),
-            false,
-        )
+        let user = tenant.user_by_id(&claims.oid).ok_or_else(|| TokenError::unknown_user(&tenant.id))?;
+        self.issue_delegated(tenant, app, user, &claims.scope, claims.nonce.clone(), false)
     }
 
-    fn refresh_token(
-        &self,
-        scope: TenantScope<'a>,
-        segment: &str,
-    ) -> Result<HttpResponse, TokenError> {
+    fn refresh_token(&self, scope: TenantScope<'a>, segment: &str) -> Result<HttpResponse, TokenError> {
         let presented = required(self.params, "refresh_token")?;
         let (tenant, app) = self.authenticate(scope, segment, false)?;
         let lifetime_days = secs(self.svc.config().refresh_token_lifetime) / 86_400;
-        let claims: RefreshToken =
-            tokens::open(&self.svc.inner.key, ArtifactKind::RefreshToken, presented).map_err(
-                |e| match e {
-                    ArtifactError::Invalid => TokenError::malformed_grant(),
-                    ArtifactError::Expired { issued_at } => {
-                        TokenError::expired_refresh_token(tokens::utc(issued_at), lifetime_days)
-                    }
-                },
-            )?;
+        let claims: RefreshToken = tokens::open(&self.svc.inner.key, ArtifactKind::RefreshToken, presented)
+            .map_err(|e| match e {
+            ArtifactError::Invalid => TokenError::malformed_grant(),
+            ArtifactError::Expired { issued_at } => {
+                TokenError::expired_refresh_token(tokens::utc(issued_at), lifetime_days)
+            }
+        })?;
         if !claims.cid.eq_ignore_ascii_case(&app.client_id) || claims.tid != tenant.id {
             return Err(TokenError::grant_mismatch());
         }
-        let user = tenant
-            .user_by_id(&claims.oid)
-            .ok_or_else(|| TokenError::unknown_user(&tenant.id))?;
+        let user = tenant.user_by_id(&claims.oid).ok_or_else(|| TokenError::unknown_user(&tenant.id))?;
         // A refresh may ask for a different (consented) scope; default to the original.
-        let scope_text = param(self.params, "scope")
-            .unwrap_or(&claims.scope)
-            .to_string();
+        let scope_text = param(self.params, "scope").unwrap_or(&claims.scope).to_string();
         self.issue_delegated(tenant, app, user, &scope_text, None, true)
     }
 
@@ -717,32 +612,24 @@ impl<'a> Grant<'a> {
             .ok_or_else(|| TokenError::missing_parameter("password"))?;
         let requested = required(self.params, "scope")?;
         let (tenant, app) = self.authenticate(scope, segment, false)?;
-        let user = tenant
-            .user_by_upn(username)
-            .ok_or_else(|| TokenError::unknown_user(&tenant.id))?;
+        let user = tenant.user_by_upn(username).ok_or_else(|| TokenError::unknown_user(&tenant.id))?;
         if &user.password != password {
             return Err(TokenError::invalid_credentials());
         }
         self.issue_delegated(tenant, app, user, requested, None, false)
     }
 
-    async fn device_code(
-        &self,
-        scope: TenantScope<'a>,
-        segment: &str,
-    ) -> Result<HttpResponse, TokenError> {
+    async fn device_code(&self, scope: TenantScope<'a>, segment: &str) -> Result<HttpResponse, TokenError> {
         // v2 calls it device_code; the v1 endpoint calls it code.
         let presented = param(self.params, "device_code")
             .or_else(|| param(self.params, "code"))
             .ok_or_else(|| TokenError::missing_parameter("device_code"))?;
         let (tenant, app) = self.authenticate(scope, segment, false)?;
-        let claims: DeviceCode =
-            tokens::open(&self.svc.inner.key, ArtifactKind::DeviceCode, presented).map_err(
-                |e| match e {
-                    ArtifactError::Invalid => TokenError::bad_verification_code(),
-                    ArtifactError::Expired { .. } => TokenError::device_code_expired(),
-                },
-            )?;
+        let claims: DeviceCode = tokens::open(&self.svc.inner.key, ArtifactKind::DeviceCode, presented)
+            .map_err(|e| match e {
+                ArtifactError::Invalid => TokenError::bad_verification_code(),
+                ArtifactError::Expired { .. } => TokenError::device_code_expired(),
+            })?;
         if !claims.cid.eq_ignore_ascii_case(&app.client_id) || claims.tid != tenant.id {
             return Err(TokenError::bad_verification_code());
         }
@@ -760,8 +647,7 @@ impl<'a> Grant<'a> {
                 && let Some(after) = auto_after
                 && store.count_poll(&user_code) >= after
             {
-                svc.approve_device_code(&user_code, None)
-                    .map_err(anyhow::Error::from)?;
+                svc.approve_device_code(&user_code, None).map_err(anyhow::Error::from)?;
                 return store.get(&user_code);
             }
             Ok(Some(entry))
@@ -781,14 +667,10 @@ impl<'a> Grant<'a> {
                     .as_deref()
                     .and_then(|oid| tenant.user_by_id(oid))
                     .ok_or_else(|| TokenError::unknown_user(&tenant.id))?;
-                let response =
-                    self.issue_delegated(tenant, app, user, &claims.scope, None, false)?;
+                let response = self.issue_delegated(tenant, app, user, &claims.scope, None, false)?;
                 let store = self.svc.inner.devices.clone();
                 let user_code = claims.user_code.clone();
-                let redeemed = DeviceEntry {
-                    status: DeviceStatus::Redeemed,
-                    ..entry
-                };
+                let redeemed = DeviceEntry { status: DeviceStatus::Redeemed, ..entry };
                 web::block(move || store.put(&user_code, &redeemed))
                     .await
                     .map_err(|e| blocking_failed(&e))?
@@ -806,12 +688,7 @@ fn blocking_failed(e: &dyn std::fmt::Display) -> TokenError {
 
 /// HTTP Basic client credentials: `client_id` and candidate secrets.
 fn basic_credentials(req: &HttpRequest) -> Option<(String, Vec<String>)> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -878,10 +755,7 @@ async fn start_device_flow(
     params: &Params,
     stamp: &ErrorStamp,
 ) -> Result<HttpResponse, TokenError> {
-    let scope = svc
-        .directory()
-        .resolve(segment)
-        .ok_or_else(|| TokenError::tenant_not_found(segment))?;
+    let scope = svc.directory().resolve(segment).ok_or_else(|| TokenError::tenant_not_found(segment))?;
     let client_id = required(params, "client_id")?;
     let requested = required(params, "scope")?;
     let (tenant, app) = svc.directory().find_app(scope, client_id).ok_or_else(|| {
@@ -906,11 +780,10 @@ async fn start_device_flow(
         exp: now + lifetime,
         jti: tokens::new_jti(),
     };
-    let device_code =
-        tokens::seal(&svc.inner.key, ArtifactKind::DeviceCode, &claims).map_err(|e| {
-            tracing::error!(error = %e, "cannot sign device code");
-            TokenError::server_error()
-        })?;
+    let device_code = tokens::seal(&svc.inner.key, ArtifactKind::DeviceCode, &claims).map_err(|e| {
+        tracing::error!(error = %e, "cannot sign device code");
+        TokenError::server_error()
+    })?;
     let entry = DeviceEntry {
         status: DeviceStatus::Pending,
         tenant_id: tenant.id.clone(),
@@ -970,7 +843,9 @@ async fn devicelogin_post(svc: web::Data<IdentityService>, body: web::Bytes) -> 
             _ => "That code wasn't recognised.".to_string(),
         })?;
         let app = tenant.app(&entry.client_id).map(|a| a.display_name.clone()).unwrap_or_default();
-        Ok(format!("You have signed in to the {app} application on your device. You may now close this window."))
+        Ok(format!(
+            "You have signed in to the {app} application on your device. You may now close this window."
+        ))
     })
     .await;
     match outcome {
@@ -997,16 +872,10 @@ async fn decline_device(svc: web::Data<IdentityService>, path: web::Path<String>
 
 fn requested_user(body: &[u8]) -> Option<String> {
     if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
-        return map
-            .get("user")
-            .or_else(|| map.get("upn"))
-            .and_then(|v| v.as_str())
-            .map(String::from);
+        return map.get("user").or_else(|| map.get("upn")).and_then(|v| v.as_str()).map(String::from);
     }
     let params = parse_params(body);
-    param(&params, "user")
-        .or_else(|| param(&params, "upn"))
-        .map(String::from)
+    param(&params, "user").or_else(|| param(&params, "upn")).map(String::from)
 }
 
 async fn settle_device(
@@ -1018,11 +887,7 @@ async fn settle_device(
     let svc = svc.into_inner();
     let code = user_code.clone();
     let result = web::block(move || {
-        if approve {
-            svc.approve_device_code(&code, user.as_deref())
-        } else {
-            svc.decline_device_code(&code)
-        }
+        if approve { svc.approve_device_code(&code, user.as_deref()) } else { svc.decline_device_code(&code) }
     })
     .await;
     let (status, body) = match result {
@@ -1045,10 +910,7 @@ async fn settle_device(
             if status.is_server_error() {
                 tracing::error!(error = %e, "device approval failed");
             }
-            (
-                status,
-                json!({ "error": { "code": code, "message": e.to_string() } }),
-            )
+            (status, json!({ "error": { "code": code, "message": e.to_string() } }))
         }
         Err(e) => {
             tracing::error!(error = %e, "device approval failed");
@@ -1084,13 +946,7 @@ async fn authorize_post(
     let mut params = parse_params(&body);
     let login = params.remove("login").unwrap_or_default();
     let password = params.remove("passwd").unwrap_or_default();
-    authorize(
-        &svc,
-        &path.into_inner(),
-        &req,
-        params,
-        Some((login, password)),
-    )
+    authorize(&svc, &path.into_inner(), &req, params, Some((login, password)))
 }
 
 /// Where and how to send the authorize result.
@@ -1110,16 +966,9 @@ impl Reply<'_> {
         }
         let encoded = serde_urlencoded::to_string(&fields).unwrap_or_default();
         let location = if self.mode == "fragment" {
-            format!(
-                "{}#{encoded}",
-                self.redirect_uri.split('#').next().unwrap_or_default()
-            )
+            format!("{}#{encoded}", self.redirect_uri.split('#').next().unwrap_or_default())
         } else {
-            let sep = if self.redirect_uri.contains('?') {
-                '&'
-            } else {
-                '?'
-            };
+            let sep = if self.redirect_uri.contains('?') { '&' } else { '?' };
             format!("{}{sep}{encoded}", self.redirect_uri)
         };
         HttpResponse::Found()
@@ -1138,10 +987,7 @@ impl Reply<'_> {
         self.send(vec![
             ("error".into(), error.into()),
             ("error_description".into(), description),
-            (
-                "error_uri".into(),
-                format!("https://login.microsoftonline.com/error?code={code}"),
-            ),
+            ("error_uri".into(), format!("https://login.microsoftonline.com/error?code={code}")),
         ])
     }
 }
@@ -1155,44 +1001,26 @@ fn authorize(
 ) -> HttpResponse {
     let stamp = ErrorStamp::from_request(req);
     let page_error = |status: StatusCode, err: TokenError| {
-        html::error(
-            status,
-            err.code,
-            &err.description,
-            &stamp.trace_id,
-            &stamp.correlation_id,
-        )
+        html::error(status, err.code, &err.description, &stamp.trace_id, &stamp.correlation_id)
     };
 
     // Until the client and its redirect URI are known good, errors are pages:
     // redirecting to an unverified URI would make an open redirector.
     let Some(scope) = svc.directory().resolve(segment) else {
-        return page_error(
-            StatusCode::BAD_REQUEST,
-            TokenError::tenant_not_found(segment),
-        );
+        return page_error(StatusCode::BAD_REQUEST, TokenError::tenant_not_found(segment));
     };
     let Some(client_id) = param(&params, "client_id") else {
-        return page_error(
-            StatusCode::BAD_REQUEST,
-            TokenError::missing_parameter("client_id"),
-        );
+        return page_error(StatusCode::BAD_REQUEST, TokenError::missing_parameter("client_id"));
     };
     let Some((tenant, app)) = svc.directory().find_app(scope, client_id) else {
         let directory = match scope {
             TenantScope::Tenant(t) => t.display_name.clone(),
             TenantScope::Any => segment.to_string(),
         };
-        return page_error(
-            StatusCode::BAD_REQUEST,
-            TokenError::unknown_client(client_id, &directory),
-        );
+        return page_error(StatusCode::BAD_REQUEST, TokenError::unknown_client(client_id, &directory));
     };
     let Some(redirect_uri) = param(&params, "redirect_uri") else {
-        return page_error(
-            StatusCode::BAD_REQUEST,
-            TokenError::missing_parameter("redirect_uri"),
-        );
+        return page_error(StatusCode::BAD_REQUEST, TokenError::missing_parameter("redirect_uri"));
     };
     if !app.accepts_redirect_uri(redirect_uri) && !is_admin_page(req, app, redirect_uri) {
         let description = format!(
@@ -1241,18 +1069,10 @@ fn authorize(
     let method = challenge.map(|_| param(&params, "code_challenge_method").unwrap_or("plain"));
     if let (Some(challenge), Some(method)) = (challenge, method) {
         if method != "S256" && method != "plain" {
-            return reply.error(
-                &stamp,
-                "invalid_request",
-                50149,
-                "Invalid Code_Challenge_method parameter.",
-            );
+            return reply.error(&stamp, "invalid_request", 50149, "Invalid Code_Challenge_method parameter.");
         }
-        let size_ok = if method == "S256" {
-            challenge.len() == 43
-        } else {
-            (43..=128).contains(&challenge.len())
-        };
+        let size_ok =
+            if method == "S256" { challenge.len() == 43 } else { (43..=128).contains(&challenge.len()) };
         if !size_ok {
             return reply.error(
                 &stamp,
@@ -1266,10 +1086,7 @@ fn authorize(
     // Who signs in: the submitted form, then login_hint, then the configured user.
     let login_hint = param(&params, "login_hint");
     let user = match &submitted {
-        Some((login, password)) => match tenant
-            .user_by_upn(login)
-            .filter(|u| &u.password == password)
-        {
+        Some((login, password)) => match tenant.user_by_upn(login).filter(|u| &u.password == password) {
             Some(user) => user,
             None => {
                 return html::sign_in(
@@ -1287,11 +1104,8 @@ fn authorize(
             let hinted = login_hint
                 .filter(|_| svc.config().login_hint_auto_approve)
                 .and_then(|upn| tenant.user_by_upn(upn));
-            let configured = svc
-                .config()
-                .auto_approve_user
-                .as_deref()
-                .and_then(|upn| tenant.user_by_upn(upn));
+            let configured =
+                svc.config().auto_approve_user.as_deref().and_then(|upn| tenant.user_by_upn(upn));
             match hinted.or(configured) {
                 Some(user) => user,
                 None if param(&params, "prompt") == Some("none") => {
@@ -1342,12 +1156,7 @@ fn authorize(
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot sign authorization code");
-            reply.error(
-                &stamp,
-                "server_error",
-                50000,
-                "There was an error issuing an authorization code.",
-            )
+            reply.error(&stamp, "server_error", 50000, "There was an error issuing an authorization code.")
         }
     }
 }
@@ -1365,8 +1174,7 @@ fn is_admin_page(req: &HttpRequest, app: &AppRegistration, uri: &str) -> bool {
 
 /// The authorize parameters as hidden form fields, sorted for stable pages.
 fn form_fields(params: &Params) -> Vec<(String, String)> {
-    let mut fields: Vec<(String, String)> =
-        params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut fields: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     fields.sort();
     fields
 }
@@ -1393,9 +1201,7 @@ async fn logout(req: HttpRequest, body: Option<web::Bytes>) -> HttpResponse {
                 }
                 None => uri.to_string(),
             };
-            HttpResponse::Found()
-                .insert_header((header::LOCATION, location))
-                .finish()
+            HttpResponse::Found().insert_header((header::LOCATION, location)).finish()
         }
         _ => html::signed_out(),
     }
@@ -1404,20 +1210,11 @@ async fn logout(req: HttpRequest, body: Option<web::Bytes>) -> HttpResponse {
 /// Home realm discovery. MSAL asks before ROPC; every known user is
 /// "Managed" (password checked here, no federation). Note that MSAL Python
 /// builds this URL from the authority's host name without its port.
-async fn user_realm(
-    svc: web::Data<IdentityService>,
-    path: web::Path<(String, String)>,
-) -> HttpResponse {
+async fn user_realm(svc: web::Data<IdentityService>, path: web::Path<(String, String)>) -> HttpResponse {
     let (_, username) = path.into_inner();
-    let domain = username
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_ascii_lowercase())
-        .unwrap_or_default();
-    let tenant = svc
-        .directory()
-        .tenants()
-        .iter()
-        .find(|t| t.domain == domain || t.user_by_upn(&username).is_some());
+    let domain = username.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+    let tenant =
+        svc.directory().tenants().iter().find(|t| t.domain == domain || t.user_by_upn(&username).is_some());
     let body = match tenant {
         Some(t) => json!({
             "ver": "1.0",
@@ -1436,10 +1233,7 @@ async fn user_realm(
 /// OIDC userinfo for a delegated Graph token (Graph serves this at
 /// `/oidc/userinfo`; the discovery document points here).
 async fn userinfo(svc: web::Data<IdentityService>, req: HttpRequest) -> HttpResponse {
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let principal = match svc.verifier().verify(authorization) {
         Ok(p) => p,
         Err(e) => {
@@ -1447,16 +1241,10 @@ async fn userinfo(svc: web::Data<IdentityService>, req: HttpRequest) -> HttpResp
             if let Some(challenge) = e.www_authenticate() {
                 builder.insert_header((header::WWW_AUTHENTICATE, challenge));
             }
-            return json_body(
-                builder,
-                &json!({ "error": { "code": e.code(), "message": e.message() } }),
-            );
+            return json_body(builder, &json!({ "error": { "code": e.code(), "message": e.message() } }));
         }
     };
-    let user = svc
-        .directory()
-        .tenant(&principal.tenant_id)
-        .and_then(|t| t.user_by_id(&principal.object_id));
+    let user = svc.directory().tenant(&principal.tenant_id).and_then(|t| t.user_by_id(&principal.object_id));
     let Some(user) = user.filter(|_| !principal.is_application()) else {
         return json_body(
             HttpResponse::Forbidden(),

@@ -77,10 +77,7 @@ impl OwnHosts {
 }
 
 fn normalise_host(host: &str) -> String {
-    host.trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase()
+    host.trim().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()
 }
 
 /// `host[:port]` or `[v6]:port` → host.
@@ -105,9 +102,7 @@ fn graph_audience(resource: &str, own: &OwnHosts) -> Option<Audience> {
         return Some(Audience::GraphAppId);
     }
     let lower = resource.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"))?;
+    let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"))?;
     // Only scheme://authority; a path means some other resource.
     if rest.contains('/') {
         return None;
@@ -153,11 +148,7 @@ impl DelegatedScope {
     /// The `scp` claim: permissions, then the OpenID scopes, space-separated.
     pub fn scp(&self) -> String {
         let mut parts: Vec<&str> = self.permissions.iter().map(String::as_str).collect();
-        for (on, name) in [
-            (self.openid, "openid"),
-            (self.profile, "profile"),
-            (self.email, "email"),
-        ] {
+        for (on, name) in [(self.openid, "openid"), (self.profile, "profile"), (self.email, "email")] {
             if on {
                 parts.push(name);
             }
@@ -167,16 +158,8 @@ impl DelegatedScope {
 
     /// The `scope` field of the token response.
     pub fn response_scope(&self) -> String {
-        let mut parts: Vec<String> = self
-            .permissions
-            .iter()
-            .map(|p| format!("{}{p}", self.prefix))
-            .collect();
-        for (on, name) in [
-            (self.openid, "openid"),
-            (self.profile, "profile"),
-            (self.email, "email"),
-        ] {
+        let mut parts: Vec<String> = self.permissions.iter().map(|p| format!("{}{p}", self.prefix)).collect();
+        for (on, name) in [(self.openid, "openid"), (self.profile, "profile"), (self.email, "email")] {
             if on {
                 parts.push(name.to_string());
             }
@@ -214,8 +197,7 @@ pub fn delegated_scope(
                 // all prefixed ones the same form of it.
                 let (resource, permission) = s.rsplit_once('/').unwrap_or(("", s));
                 if !resource.is_empty() {
-                    let this = graph_audience(resource, own)
-                        .ok_or_else(|| TokenError::invalid_scope(s))?;
+                    let this = graph_audience(resource, own).ok_or_else(|| TokenError::invalid_scope(s))?;
                     match audience {
                         Some(previous) if previous != this => {
                             return Err(TokenError::invalid_scope(scope.trim()));
@@ -243,11 +225,7 @@ pub fn delegated_scope(
                         return Err(TokenError::invalid_scope(s));
                     }
                     explicit = true;
-                    if !parsed
-                        .permissions
-                        .iter()
-                        .any(|p| p.eq_ignore_ascii_case(permission))
-                    {
+                    if !parsed.permissions.iter().any(|p| p.eq_ignore_ascii_case(permission)) {
                         parsed.permissions.push(permission.to_string());
                     }
                 }
@@ -271,11 +249,7 @@ mod tests {
     use crate::identity::well_known::dev;
 
     fn own() -> OwnHosts {
-        OwnHosts::new([
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "::1".to_string(),
-        ])
+        OwnHosts::new(["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()])
     }
 
     #[test]
@@ -289,75 +263,45 @@ mod tests {
             client_credentials_audience("00000003-0000-0000-c000-000000000000/.default", &own),
             Ok(Audience::GraphAppId)
         );
-        assert_eq!(
-            client_credentials_audience("http://127.0.0.1/.default", &own),
-            Ok(Audience::GraphUri)
-        );
+        assert_eq!(client_credentials_audience("http://127.0.0.1/.default", &own), Ok(Audience::GraphUri));
         assert_eq!(
             client_credentials_audience("https://localhost:5443/.default", &own),
             Ok(Audience::GraphUri)
         );
-        assert_eq!(
-            client_credentials_audience("http://[::1]:8080/.default", &own),
-            Ok(Audience::GraphUri)
-        );
-        let e = client_credentials_audience("DeviceManagementApps.Read.All", &own)
-            .expect_err("not .default");
+        assert_eq!(client_credentials_audience("http://[::1]:8080/.default", &own), Ok(Audience::GraphUri));
+        let e = client_credentials_audience("DeviceManagementApps.Read.All", &own).expect_err("not .default");
         assert_eq!(e.code, 1002012);
-        let e = client_credentials_audience("https://foo.microsoft.com/.default", &own)
-            .expect_err("unknown");
+        let e = client_credentials_audience("https://foo.microsoft.com/.default", &own).expect_err("unknown");
         assert_eq!(e.code, 70011);
         assert!(e.description.contains("https://foo.microsoft.com/.default"));
-        let e =
-            client_credentials_audience("http://localhost/api/.default", &own).expect_err("path");
+        let e = client_credentials_audience("http://localhost/api/.default", &own).expect_err("path");
         assert_eq!(e.code, 70011);
     }
 
     #[test]
     fn delegated_scopes() {
         let dir = Directory::development();
-        let app = dir.tenants()[0]
-            .app(dev::PUBLIC_CLIENT_ID)
-            .expect("public client");
+        let app = dir.tenants()[0].app(dev::PUBLIC_CLIENT_ID).expect("public client");
         let own = own();
-        let s = delegated_scope(
-            "DeviceManagementApps.Read.All openid profile offline_access",
-            app,
-            &own,
-        )
-        .expect("ok");
+        let s = delegated_scope("DeviceManagementApps.Read.All openid profile offline_access", app, &own)
+            .expect("ok");
         assert_eq!(s.audience, Audience::GraphAppId);
         assert_eq!(s.scp(), "DeviceManagementApps.Read.All openid profile");
         assert!(s.offline_access);
 
-        let s = delegated_scope(
-            "https://graph.microsoft.com/DeviceManagementApps.ReadWrite.All",
-            app,
-            &own,
-        )
-        .expect("ok");
+        let s = delegated_scope("https://graph.microsoft.com/DeviceManagementApps.ReadWrite.All", app, &own)
+            .expect("ok");
         assert_eq!(s.audience, Audience::GraphUri);
-        assert_eq!(
-            s.response_scope(),
-            "https://graph.microsoft.com/DeviceManagementApps.ReadWrite.All"
-        );
+        assert_eq!(s.response_scope(), "https://graph.microsoft.com/DeviceManagementApps.ReadWrite.All");
 
-        let s = delegated_scope(
-            "https://graph.microsoft.com/.default offline_access",
-            app,
-            &own,
-        )
-        .expect("ok");
+        let s =
+            delegated_scope("https://graph.microsoft.com/.default offline_access", app, &own).expect("ok");
         assert_eq!(s.permissions, app.delegated_permissions);
 
         assert_eq!(
-            delegated_scope("https://graph.microsoft.com/.default User.Read", app, &own)
-                .map_err(|e| e.code),
+            delegated_scope("https://graph.microsoft.com/.default User.Read", app, &own).map_err(|e| e.code),
             Err(70011)
         );
-        assert_eq!(
-            delegated_scope("api://other/read", app, &own).map_err(|e| e.code),
-            Err(70011)
-        );
+        assert_eq!(delegated_scope("api://other/read", app, &own).map_err(|e| e.code), Err(70011));
     }
 }

@@ -21,10 +21,7 @@ pub fn other_key_pem() -> &'static str {
 
 /// A fresh, empty directory under the system temp dir.
 pub fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "auditgraph-test-{label}-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
+    let dir = std::env::temp_dir().join(format!("auditgraph-test-{label}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir
 }
@@ -33,11 +30,7 @@ pub fn temp_dir(label: &str) -> PathBuf {
 pub fn data_dir(label: &str) -> PathBuf {
     let dir = temp_dir(label);
     std::fs::create_dir_all(dir.join("identity")).expect("create identity dir");
-    std::fs::write(
-        dir.join("identity").join(keys::SIGNING_KEY_FILE),
-        signing_key_pem(),
-    )
-    .expect("write key");
+    std::fs::write(dir.join("identity").join(keys::SIGNING_KEY_FILE), signing_key_pem()).expect("write key");
     dir
 }
 

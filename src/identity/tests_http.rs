@@ -36,19 +36,9 @@ const AUDIT_EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 
 /// A stand-in for a Graph door: GET reads, POST writes (and echoes the actor).
 async fn audit_events(req: HttpRequest, verifier: web::Data<TokenVerifier>) -> HttpResponse {
-    let operation = if req.method() == Method::GET {
-        Operation::Read
-    } else {
-        Operation::Write
-    };
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match verifier
-        .verify(header)
-        .and_then(|p| p.authorize(operation).map(|()| p))
-    {
+    let operation = if req.method() == Method::GET { Operation::Read } else { Operation::Write };
+    let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match verifier.verify(header).and_then(|p| p.authorize(operation).map(|()| p)) {
         Ok(_) if operation == Operation::Read => HttpResponse::Ok().json(json!({ "value": [] })),
         Ok(p) => {
             let a = p.actor();
@@ -118,20 +108,14 @@ async fn expect_error<B: MessageBody>(
     code: u32,
 ) -> Value {
     assert_eq!(resp.status().as_u16(), status, "status for {error}");
-    let content_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let content_type =
+        resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert_eq!(content_type, "application/json; charset=utf-8");
     let body = json_of(resp).await;
     assert_eq!(body["error"], error, "{body}");
     assert_eq!(body["error_codes"], json!([code]), "{body}");
     let description = body["error_description"].as_str().expect("description");
-    assert!(
-        description.starts_with(&format!("AADSTS{code}: ")),
-        "{description}"
-    );
+    assert!(description.starts_with(&format!("AADSTS{code}: ")), "{description}");
     let timestamp = body["timestamp"].as_str().expect("timestamp");
     assert!(
         timestamp.len() == 20 && timestamp.as_bytes()[10] == b' ' && timestamp.ends_with('Z'),
@@ -143,10 +127,7 @@ async fn expect_error<B: MessageBody>(
         body["correlation_id"].as_str().expect("correlation_id"),
     );
     assert!(description.ends_with(&tail), "{description:?}");
-    assert_eq!(
-        body["error_uri"],
-        format!("https://login.microsoftonline.com/error?code={code}")
-    );
+    assert_eq!(body["error_uri"], format!("https://login.microsoftonline.com/error?code={code}"));
     body
 }
 
@@ -172,10 +153,7 @@ async fn client_credentials_token(
     )
     .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    json_of(resp).await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string()
+    json_of(resp).await["access_token"].as_str().expect("token").to_string()
 }
 
 fn pkce_pair() -> (String, String) {
@@ -189,36 +167,20 @@ fn authorize_uri(extra: &[(&str, &str)]) -> String {
         ("client_id", dev::PUBLIC_CLIENT_ID),
         ("response_type", "code"),
         ("redirect_uri", REDIRECT),
-        (
-            "scope",
-            "DeviceManagementApps.Read.All openid profile offline_access",
-        ),
+        ("scope", "DeviceManagementApps.Read.All openid profile offline_access"),
         ("state", "st-123"),
     ];
     pairs.extend_from_slice(extra);
-    format!(
-        "/{TENANT}/oauth2/v2.0/authorize?{}",
-        serde_urlencoded::to_string(&pairs).expect("query")
-    )
+    format!("/{TENANT}/oauth2/v2.0/authorize?{}", serde_urlencoded::to_string(&pairs).expect("query"))
 }
 
 fn query_of(location: &str) -> std::collections::HashMap<String, String> {
-    let query = location
-        .split_once(['?', '#'])
-        .map(|(_, q)| q)
-        .unwrap_or_default();
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .expect("query")
-        .into_iter()
-        .collect()
+    let query = location.split_once(['?', '#']).map(|(_, q)| q).unwrap_or_default();
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).expect("query").into_iter().collect()
 }
 
 fn location<B>(resp: &ServiceResponse<B>) -> String {
-    resp.headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .expect("Location")
-        .to_string()
+    resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).expect("Location").to_string()
 }
 
 // ---------------------------------------------------------------------------
@@ -238,9 +200,7 @@ async fn discovery_points_at_own_origin_for_every_tenant_spelling() {
         .await;
         assert_eq!(resp.status(), StatusCode::OK, "{segment}");
         assert_eq!(
-            resp.headers()
-                .get(header::CACHE_CONTROL)
-                .map(|v| v.as_bytes()),
+            resp.headers().get(header::CACHE_CONTROL).map(|v| v.as_bytes()),
             Some(&b"max-age=86400, private"[..])
         );
         let doc = json_of(resp).await;
@@ -256,23 +216,14 @@ async fn discovery_points_at_own_origin_for_every_tenant_spelling() {
             let url = doc[key].as_str().expect(key);
             assert!(url.starts_with(&format!("{ORIGIN}/")), "{key} = {url}");
         }
-        let expected_segment = if segment == dev::TENANT_DOMAIN {
-            TENANT
-        } else {
-            segment
-        };
-        assert_eq!(
-            doc["token_endpoint"],
-            format!("{ORIGIN}/{expected_segment}/oauth2/v2.0/token")
-        );
+        let expected_segment = if segment == dev::TENANT_DOMAIN { TENANT } else { segment };
+        assert_eq!(doc["token_endpoint"], format!("{ORIGIN}/{expected_segment}/oauth2/v2.0/token"));
         assert_eq!(doc["msgraph_host"], "localhost:5443");
     }
     let doc = json_of(
         test::call_service(
             &app,
-            test::TestRequest::get()
-                .uri("/common/v2.0/.well-known/openid-configuration")
-                .to_request(),
+            test::TestRequest::get().uri("/common/v2.0/.well-known/openid-configuration").to_request(),
         )
         .await,
     )
@@ -282,18 +233,13 @@ async fn discovery_points_at_own_origin_for_every_tenant_spelling() {
     let v1 = json_of(
         test::call_service(
             &app,
-            test::TestRequest::get()
-                .uri(&format!("/{TENANT}/.well-known/openid-configuration"))
-                .to_request(),
+            test::TestRequest::get().uri(&format!("/{TENANT}/.well-known/openid-configuration")).to_request(),
         )
         .await,
     )
     .await;
     assert_eq!(v1["issuer"], format!("https://sts.windows.net/{TENANT}/"));
-    assert_eq!(
-        v1["token_endpoint"],
-        format!("{ORIGIN}/{TENANT}/oauth2/token")
-    );
+    assert_eq!(v1["token_endpoint"], format!("{ORIGIN}/{TENANT}/oauth2/token"));
 
     let resp = test::call_service(
         &app,
@@ -337,9 +283,7 @@ async fn jwks_in_every_spelling_publishes_the_signing_key() {
     let jwks = json_of(
         test::call_service(
             &app,
-            test::TestRequest::get()
-                .uri(&format!("/{TENANT}/discovery/v2.0/keys"))
-                .to_request(),
+            test::TestRequest::get().uri(&format!("/{TENANT}/discovery/v2.0/keys")).to_request(),
         )
         .await,
     )
@@ -347,13 +291,7 @@ async fn jwks_in_every_spelling_publishes_the_signing_key() {
     assert_eq!(jwks["keys"][0]["issuer"], format!("{ORIGIN}/{TENANT}/v2.0"));
 
     // The token's kid is the published one.
-    let token = client_credentials_token(
-        svc,
-        dev::READER_CLIENT_ID,
-        dev::READER_SECRET,
-        GRAPH_DEFAULT,
-    )
-    .await;
+    let token = client_credentials_token(svc, dev::READER_CLIENT_ID, dev::READER_SECRET, GRAPH_DEFAULT).await;
     assert_eq!(header_of(&token)["kid"], kid.as_str());
     assert_eq!(header_of(&token)["alg"], "RS256");
 }
@@ -365,9 +303,7 @@ async fn instance_discovery_answers_with_own_host() {
         "/common/discovery/instance?api-version=1.1&authorization_endpoint={}",
         "https%3A%2F%2Flocalhost%3A5443%2F7d0f0a2c-1b1e-4c55-9a3e-2f5c00000001%2Foauth2%2Fv2.0%2Fauthorize"
     );
-    let doc =
-        json_of(test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await)
-            .await;
+    let doc = json_of(test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await).await;
     assert_eq!(
         doc["tenant_discovery_endpoint"],
         format!("{ORIGIN}/{TENANT}/v2.0/.well-known/openid-configuration")
@@ -392,10 +328,7 @@ async fn client_credentials_with_secret_in_body() {
                 ("client_secret", dev::READER_SECRET),
                 ("grant_type", "client_credentials"),
                 // What azure-identity adds; must be accepted and ignored.
-                (
-                    "claims",
-                    r#"{"access_token":{"xms_cc":{"values":["CP1"]}}}"#,
-                ),
+                ("claims", r#"{"access_token":{"xms_cc":{"values":["CP1"]}}}"#),
                 ("x-client-SKU", "MSAL.Python"),
             ],
         )
@@ -409,20 +342,13 @@ async fn client_credentials_with_secret_in_body() {
         ("expires", "-1"),
         ("content-type", "application/json; charset=utf-8"),
     ] {
-        assert_eq!(
-            resp.headers().get(name).and_then(|v| v.to_str().ok()),
-            Some(value),
-            "{name}"
-        );
+        assert_eq!(resp.headers().get(name).and_then(|v| v.to_str().ok()), Some(value), "{name}");
     }
     let body = json_of(resp).await;
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3599);
     assert_eq!(body["ext_expires_in"], 3599);
-    assert!(
-        body.get("refresh_token").is_none() && body.get("scope").is_none(),
-        "{body}"
-    );
+    assert!(body.get("refresh_token").is_none() && body.get("scope").is_none(), "{body}");
 
     let token = body["access_token"].as_str().expect("token");
     let c = claims_of(token);
@@ -434,10 +360,7 @@ async fn client_credentials_with_secret_in_body() {
     assert_eq!(c["oid"], dev::READER_OBJECT_ID);
     assert_eq!(c["sub"], dev::READER_OBJECT_ID);
     assert_eq!(c["idtyp"], "app");
-    assert_eq!(
-        c["roles"],
-        json!([permissions::DEVICE_MANAGEMENT_APPS_READ_ALL])
-    );
+    assert_eq!(c["roles"], json!([permissions::DEVICE_MANAGEMENT_APPS_READ_ALL]));
     assert_eq!(c["ver"], "1.0");
     assert_eq!(c["xms_cc"], json!(["CP1"]));
     assert!(c["uti"].is_string() && c["exp"].as_i64() > c["iat"].as_i64());
@@ -466,24 +389,15 @@ async fn client_credentials_with_http_basic_and_tenant_aliases() {
     for tenant in [TENANT, dev::TENANT_DOMAIN, "common", "organizations"] {
         let resp = test::call_service(
             &app,
-            form(
-                &token_uri(tenant),
-                &[
-                    ("grant_type", "client_credentials"),
-                    ("scope", GRAPH_DEFAULT),
-                ],
-            )
-            .insert_header((header::AUTHORIZATION, format!("Basic {basic}")))
-            .to_request(),
+            form(&token_uri(tenant), &[("grant_type", "client_credentials"), ("scope", GRAPH_DEFAULT)])
+                .insert_header((header::AUTHORIZATION, format!("Basic {basic}")))
+                .to_request(),
         )
         .await;
         assert_eq!(resp.status(), StatusCode::OK, "{tenant}");
         let c = claims_of(json_of(resp).await["access_token"].as_str().expect("token"));
         assert_eq!(c["tid"], TENANT);
-        assert_eq!(
-            c["roles"],
-            json!([permissions::DEVICE_MANAGEMENT_APPS_READWRITE_ALL])
-        );
+        assert_eq!(c["roles"], json!([permissions::DEVICE_MANAGEMENT_APPS_READWRITE_ALL]));
     }
 }
 
@@ -492,20 +406,12 @@ async fn client_credentials_scope_forms_and_audiences() {
     let app = app!(test_support::service("cc-scopes"));
     let cases = [
         (GRAPH_DEFAULT, None, GRAPH_RESOURCE_URI),
-        (
-            "00000003-0000-0000-c000-000000000000/.default",
-            None,
-            GRAPH_APP_ID,
-        ),
+        ("00000003-0000-0000-c000-000000000000/.default", None, GRAPH_APP_ID),
         // kiota derives the scope from the request URL.
         ("https://localhost:5443/.default", None, GRAPH_RESOURCE_URI),
         ("http://127.0.0.1/.default", None, GRAPH_RESOURCE_URI),
         ("https://localhost/.default", None, GRAPH_RESOURCE_URI),
-        (
-            "http://auditgraph.internal:8080/.default",
-            Some("auditgraph.internal:8080"),
-            GRAPH_RESOURCE_URI,
-        ),
+        ("http://auditgraph.internal:8080/.default", Some("auditgraph.internal:8080"), GRAPH_RESOURCE_URI),
     ];
     for (scope, host, aud) in cases {
         let mut req = form(
@@ -549,11 +455,7 @@ async fn token_endpoint_errors() {
         &app,
         cc(
             TENANT,
-            &[
-                ("client_id", dev::READER_CLIENT_ID),
-                ("client_secret", "nope"),
-                ("scope", GRAPH_DEFAULT),
-            ],
+            &[("client_id", dev::READER_CLIENT_ID), ("client_secret", "nope"), ("scope", GRAPH_DEFAULT)],
         ),
     )
     .await;
@@ -565,39 +467,20 @@ async fn token_endpoint_errors() {
     // Missing secret for a confidential app.
     let resp = test::call_service(
         &app,
-        cc(
-            TENANT,
-            &[
-                ("client_id", dev::READER_CLIENT_ID),
-                ("scope", GRAPH_DEFAULT),
-            ],
-        ),
+        cc(TENANT, &[("client_id", dev::READER_CLIENT_ID), ("scope", GRAPH_DEFAULT)]),
     )
     .await;
     expect_error(resp, 401, "invalid_client", 7000218).await;
     // A public client cannot use client credentials, with or without a secret.
     let resp = test::call_service(
         &app,
-        cc(
-            TENANT,
-            &[
-                ("client_id", dev::PUBLIC_CLIENT_ID),
-                ("scope", GRAPH_DEFAULT),
-            ],
-        ),
+        cc(TENANT, &[("client_id", dev::PUBLIC_CLIENT_ID), ("scope", GRAPH_DEFAULT)]),
     )
     .await;
     expect_error(resp, 401, "invalid_client", 7000218).await;
     let resp = test::call_service(
         &app,
-        cc(
-            TENANT,
-            &[
-                ("client_id", dev::PUBLIC_CLIENT_ID),
-                ("client_secret", "x"),
-                ("scope", GRAPH_DEFAULT),
-            ],
-        ),
+        cc(TENANT, &[("client_id", dev::PUBLIC_CLIENT_ID), ("client_secret", "x"), ("scope", GRAPH_DEFAULT)]),
     )
     .await;
     expect_error(resp, 401, "invalid_client", 700025).await;
@@ -623,40 +506,20 @@ async fn token_endpoint_errors() {
     let resp = test::call_service(&app, form(&token_uri(TENANT), &reader).to_request()).await;
     let body = expect_error(resp, 400, "invalid_request", 900144).await;
     assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with(
-                "AADSTS900144: The request body must contain the following parameter: 'grant_type'."
-            )
+        body["error_description"].as_str().unwrap_or_default().starts_with(
+            "AADSTS900144: The request body must contain the following parameter: 'grant_type'."
+        )
     );
     let resp = test::call_service(
         &app,
-        cc(
-            TENANT,
-            &[
-                ("client_id", dev::READER_CLIENT_ID),
-                ("client_secret", dev::READER_SECRET),
-            ],
-        ),
+        cc(TENANT, &[("client_id", dev::READER_CLIENT_ID), ("client_secret", dev::READER_SECRET)]),
     )
     .await;
     let body = expect_error(resp, 400, "invalid_request", 900144).await;
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("'scope'")
-    );
+    assert!(body["error_description"].as_str().unwrap_or_default().contains("'scope'"));
     let resp = test::call_service(
         &app,
-        cc(
-            TENANT,
-            &[
-                ("client_secret", dev::READER_SECRET),
-                ("scope", GRAPH_DEFAULT),
-            ],
-        ),
+        cc(TENANT, &[("client_secret", dev::READER_SECRET), ("scope", GRAPH_DEFAULT)]),
     )
     .await;
     expect_error(resp, 400, "invalid_request", 900144).await;
@@ -668,10 +531,7 @@ async fn token_endpoint_errors() {
             &[
                 ("client_id", dev::READER_CLIENT_ID),
                 ("client_secret", dev::READER_SECRET),
-                (
-                    "scope",
-                    "https://graph.microsoft.com/DeviceManagementApps.Read.All",
-                ),
+                ("scope", "https://graph.microsoft.com/DeviceManagementApps.Read.All"),
             ],
         ),
     )
@@ -700,25 +560,13 @@ async fn token_endpoint_errors() {
     // Unsupported grant.
     let resp = test::call_service(
         &app,
-        form(
-            &token_uri(TENANT),
-            &[
-                ("grant_type", "implicit"),
-                ("client_id", dev::READER_CLIENT_ID),
-            ],
-        )
-        .to_request(),
+        form(&token_uri(TENANT), &[("grant_type", "implicit"), ("client_id", dev::READER_CLIENT_ID)])
+            .to_request(),
     )
     .await;
     expect_error(resp, 400, "unsupported_grant_type", 70003).await;
     // GET on the token endpoint.
-    let resp = test::call_service(
-        &app,
-        test::TestRequest::get()
-            .uri(&token_uri(TENANT))
-            .to_request(),
-    )
-    .await;
+    let resp = test::call_service(&app, test::TestRequest::get().uri(&token_uri(TENANT)).to_request()).await;
     expect_error(resp, 400, "invalid_request", 900561).await;
     // Certificate credentials are not emulated.
     let resp = test::call_service(
@@ -727,10 +575,7 @@ async fn token_endpoint_errors() {
             TENANT,
             &[
                 ("client_id", dev::READER_CLIENT_ID),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
                 ("client_assertion", "x.y.z"),
                 ("scope", GRAPH_DEFAULT),
             ],
@@ -751,12 +596,7 @@ async fn correlation_id_echoes_client_request_id() {
             .to_request(),
     )
     .await;
-    assert_eq!(
-        resp.headers()
-            .get("client-request-id")
-            .and_then(|v| v.to_str().ok()),
-        Some(id)
-    );
+    assert_eq!(resp.headers().get("client-request-id").and_then(|v| v.to_str().ok()), Some(id));
     let body = expect_error(resp, 400, "invalid_request", 900144).await;
     assert_eq!(body["correlation_id"], id);
 }
@@ -781,13 +621,7 @@ async fn expired_secret_from_tenant_file() {
         )
         .to_request()
     };
-    expect_error(
-        test::call_service(&app, pairs("rotated-out")).await,
-        401,
-        "invalid_client",
-        7000222,
-    )
-    .await;
+    expect_error(test::call_service(&app, pairs("rotated-out")).await, 401, "invalid_client", 7000222).await;
     let resp = test::call_service(&app, pairs("siem-secret")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let c = claims_of(json_of(resp).await["access_token"].as_str().expect("token"));
@@ -833,11 +667,7 @@ async fn auth_code_with_pkce_s256_then_refresh() {
     };
     // A wrong verifier fails without burning the code.
     expect_error(
-        test::call_service(
-            &app,
-            redeem(&code, "wrong-verifier-wrong-verifier-wrong-verifier"),
-        )
-        .await,
+        test::call_service(&app, redeem(&code, "wrong-verifier-wrong-verifier-wrong-verifier")).await,
         400,
         "invalid_grant",
         50148,
@@ -847,14 +677,9 @@ async fn auth_code_with_pkce_s256_then_refresh() {
     let resp = test::call_service(&app, redeem(&code, &verifier)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body = json_of(resp).await;
-    assert_eq!(
-        body["scope"],
-        "DeviceManagementApps.Read.All openid profile"
-    );
+    assert_eq!(body["scope"], "DeviceManagementApps.Read.All openid profile");
     assert!(
-        body["refresh_token"].is_string()
-            && body["id_token"].is_string()
-            && body["client_info"].is_string()
+        body["refresh_token"].is_string() && body["id_token"].is_string() && body["client_info"].is_string()
     );
     let c = claims_of(body["access_token"].as_str().expect("token"));
     assert_eq!(c["idtyp"], "user");
@@ -891,23 +716,13 @@ async fn auth_code_with_pkce_s256_then_refresh() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 
     // Codes are single use.
-    expect_error(
-        test::call_service(&app, redeem(&code, &verifier)).await,
-        400,
-        "invalid_grant",
-        54005,
-    )
-    .await;
+    expect_error(test::call_service(&app, redeem(&code, &verifier)).await, 400, "invalid_grant", 54005).await;
 
     // Refresh, then refresh again with the rotated token.
     let refresh = |rt: &str, client: &str| {
         form(
             &token_uri(TENANT),
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", client),
-                ("refresh_token", rt),
-            ],
+            &[("grant_type", "refresh_token"), ("client_id", client), ("refresh_token", rt)],
         )
         .to_request()
     };
@@ -915,17 +730,9 @@ async fn auth_code_with_pkce_s256_then_refresh() {
     let resp = test::call_service(&app, refresh(&rt, dev::PUBLIC_CLIENT_ID)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let refreshed = json_of(resp).await;
-    assert_eq!(
-        claims_of(refreshed["access_token"].as_str().expect("token"))["upn"],
-        dev::AUDITOR_UPN
-    );
+    assert_eq!(claims_of(refreshed["access_token"].as_str().expect("token"))["upn"], dev::AUDITOR_UPN);
     let rt2 = refreshed["refresh_token"].as_str().expect("rotated rt");
-    assert_eq!(
-        test::call_service(&app, refresh(rt2, dev::PUBLIC_CLIENT_ID))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(test::call_service(&app, refresh(rt2, dev::PUBLIC_CLIENT_ID)).await.status(), StatusCode::OK);
 
     // Refresh errors: garbage, another client's token.
     expect_error(
@@ -954,10 +761,7 @@ async fn auth_code_with_pkce_s256_then_refresh() {
     expect_error(
         test::call_service(
             &app,
-            refresh(
-                refreshed["access_token"].as_str().expect("at"),
-                dev::PUBLIC_CLIENT_ID,
-            ),
+            refresh(refreshed["access_token"].as_str().expect("at"), dev::PUBLIC_CLIENT_ID),
         )
         .await,
         400,
@@ -988,10 +792,10 @@ async fn auth_code_errors_and_plain_pkce() {
     // plain PKCE (method omitted means plain).
     let plain = "a-plain-verifier-that-is-at-least-forty-three-characters-long";
     let uri = authorize_uri(&[("login_hint", dev::ADMIN_UPN), ("code_challenge", plain)]);
-    let code = query_of(&location(
-        &test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await,
-    ))["code"]
-        .clone();
+    let code =
+        query_of(&location(&test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await))
+            ["code"]
+            .clone();
     expect_error(
         test::call_service(&app, redeem(&code, REDIRECT, None)).await,
         400,
@@ -1000,11 +804,7 @@ async fn auth_code_errors_and_plain_pkce() {
     )
     .await;
     expect_error(
-        test::call_service(
-            &app,
-            redeem(&code, "http://localhost:9999/other", Some(plain)),
-        )
-        .await,
+        test::call_service(&app, redeem(&code, "http://localhost:9999/other", Some(plain))).await,
         400,
         "invalid_grant",
         500112,
@@ -1038,9 +838,7 @@ async fn auth_code_errors_and_plain_pkce() {
         exp: now - 600,
         jti: tokens::new_jti(),
     };
-    let expired = sealer
-        .seal_artifact(ArtifactKind::AuthorizationCode, &expired)
-        .expect("seal");
+    let expired = sealer.seal_artifact(ArtifactKind::AuthorizationCode, &expired).expect("seal");
     expect_error(
         test::call_service(&app, redeem(&expired, REDIRECT, None)).await,
         400,
@@ -1059,16 +857,9 @@ async fn auth_code_errors_and_plain_pkce() {
         exp: now + 600,
         jti: tokens::new_jti(),
     };
-    let rt = sealer
-        .seal_artifact(ArtifactKind::RefreshToken, &rt)
-        .expect("seal");
-    expect_error(
-        test::call_service(&app, redeem(&rt, REDIRECT, None)).await,
-        400,
-        "invalid_grant",
-        9002313,
-    )
-    .await;
+    let rt = sealer.seal_artifact(ArtifactKind::RefreshToken, &rt).expect("seal");
+    expect_error(test::call_service(&app, redeem(&rt, REDIRECT, None)).await, 400, "invalid_grant", 9002313)
+        .await;
     // An expired refresh token.
     let old = RefreshToken {
         aud: tokens::artifact_audience(ArtifactKind::RefreshToken),
@@ -1080,18 +871,12 @@ async fn auth_code_errors_and_plain_pkce() {
         exp: now - 10 * 86_400,
         jti: tokens::new_jti(),
     };
-    let old = sealer
-        .seal_artifact(ArtifactKind::RefreshToken, &old)
-        .expect("seal");
+    let old = sealer.seal_artifact(ArtifactKind::RefreshToken, &old).expect("seal");
     let resp = test::call_service(
         &app,
         form(
             &token_uri(TENANT),
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", dev::PUBLIC_CLIENT_ID),
-                ("refresh_token", &old),
-            ],
+            &[("grant_type", "refresh_token"), ("client_id", dev::PUBLIC_CLIENT_ID), ("refresh_token", &old)],
         )
         .to_request(),
     )
@@ -1111,10 +896,10 @@ async fn auth_code_errors_and_plain_pkce() {
         "http%3A%2F%2Flocalhost%3A8400%2Fcallback",
         dev::ADMIN_UPN
     );
-    let code = query_of(&location(
-        &test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await,
-    ))["code"]
-        .clone();
+    let code =
+        query_of(&location(&test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await))
+            ["code"]
+            .clone();
     let resp = test::call_service(
         &app,
         form(
@@ -1168,9 +953,8 @@ async fn authorize_sign_in_form_and_redirect_errors() {
         ("login", dev::HELPDESK_UPN),
         ("passwd", "wrong"),
     ];
-    let post = |fields: &[(&str, &str)]| {
-        form(&format!("/{TENANT}/oauth2/v2.0/authorize"), fields).to_request()
-    };
+    let post =
+        |fields: &[(&str, &str)]| form(&format!("/{TENANT}/oauth2/v2.0/authorize"), fields).to_request();
     let resp = test::call_service(&app, post(&fields)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(String::from_utf8_lossy(&test::read_body(resp).await).contains("incorrect"));
@@ -1183,9 +967,7 @@ async fn authorize_sign_in_form_and_redirect_errors() {
     // prompt=none without a user: login_required on the redirect.
     let resp = test::call_service(
         &app,
-        test::TestRequest::get()
-            .uri(&authorize_uri(&[("prompt", "none")]))
-            .to_request(),
+        test::TestRequest::get().uri(&authorize_uri(&[("prompt", "none")])).to_request(),
     )
     .await;
     assert_eq!(resp.status(), StatusCode::FOUND);
@@ -1223,19 +1005,15 @@ async fn authorize_sign_in_form_and_redirect_errors() {
         .await,
     ));
     assert_eq!(q["error"], "invalid_request");
-    let uri = authorize_uri(&[("login_hint", dev::ADMIN_UPN)])
-        .replace("response_type=code", "response_type=token");
-    let q = query_of(&location(
-        &test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await,
-    ));
+    let uri =
+        authorize_uri(&[("login_hint", dev::ADMIN_UPN)]).replace("response_type=code", "response_type=token");
+    let q =
+        query_of(&location(&test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await));
     assert_eq!(q["error"], "unsupported_response_type");
-    let uri = authorize_uri(&[("login_hint", dev::ADMIN_UPN)]).replace(
-        "scope=DeviceManagementApps.Read.All",
-        "scope=api%3A%2F%2Fother%2Fread",
-    );
-    let q = query_of(&location(
-        &test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await,
-    ));
+    let uri = authorize_uri(&[("login_hint", dev::ADMIN_UPN)])
+        .replace("scope=DeviceManagementApps.Read.All", "scope=api%3A%2F%2Fother%2Fread");
+    let q =
+        query_of(&location(&test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await));
     assert_eq!(q["error"], "invalid_scope");
 
     // An unregistered redirect URI or unknown client is a page, never a redirect.
@@ -1244,10 +1022,7 @@ async fn authorize_sign_in_form_and_redirect_errors() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.headers().get(header::LOCATION).is_none());
     assert!(String::from_utf8_lossy(&test::read_body(resp).await).contains("AADSTS50011"));
-    let uri = authorize_uri(&[]).replace(
-        dev::PUBLIC_CLIENT_ID,
-        "11111111-1111-1111-1111-111111111111",
-    );
+    let uri = authorize_uri(&[]).replace(dev::PUBLIC_CLIENT_ID, "11111111-1111-1111-1111-111111111111");
     let resp = test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(String::from_utf8_lossy(&test::read_body(resp).await).contains("AADSTS700016"));
@@ -1256,10 +1031,7 @@ async fn authorize_sign_in_form_and_redirect_errors() {
     let resp = test::call_service(
         &app,
         test::TestRequest::get()
-            .uri(&authorize_uri(&[
-                ("login_hint", dev::ADMIN_UPN),
-                ("response_mode", "fragment"),
-            ]))
+            .uri(&authorize_uri(&[("login_hint", dev::ADMIN_UPN), ("response_mode", "fragment")]))
             .to_request(),
     )
     .await;
@@ -1267,10 +1039,7 @@ async fn authorize_sign_in_form_and_redirect_errors() {
     let resp = test::call_service(
         &app,
         test::TestRequest::get()
-            .uri(&authorize_uri(&[
-                ("login_hint", dev::ADMIN_UPN),
-                ("response_mode", "form_post"),
-            ]))
+            .uri(&authorize_uri(&[("login_hint", dev::ADMIN_UPN), ("response_mode", "form_post")]))
             .to_request(),
     )
     .await;
@@ -1281,16 +1050,10 @@ async fn authorize_sign_in_form_and_redirect_errors() {
 
 #[actix_web::test]
 async fn authorize_auto_approves_configured_user() {
-    let app = app!(test_support::service_with("auto-user", |c| c
-        .auto_approve_user =
-        Some(dev::INTUNE_ADMIN_UPN.into())));
-    let resp = test::call_service(
-        &app,
-        test::TestRequest::get()
-            .uri(&authorize_uri(&[]))
-            .to_request(),
-    )
-    .await;
+    let app =
+        app!(test_support::service_with("auto-user", |c| c.auto_approve_user =
+            Some(dev::INTUNE_ADMIN_UPN.into())));
+    let resp = test::call_service(&app, test::TestRequest::get().uri(&authorize_uri(&[])).to_request()).await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     let code = query_of(&location(&resp))["code"].clone();
     let resp = test::call_service(
@@ -1328,10 +1091,7 @@ async fn password_grant() {
                 ("client_id", dev::PUBLIC_CLIENT_ID),
                 ("username", user),
                 ("password", password),
-                (
-                    "scope",
-                    "https://graph.microsoft.com/DeviceManagementApps.ReadWrite.All offline_access",
-                ),
+                ("scope", "https://graph.microsoft.com/DeviceManagementApps.ReadWrite.All offline_access"),
             ],
         )
         .to_request()
@@ -1339,10 +1099,7 @@ async fn password_grant() {
     let resp = test::call_service(&app, ropc(dev::ADMIN_UPN, dev::PASSWORD)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body = json_of(resp).await;
-    assert_eq!(
-        body["scope"],
-        "https://graph.microsoft.com/DeviceManagementApps.ReadWrite.All"
-    );
+    assert_eq!(body["scope"], "https://graph.microsoft.com/DeviceManagementApps.ReadWrite.All");
     assert!(body["refresh_token"].is_string() && body.get("id_token").is_none());
     let token = body["access_token"].as_str().expect("token");
     assert_eq!(claims_of(token)["aud"], GRAPH_RESOURCE_URI);
@@ -1363,13 +1120,8 @@ async fn password_grant() {
     assert_eq!(actor["userId"], dev::ADMIN_OBJECT_ID);
     assert_eq!(actor["userPermissions"], json!(["*"]));
 
-    expect_error(
-        test::call_service(&app, ropc(dev::ADMIN_UPN, "wrong")).await,
-        400,
-        "invalid_grant",
-        50126,
-    )
-    .await;
+    expect_error(test::call_service(&app, ropc(dev::ADMIN_UPN, "wrong")).await, 400, "invalid_grant", 50126)
+        .await;
     expect_error(
         test::call_service(&app, ropc("ghost@contoso.onmicrosoft.com", dev::PASSWORD)).await,
         400,
@@ -1379,11 +1131,11 @@ async fn password_grant() {
     .await;
 
     // The helpdesk user gets a token but no audit data.
-    let token = json_of(test::call_service(&app, ropc(dev::HELPDESK_UPN, dev::PASSWORD)).await)
-        .await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let token =
+        json_of(test::call_service(&app, ropc(dev::HELPDESK_UPN, dev::PASSWORD)).await).await["access_token"]
+            .as_str()
+            .expect("token")
+            .to_string();
     let resp = test::call_service(
         &app,
         test::TestRequest::get()
@@ -1395,8 +1147,8 @@ async fn password_grant() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let body = json_of(resp).await;
     assert_eq!(body["error"]["code"], "Forbidden");
-    let inner: Value = serde_json::from_str(body["error"]["message"].as_str().expect("message"))
-        .expect("nested JSON");
+    let inner: Value =
+        serde_json::from_str(body["error"]["message"].as_str().expect("message")).expect("nested JSON");
     assert!(
         inner["Message"]
             .as_str()
@@ -1442,19 +1194,11 @@ async fn device_code_admin_approval() {
     let app = app!(test_support::service("device"));
     let start = start_device!(&app, "DeviceManagementApps.Read.All offline_access");
     let user_code = start["user_code"].as_str().expect("user_code").to_string();
-    let device_code = start["device_code"]
-        .as_str()
-        .expect("device_code")
-        .to_string();
+    let device_code = start["device_code"].as_str().expect("device_code").to_string();
     assert_eq!(start["verification_uri"], format!("{ORIGIN}/devicelogin"));
     assert_eq!(start["expires_in"], 900);
     assert_eq!(start["interval"], 5);
-    assert!(
-        start["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains(&user_code)
-    );
+    assert!(start["message"].as_str().unwrap_or_default().contains(&user_code));
     assert!(start.get("verification_uri_complete").is_none());
 
     expect_error(
@@ -1472,42 +1216,26 @@ async fn device_code_admin_approval() {
             .to_request()
     };
     assert_eq!(
-        test::call_service(&app, approve("NOSUCHCODE", json!({})))
-            .await
-            .status(),
+        test::call_service(&app, approve("NOSUCHCODE", json!({}))).await.status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        test::call_service(
-            &app,
-            approve(&user_code, json!({"user": "ghost@contoso.onmicrosoft.com"}))
-        )
-        .await
-        .status(),
-        StatusCode::BAD_REQUEST
-    );
-    let resp = test::call_service(
-        &app,
-        approve(&user_code.to_lowercase(), json!({"user": dev::AUDITOR_UPN})),
-    )
-    .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(json_of(resp).await["user"], dev::AUDITOR_UPN);
-    assert_eq!(
-        test::call_service(&app, approve(&user_code, json!({})))
+        test::call_service(&app, approve(&user_code, json!({"user": "ghost@contoso.onmicrosoft.com"})))
             .await
             .status(),
-        StatusCode::CONFLICT
+        StatusCode::BAD_REQUEST
     );
+    let resp =
+        test::call_service(&app, approve(&user_code.to_lowercase(), json!({"user": dev::AUDITOR_UPN}))).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(json_of(resp).await["user"], dev::AUDITOR_UPN);
+    assert_eq!(test::call_service(&app, approve(&user_code, json!({}))).await.status(), StatusCode::CONFLICT);
 
     let resp = test::call_service(&app, poll(&device_code).to_request()).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body = json_of(resp).await;
     assert!(body["refresh_token"].is_string());
-    assert_eq!(
-        claims_of(body["access_token"].as_str().expect("token"))["upn"],
-        dev::AUDITOR_UPN
-    );
+    assert_eq!(claims_of(body["access_token"].as_str().expect("token"))["upn"], dev::AUDITOR_UPN);
     // Used up.
     expect_error(
         test::call_service(&app, poll(&device_code).to_request()).await,
@@ -1535,10 +1263,7 @@ async fn device_code_decline_expiry_and_auto_approval() {
     let app = app!(svc);
     // One pending answer, then approved as the configured user.
     let start = start_device!(&app, "DeviceManagementApps.Read.All");
-    let device_code = start["device_code"]
-        .as_str()
-        .expect("device_code")
-        .to_string();
+    let device_code = start["device_code"].as_str().expect("device_code").to_string();
     expect_error(
         test::call_service(&app, poll(&device_code).to_request()).await,
         400,
@@ -1567,11 +1292,7 @@ async fn device_code_decline_expiry_and_auto_approval() {
     .await;
     assert_eq!(resp.status(), StatusCode::OK);
     expect_error(
-        test::call_service(
-            &app,
-            poll(start["device_code"].as_str().expect("dc")).to_request(),
-        )
-        .await,
+        test::call_service(&app, poll(start["device_code"].as_str().expect("dc")).to_request()).await,
         400,
         "authorization_declined",
         65004,
@@ -1590,25 +1311,15 @@ async fn device_code_decline_expiry_and_auto_approval() {
         exp: now - 100,
         jti: tokens::new_jti(),
     };
-    let expired = sealer
-        .seal_artifact(ArtifactKind::DeviceCode, &expired)
-        .expect("seal");
-    expect_error(
-        test::call_service(&app, poll(&expired).to_request()).await,
-        400,
-        "expired_token",
-        70020,
-    )
-    .await;
+    let expired = sealer.seal_artifact(ArtifactKind::DeviceCode, &expired).expect("seal");
+    expect_error(test::call_service(&app, poll(&expired).to_request()).await, 400, "expired_token", 70020)
+        .await;
 
     // Starting errors.
     let resp = test::call_service(
         &app,
-        form(
-            &format!("/{TENANT}/oauth2/v2.0/devicecode"),
-            &[("client_id", dev::PUBLIC_CLIENT_ID)],
-        )
-        .to_request(),
+        form(&format!("/{TENANT}/oauth2/v2.0/devicecode"), &[("client_id", dev::PUBLIC_CLIENT_ID)])
+            .to_request(),
     )
     .await;
     expect_error(resp, 400, "invalid_request", 900144).await;
@@ -1616,10 +1327,7 @@ async fn device_code_decline_expiry_and_auto_approval() {
         &app,
         form(
             &format!("/{TENANT}/oauth2/v2.0/devicecode"),
-            &[
-                ("client_id", "11111111-1111-1111-1111-111111111111"),
-                ("scope", "User.Read"),
-            ],
+            &[("client_id", "11111111-1111-1111-1111-111111111111"), ("scope", "User.Read")],
         )
         .to_request(),
     )
@@ -1632,38 +1340,20 @@ async fn devicelogin_page_approves_with_password() {
     let app = app!(test_support::service("devicelogin"));
     let start = start_device!(&app, "DeviceManagementApps.Read.All");
     let user_code = start["user_code"].as_str().expect("user_code");
-    let resp = test::call_service(
-        &app,
-        test::TestRequest::get().uri("/devicelogin").to_request(),
-    )
-    .await;
+    let resp = test::call_service(&app, test::TestRequest::get().uri("/devicelogin").to_request()).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let page = |password: &str| {
-        form(
-            "/devicelogin",
-            &[
-                ("otc", user_code),
-                ("login", dev::INTUNE_ADMIN_UPN),
-                ("passwd", password),
-            ],
-        )
-        .to_request()
+        form("/devicelogin", &[("otc", user_code), ("login", dev::INTUNE_ADMIN_UPN), ("passwd", password)])
+            .to_request()
     };
-    let text = String::from_utf8_lossy(
-        &test::read_body(test::call_service(&app, page("wrong")).await).await,
-    )
-    .into_owned();
+    let text = String::from_utf8_lossy(&test::read_body(test::call_service(&app, page("wrong")).await).await)
+        .into_owned();
     assert!(text.contains("incorrect"), "{text}");
-    let text = String::from_utf8_lossy(
-        &test::read_body(test::call_service(&app, page(dev::PASSWORD)).await).await,
-    )
-    .into_owned();
+    let text =
+        String::from_utf8_lossy(&test::read_body(test::call_service(&app, page(dev::PASSWORD)).await).await)
+            .into_owned();
     assert!(text.contains("You have signed in"), "{text}");
-    let resp = test::call_service(
-        &app,
-        poll(start["device_code"].as_str().expect("dc")).to_request(),
-    )
-    .await;
+    let resp = test::call_service(&app, poll(start["device_code"].as_str().expect("dc")).to_request()).await;
     assert_eq!(
         claims_of(json_of(resp).await["access_token"].as_str().expect("token"))["upn"],
         dev::INTUNE_ADMIN_UPN
@@ -1677,20 +1367,12 @@ async fn devicelogin_page_approves_with_password() {
 #[actix_web::test]
 async fn graph_route_401_and_403() {
     let svc = test_support::service("resource");
-    let noaccess = svc
-        .issue_app_token(TENANT, dev::NOACCESS_CLIENT_ID, false)
-        .expect("token");
-    let reader = svc
-        .issue_app_token(TENANT, dev::READER_CLIENT_ID, false)
-        .expect("token");
-    let writer = svc
-        .issue_app_token(TENANT, dev::WRITER_CLIENT_ID, true)
-        .expect("token");
+    let noaccess = svc.issue_app_token(TENANT, dev::NOACCESS_CLIENT_ID, false).expect("token");
+    let reader = svc.issue_app_token(TENANT, dev::READER_CLIENT_ID, false).expect("token");
+    let writer = svc.issue_app_token(TENANT, dev::WRITER_CLIENT_ID, true).expect("token");
     let app = app!(svc);
     let call = |method: Method, auth: Option<String>| {
-        let mut req = test::TestRequest::default()
-            .method(method)
-            .uri(AUDIT_EVENTS);
+        let mut req = test::TestRequest::default().method(method).uri(AUDIT_EVENTS);
         if let Some(a) = auth {
             req = req.insert_header((header::AUTHORIZATION, a));
         }
@@ -1711,35 +1393,26 @@ async fn graph_route_401_and_403() {
     assert_eq!(body["error"]["message"], "Access token is empty.");
 
     let body =
-        json_of(test::call_service(&app, call(Method::GET, Some("Bearer not-a-jwt".into()))).await)
-            .await;
-    assert_eq!(
-        body["error"]["message"],
-        "CompactToken parsing failed with error code: 80049217"
-    );
+        json_of(test::call_service(&app, call(Method::GET, Some("Bearer not-a-jwt".into()))).await).await;
+    assert_eq!(body["error"]["message"], "CompactToken parsing failed with error code: 80049217");
 
-    let resp =
-        test::call_service(&app, call(Method::GET, Some(format!("Bearer {noaccess}")))).await;
+    let resp = test::call_service(&app, call(Method::GET, Some(format!("Bearer {noaccess}")))).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert!(resp.headers().get(header::WWW_AUTHENTICATE).is_none());
     let body = json_of(resp).await;
-    let inner: Value = serde_json::from_str(body["error"]["message"].as_str().expect("message"))
-        .expect("nested JSON");
+    let inner: Value =
+        serde_json::from_str(body["error"]["message"].as_str().expect("message")).expect("nested JSON");
     assert_eq!(inner["_version"], 3);
     assert!(inner["Message"].as_str().unwrap_or_default().starts_with(
         "Application is not authorized to perform this operation. Application must have one of the following scopes: DeviceManagementApps.Read.All, DeviceManagementApps.ReadWrite.All - Operation ID (for customer support): "
     ));
 
     assert_eq!(
-        test::call_service(&app, call(Method::GET, Some(format!("Bearer {reader}"))))
-            .await
-            .status(),
+        test::call_service(&app, call(Method::GET, Some(format!("Bearer {reader}")))).await.status(),
         StatusCode::OK
     );
     assert_eq!(
-        test::call_service(&app, call(Method::POST, Some(format!("Bearer {reader}"))))
-            .await
-            .status(),
+        test::call_service(&app, call(Method::POST, Some(format!("Bearer {reader}")))).await.status(),
         StatusCode::FORBIDDEN
     );
     let resp = test::call_service(&app, call(Method::POST, Some(format!("Bearer {writer}")))).await;
@@ -1772,29 +1445,19 @@ async fn v1_token_endpoint_takes_resource() {
     let body = json_of(resp).await;
     assert_eq!(body["expires_in"], "3599");
     assert_eq!(body["resource"], GRAPH_RESOURCE_URI);
-    assert_eq!(
-        claims_of(body["access_token"].as_str().expect("token"))["aud"],
-        GRAPH_RESOURCE_URI
-    );
+    assert_eq!(claims_of(body["access_token"].as_str().expect("token"))["aud"], GRAPH_RESOURCE_URI);
 }
 
 #[actix_web::test]
 async fn user_realm_discovery() {
     let app = app!(test_support::service("realm"));
     let uri = format!("/common/userrealm/{}?api-version=1.0", dev::AUDITOR_UPN);
-    let body =
-        json_of(test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await)
-            .await;
+    let body = json_of(test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await).await;
     assert_eq!(body["account_type"], "Managed");
     assert_eq!(body["domain_name"], dev::TENANT_DOMAIN);
     let body = json_of(
-        test::call_service(
-            &app,
-            test::TestRequest::get()
-                .uri("/common/userrealm/a@b.example")
-                .to_request(),
-        )
-        .await,
+        test::call_service(&app, test::TestRequest::get().uri("/common/userrealm/a@b.example").to_request())
+            .await,
     )
     .await;
     assert_eq!(body["account_type"], "Unknown");
@@ -1803,18 +1466,15 @@ async fn user_realm_discovery() {
 #[actix_web::test]
 async fn logout_and_userinfo() {
     let svc = test_support::service("logout");
-    let user = svc
-        .issue_user_token(TENANT, dev::PUBLIC_CLIENT_ID, dev::AUDITOR_UPN, "User.Read")
-        .expect("token");
+    let user =
+        svc.issue_user_token(TENANT, dev::PUBLIC_CLIENT_ID, dev::AUDITOR_UPN, "User.Read").expect("token");
     let app = app!(svc);
     let resp = test::call_service(&app, test::TestRequest::get().uri(&format!("/{TENANT}/oauth2/v2.0/logout?post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A8400%2F&state=s")).to_request()).await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     assert_eq!(location(&resp), "http://localhost:8400/?state=s");
     let resp = test::call_service(
         &app,
-        test::TestRequest::get()
-            .uri(&format!("/{TENANT}/oauth2/v2.0/logout"))
-            .to_request(),
+        test::TestRequest::get().uri(&format!("/{TENANT}/oauth2/v2.0/logout")).to_request(),
     )
     .await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -1830,12 +1490,7 @@ async fn logout_and_userinfo() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(json_of(resp).await["email"], dev::AUDITOR_UPN);
     assert_eq!(
-        test::call_service(
-            &app,
-            test::TestRequest::get().uri("/oidc/userinfo").to_request()
-        )
-        .await
-        .status(),
+        test::call_service(&app, test::TestRequest::get().uri("/oidc/userinfo").to_request()).await.status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -1849,12 +1504,12 @@ async fn oauth2_client_over_https() {
     // oauth2 5 speaks reqwest 0.12; the dependency is renamed `reqwest012`
     // so that it can sit beside the main crate's reqwest 0.13.
     use oauth2::basic::BasicClient;
-    use reqwest012 as reqwest;
     use oauth2::{
-        AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-        DeviceAuthorizationUrl, PkceCodeChallenge, RedirectUrl, Scope,
-        StandardDeviceAuthorizationResponse, TokenResponse as _, TokenUrl,
+        AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, DeviceAuthorizationUrl,
+        PkceCodeChallenge, RedirectUrl, Scope, StandardDeviceAuthorizationResponse, TokenResponse as _,
+        TokenUrl,
     };
+    use reqwest012 as reqwest;
 
     // Arrange: TLS material and a server on a free port.
     let data_dir = test_support::data_dir("https");
@@ -1889,14 +1544,7 @@ async fn oauth2_client_over_https() {
     let list_events = |token: String| {
         let http = http.clone();
         let url = format!("{origin}{AUDIT_EVENTS}");
-        async move {
-            http.get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("GET")
-                .status()
-        }
+        async move { http.get(url).bearer_auth(token).send().await.expect("GET").status() }
     };
     let token_url = TokenUrl::new(format!("{origin}/{TENANT}/oauth2/v2.0/token")).expect("url");
 
@@ -1911,10 +1559,7 @@ async fn oauth2_client_over_https() {
         .await
         .expect("client credentials");
     assert!(token.refresh_token().is_none());
-    assert_eq!(
-        list_events(token.access_token().secret().clone()).await,
-        reqwest::StatusCode::OK
-    );
+    assert_eq!(list_events(token.access_token().secret().clone()).await, reqwest::StatusCode::OK);
     // ...and in the body.
     let token = reader
         .clone()
@@ -1924,20 +1569,14 @@ async fn oauth2_client_over_https() {
         .request_async(&http)
         .await
         .expect("client credentials (body)");
-    assert_eq!(
-        list_events(token.access_token().secret().clone()).await,
-        reqwest::StatusCode::OK
-    );
+    assert_eq!(list_events(token.access_token().secret().clone()).await, reqwest::StatusCode::OK);
 
     // Authorization code + PKCE, auto-approved through login_hint.
     let public = BasicClient::new(ClientId::new(dev::PUBLIC_CLIENT_ID.into()))
-        .set_auth_uri(
-            AuthUrl::new(format!("{origin}/{TENANT}/oauth2/v2.0/authorize")).expect("url"),
-        )
+        .set_auth_uri(AuthUrl::new(format!("{origin}/{TENANT}/oauth2/v2.0/authorize")).expect("url"))
         .set_token_uri(token_url)
         .set_device_authorization_url(
-            DeviceAuthorizationUrl::new(format!("{origin}/{TENANT}/oauth2/v2.0/devicecode"))
-                .expect("url"),
+            DeviceAuthorizationUrl::new(format!("{origin}/{TENANT}/oauth2/v2.0/devicecode")).expect("url"),
         )
         .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).expect("url"));
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -1950,18 +1589,11 @@ async fn oauth2_client_over_https() {
         .url();
     let resp = http.get(authorize_url).send().await.expect("authorize");
     assert_eq!(resp.status(), reqwest::StatusCode::FOUND);
-    let redirect = oauth2::url::Url::parse(
-        resp.headers()[reqwest::header::LOCATION]
-            .to_str()
-            .expect("location"),
-    )
-    .expect("url");
+    let redirect =
+        oauth2::url::Url::parse(resp.headers()[reqwest::header::LOCATION].to_str().expect("location"))
+            .expect("url");
     let param = |name: &str| {
-        redirect
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .expect(name)
+        redirect.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).expect(name)
     };
     assert_eq!(param("state"), *state.secret());
     let token = public
@@ -1971,19 +1603,13 @@ async fn oauth2_client_over_https() {
         .await
         .expect("code exchange");
     assert!(token.refresh_token().is_some());
-    assert_eq!(
-        list_events(token.access_token().secret().clone()).await,
-        reqwest::StatusCode::OK
-    );
+    assert_eq!(list_events(token.access_token().secret().clone()).await, reqwest::StatusCode::OK);
     let refreshed = public
         .exchange_refresh_token(token.refresh_token().expect("rt"))
         .request_async(&http)
         .await
         .expect("refresh");
-    assert_eq!(
-        list_events(refreshed.access_token().secret().clone()).await,
-        reqwest::StatusCode::OK
-    );
+    assert_eq!(list_events(refreshed.access_token().secret().clone()).await, reqwest::StatusCode::OK);
 
     // Device code, approved through the admin call while the client polls.
     let details: StandardDeviceAuthorizationResponse = public
@@ -1992,10 +1618,8 @@ async fn oauth2_client_over_https() {
         .request_async(&http)
         .await
         .expect("device authorization");
-    let approve = format!(
-        "{origin}/_auditgraph/identity/devicecodes/{}/approve",
-        details.user_code().secret()
-    );
+    let approve =
+        format!("{origin}/_auditgraph/identity/devicecodes/{}/approve", details.user_code().secret());
     let approver = http.clone();
     let polls = std::cell::Cell::new(0);
     let token = public
@@ -2021,14 +1645,8 @@ async fn oauth2_client_over_https() {
         .await
         .expect("device token");
     assert_eq!(polls.get(), 1);
-    assert_eq!(
-        claims_of(token.access_token().secret())["upn"],
-        dev::AUDITOR_UPN
-    );
-    assert_eq!(
-        list_events(token.access_token().secret().clone()).await,
-        reqwest::StatusCode::OK
-    );
+    assert_eq!(claims_of(token.access_token().secret())["upn"], dev::AUDITOR_UPN);
+    assert_eq!(list_events(token.access_token().secret().clone()).await, reqwest::StatusCode::OK);
 
     // An error surfaces through the crate as a server response.
     let err = BasicClient::new(ClientId::new(dev::READER_CLIENT_ID.into()))

@@ -61,10 +61,7 @@ impl std::fmt::Debug for TlsMaterial {
 /// Loads or creates the https certificate. With `user = Some((cert, key))` the
 /// user's PEM chain and key are used as they are; otherwise the local CA in
 /// `{data_dir}/tls/` is used (and created on first start).
-pub fn load_or_create_tls(
-    data_dir: &Path,
-    user: Option<(&Path, &Path)>,
-) -> anyhow::Result<TlsMaterial> {
+pub fn load_or_create_tls(data_dir: &Path, user: Option<(&Path, &Path)>) -> anyhow::Result<TlsMaterial> {
     load_or_create_tls_for(data_dir, user, &[])
 }
 
@@ -96,11 +93,7 @@ pub fn load_or_create_tls_for(
 
     let mut names: Vec<String> = DEFAULT_SERVER_NAMES.iter().map(|s| s.to_string()).collect();
     for n in extra_names {
-        let n = n
-            .trim()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
+        let n = n.trim().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
         if !n.is_empty() && !names.contains(&n) {
             names.push(n);
         }
@@ -114,31 +107,20 @@ pub fn load_or_create_tls_for(
         let ca_key_pem = ca_key.serialize_pem();
         files::create_once(&ca_key_path, ca_key_pem.as_bytes(), true)?;
         // Another process may have won the race for the key: use whatever is on disk.
-        let ca_key =
-            rcgen::KeyPair::from_pem(&files::read_text(&ca_key_path)?).context("invalid CA key")?;
-        let ca_cert = ca_params()
-            .self_signed(&ca_key)
-            .context("cannot create the CA certificate")?;
+        let ca_key = rcgen::KeyPair::from_pem(&files::read_text(&ca_key_path)?).context("invalid CA key")?;
+        let ca_cert = ca_params().self_signed(&ca_key).context("cannot create the CA certificate")?;
         created |= files::create_once(&ca_path, ca_cert.pem().as_bytes(), false)?;
     }
 
-    let meta: Option<ServerMeta> = std::fs::read_to_string(&meta_path)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok());
+    let meta: Option<ServerMeta> =
+        std::fs::read_to_string(&meta_path).ok().and_then(|text| serde_json::from_str(&text).ok());
     let usable = meta.is_some_and(|m| {
         m.not_after - Utc::now() > Duration::days(RENEW_BEFORE_DAYS)
             && names.iter().all(|n| m.names.contains(n))
     }) && cert_path.exists()
         && key_path.exists();
     if !usable {
-        issue_server_certificate(
-            &ca_path,
-            &ca_key_path,
-            &cert_path,
-            &key_path,
-            &meta_path,
-            &names,
-        )?;
+        issue_server_certificate(&ca_path, &ca_key_path, &cert_path, &key_path, &meta_path, &names)?;
         created = true;
     }
 
@@ -165,12 +147,8 @@ struct ServerMeta {
 fn ca_params() -> rcgen::CertificateParams {
     let mut params = rcgen::CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "auditgraph local development CA");
-    params
-        .distinguished_name
-        .push(rcgen::DnType::OrganizationName, "auditgraph");
+    params.distinguished_name.push(rcgen::DnType::CommonName, "auditgraph local development CA");
+    params.distinguished_name.push(rcgen::DnType::OrganizationName, "auditgraph");
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
     params.key_usages = vec![
         rcgen::KeyUsagePurpose::KeyCertSign,
@@ -191,22 +169,17 @@ fn issue_server_certificate(
     meta_path: &Path,
     names: &[String],
 ) -> anyhow::Result<()> {
-    let ca_key =
-        rcgen::KeyPair::from_pem(&files::read_text(ca_key_path)?).context("invalid CA key")?;
+    let ca_key = rcgen::KeyPair::from_pem(&files::read_text(ca_key_path)?).context("invalid CA key")?;
     let ca_pem = files::read_text(ca_path)?;
     let issuer = rcgen::Issuer::new(ca_params(), ca_key);
 
     let mut params =
         rcgen::CertificateParams::new(names.to_vec()).context("invalid server certificate name")?;
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
+    params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
     params.is_ca = rcgen::IsCa::ExplicitNoCa;
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::DigitalSignature,
-        rcgen::KeyUsagePurpose::KeyEncipherment,
-    ];
+    params.key_usages =
+        vec![rcgen::KeyUsagePurpose::DigitalSignature, rcgen::KeyUsagePurpose::KeyEncipherment];
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
     let yesterday = Utc::now() - Duration::days(1);
@@ -215,37 +188,19 @@ fn issue_server_certificate(
         .date_naive()
         .and_time(chrono::NaiveTime::MIN)
         .and_utc();
-    params.not_before = rcgen::date_time_ymd(
-        yesterday.year(),
-        yesterday.month() as u8,
-        yesterday.day() as u8,
-    );
-    params.not_after = rcgen::date_time_ymd(
-        not_after.year(),
-        not_after.month() as u8,
-        not_after.day() as u8,
-    );
-    params.serial_number = Some(rcgen::SerialNumber::from_slice(
-        uuid::Uuid::new_v4().as_bytes(),
-    ));
+    params.not_before =
+        rcgen::date_time_ymd(yesterday.year(), yesterday.month() as u8, yesterday.day() as u8);
+    params.not_after = rcgen::date_time_ymd(not_after.year(), not_after.month() as u8, not_after.day() as u8);
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(uuid::Uuid::new_v4().as_bytes()));
 
     let key = rcgen::KeyPair::generate().context("cannot generate the server key")?;
-    let cert = params
-        .signed_by(&key, &issuer)
-        .context("cannot sign the server certificate")?;
+    let cert = params.signed_by(&key, &issuer).context("cannot sign the server certificate")?;
     let chain = format!("{}{}", cert.pem(), ca_pem);
     // Key before certificate: a reader that sees the new certificate also finds its key.
     files::replace(key_path, key.serialize_pem().as_bytes(), true)?;
     files::replace(cert_path, chain.as_bytes(), false)?;
-    let meta = ServerMeta {
-        names: names.to_vec(),
-        not_after,
-    };
-    files::replace(
-        meta_path,
-        serde_json::to_string_pretty(&meta)?.as_bytes(),
-        false,
-    )?;
+    let meta = ServerMeta { names: names.to_vec(), not_after };
+    files::replace(meta_path, serde_json::to_string_pretty(&meta)?.as_bytes(), false)?;
     tracing::info!(path = %cert_path.display(), names = ?names, "issued https server certificate");
     Ok(())
 }
@@ -285,28 +240,16 @@ mod tests {
         let server = std::fs::read_to_string(dir.join("tls/server.pem")).expect("server");
         let second = load_or_create_tls(&dir, None).expect("reuse");
         assert!(!second.created);
-        assert_eq!(
-            std::fs::read_to_string(dir.join("tls/server.pem")).expect("server"),
-            server
-        );
+        assert_eq!(std::fs::read_to_string(dir.join("tls/server.pem")).expect("server"), server);
         // A new name re-issues the leaf under the same CA.
-        let third =
-            load_or_create_tls_for(&dir, None, &["auditgraph.test".into()]).expect("reissue");
+        let third = load_or_create_tls_for(&dir, None, &["auditgraph.test".into()]).expect("reissue");
         assert!(third.created);
-        assert_eq!(
-            std::fs::read_to_string(dir.join("tls/ca.pem")).expect("ca"),
-            ca
-        );
-        assert_ne!(
-            std::fs::read_to_string(dir.join("tls/server.pem")).expect("server"),
-            server
-        );
+        assert_eq!(std::fs::read_to_string(dir.join("tls/ca.pem")).expect("ca"), ca);
+        assert_ne!(std::fs::read_to_string(dir.join("tls/server.pem")).expect("server"), server);
         // The user's certificate is used as is.
-        let user = load_or_create_tls(
-            &dir,
-            Some((&dir.join("tls/server.pem"), &dir.join("tls/server-key.pem"))),
-        )
-        .expect("user cert");
+        let user =
+            load_or_create_tls(&dir, Some((&dir.join("tls/server.pem"), &dir.join("tls/server-key.pem"))))
+                .expect("user cert");
         assert!(user.ca_pem_path.is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -118,8 +118,7 @@ pub fn app_token_claims(
         oid: app.object_id.clone(),
         rh: Some(format!("0.{}", random_b64(36))),
         // Entra omits `roles` entirely when nothing is granted.
-        roles: (!app.application_permissions.is_empty())
-            .then(|| app.application_permissions.clone()),
+        roles: (!app.application_permissions.is_empty()).then(|| app.application_permissions.clone()),
         sub: app.object_id.clone(),
         tenant_region_scope: Some("WW".into()),
         tid: tenant.id.clone(),
@@ -329,11 +328,7 @@ pub fn artifact_audience(kind: ArtifactKind) -> String {
 }
 
 /// Signs an artifact.
-pub fn seal<T: Serialize>(
-    key: &SigningKey,
-    kind: ArtifactKind,
-    claims: &T,
-) -> anyhow::Result<String> {
+pub fn seal<T: Serialize>(key: &SigningKey, kind: ArtifactKind, claims: &T) -> anyhow::Result<String> {
     key.sign(claims, kind.typ())
 }
 
@@ -377,9 +372,7 @@ pub fn open<T: DeserializeOwned>(
         .claims;
     let times: Times = serde_json::from_value(value.clone()).map_err(|_| ArtifactError::Invalid)?;
     if times.exp <= Utc::now().timestamp() {
-        return Err(ArtifactError::Expired {
-            issued_at: times.iat,
-        });
+        return Err(ArtifactError::Expired { issued_at: times.iat });
     }
     serde_json::from_value(value).map_err(|_| ArtifactError::Invalid)
 }

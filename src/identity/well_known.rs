@@ -50,10 +50,7 @@ pub mod directory_roles {
 
     /// Looks a role up by display name (case-insensitive).
     pub fn template_id_for(name: &str) -> Option<&'static str> {
-        BY_NAME
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
-            .map(|(_, id)| *id)
+        BY_NAME.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.trim())).map(|(_, id)| *id)
     }
 
     /// Roles whose holders may read (and write) Intune audit data without any

@@ -67,14 +67,8 @@ pub enum CompareOp {
 }
 
 impl CompareOp {
-    pub const ALL: [CompareOp; 6] = [
-        CompareOp::Eq,
-        CompareOp::Ne,
-        CompareOp::Gt,
-        CompareOp::Ge,
-        CompareOp::Lt,
-        CompareOp::Le,
-    ];
+    pub const ALL: [CompareOp; 6] =
+        [CompareOp::Eq, CompareOp::Ne, CompareOp::Gt, CompareOp::Ge, CompareOp::Lt, CompareOp::Le];
 
     /// The OData keyword (`eq`, `ne`, …).
     pub fn keyword(self) -> &'static str {
@@ -113,9 +107,7 @@ impl CompareOp {
     }
 
     pub(crate) fn from_keyword(word: &str) -> Option<CompareOp> {
-        CompareOp::ALL
-            .into_iter()
-            .find(|op| op.keyword().eq_ignore_ascii_case(word))
+        CompareOp::ALL.into_iter().find(|op| op.keyword().eq_ignore_ascii_case(word))
     }
 }
 
@@ -139,9 +131,7 @@ impl TextFunc {
     }
 
     pub(crate) fn from_name(name: &str) -> Option<TextFunc> {
-        TextFunc::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(name))
+        TextFunc::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -372,12 +362,7 @@ impl fmt::Display for Field {
                 write!(f, "{}/{}", Collection::Resources.variable(), r.odata_name())
             }
             Field::Property(p) => {
-                write!(
-                    f,
-                    "{}/{}",
-                    Collection::ModifiedProperties.variable(),
-                    p.odata_name()
-                )
+                write!(f, "{}/{}", Collection::ModifiedProperties.variable(), p.odata_name())
             }
             Field::Permission => f.write_str(Collection::ActorUserPermissions.variable()),
         }
@@ -419,38 +404,14 @@ impl fmt::Display for Filter {
                 f.write_str(")")
             }
             Filter::Text { func, field, value } => {
-                write!(
-                    f,
-                    "{}({field},{})",
-                    func.name(),
-                    Literal::String(value.clone())
-                )
+                write!(f, "{}({field},{})", func.name(), Literal::String(value.clone()))
             }
-            Filter::Any {
-                collection,
-                predicate: None,
-            } => write!(f, "{}/any()", collection.odata_path()),
-            Filter::Any {
-                collection,
-                predicate: Some(p),
-            } => {
-                write!(
-                    f,
-                    "{}/any({}:{p})",
-                    collection.odata_path(),
-                    collection.variable()
-                )
+            Filter::Any { collection, predicate: None } => write!(f, "{}/any()", collection.odata_path()),
+            Filter::Any { collection, predicate: Some(p) } => {
+                write!(f, "{}/any({}:{p})", collection.odata_path(), collection.variable())
             }
-            Filter::All {
-                collection,
-                predicate,
-            } => {
-                write!(
-                    f,
-                    "{}/all({}:{predicate})",
-                    collection.odata_path(),
-                    collection.variable()
-                )
+            Filter::All { collection, predicate } => {
+                write!(f, "{}/all({}:{predicate})", collection.odata_path(), collection.variable())
             }
             Filter::Constant(b) => write!(f, "{b}"),
         }
@@ -458,9 +419,5 @@ impl fmt::Display for Filter {
 }
 
 fn write_operand(f: &mut fmt::Formatter<'_>, operand: &Filter, parenthesise: bool) -> fmt::Result {
-    if parenthesise {
-        write!(f, "({operand})")
-    } else {
-        write!(f, "{operand}")
-    }
+    if parenthesise { write!(f, "({operand})") } else { write!(f, "{operand}") }
 }

@@ -27,9 +27,7 @@ use crate::domain::Ticks;
 pub(crate) fn check(expr: &Expr) -> Result<Filter, ODataError> {
     match Binder::default().bind(expr)? {
         Bound::Bool(filter) => Ok(filter),
-        _ => Err(ODataError::bad_request(
-            "The $filter expression must evaluate to a single boolean value.",
-        )),
+        _ => Err(ODataError::bad_request("The $filter expression must evaluate to a single boolean value.")),
     }
 }
 
@@ -80,15 +78,9 @@ fn typed_literal(field: Field, literal: &RawLiteral) -> Option<Typed> {
     Some(match (field.field_type(), literal) {
         (_, RawLiteral::Null) => Typed::Exact(Literal::Null),
         (FieldType::String, RawLiteral::String(s)) => Typed::Exact(Literal::String(s.clone())),
-        (FieldType::DateTimeOffset, RawLiteral::DateTime(d)) if d.sub_tick => {
-            Typed::BetweenTicks(d.ticks)
-        }
-        (FieldType::DateTimeOffset, RawLiteral::DateTime(d)) => {
-            Typed::Exact(Literal::DateTime(d.ticks))
-        }
-        (FieldType::DateTimeOffset, RawLiteral::Date(ticks)) => {
-            Typed::Exact(Literal::DateTime(*ticks))
-        }
+        (FieldType::DateTimeOffset, RawLiteral::DateTime(d)) if d.sub_tick => Typed::BetweenTicks(d.ticks),
+        (FieldType::DateTimeOffset, RawLiteral::DateTime(d)) => Typed::Exact(Literal::DateTime(d.ticks)),
+        (FieldType::DateTimeOffset, RawLiteral::Date(ticks)) => Typed::Exact(Literal::DateTime(*ticks)),
         (FieldType::Guid, RawLiteral::Guid(g)) => Typed::Exact(Literal::Guid(*g)),
         _ => return None,
     })
@@ -194,9 +186,7 @@ impl Binder {
                     LogicalOp::Or => Filter::Or(l, r),
                 }))
             }
-            (Bound::Collection(_), _) | (_, Bound::Collection(_)) => {
-                Err(not_single_value(op.kind_name()))
-            }
+            (Bound::Collection(_), _) | (_, Bound::Collection(_)) => Err(not_single_value(op.kind_name())),
             (l, r) => Err(incompatible(l.type_name(), r.type_name(), op.kind_name())),
         }
     }
@@ -214,9 +204,7 @@ impl Binder {
         let mut values = Vec::with_capacity(items.len());
         for item in items {
             let Expr::Literal(literal) = item else {
-                return Err(unsupported(
-                    "The right operand of 'in' must be a list of literal values.",
-                ));
+                return Err(unsupported("The right operand of 'in' must be a list of literal values."));
             };
             match typed_literal(field, literal) {
                 Some(Typed::Exact(value)) => values.push(value),
@@ -236,8 +224,7 @@ impl Binder {
 
     fn path(&mut self, path: &Path) -> Result<Bound, ODataError> {
         let first = &path.head;
-        let mut node = if let Some((_, collection)) =
-            self.scope.iter().rev().find(|(name, _)| name == first)
+        let mut node = if let Some((_, collection)) = self.scope.iter().rev().find(|(name, _)| name == first)
         {
             element_of(*collection)
         } else if first == "$it" {
@@ -264,15 +251,10 @@ impl Binder {
 
     fn lambda(&mut self, node: Bound, lambda: &Lambda) -> Result<Bound, ODataError> {
         let Bound::Collection(collection) = node else {
-            return Err(ODataError::bad_request(
-                "Any/All may only be used following a collection.",
-            ));
+            return Err(ODataError::bad_request("Any/All may only be used following a collection."));
         };
         let (Some(variable), Some(body)) = (&lambda.variable, &lambda.body) else {
-            return Ok(Bound::Bool(Filter::Any {
-                collection,
-                predicate: None,
-            }));
+            return Ok(Bound::Bool(Filter::Any { collection, predicate: None }));
         };
         if variable == "$it" || self.scope.iter().any(|(name, _)| name == variable) {
             return Err(ODataError::bad_request(format!(
@@ -293,14 +275,8 @@ impl Binder {
             ));
         };
         Ok(Bound::Bool(match lambda.kind {
-            LambdaKind::Any => Filter::Any {
-                collection,
-                predicate: Some(Box::new(predicate)),
-            },
-            LambdaKind::All => Filter::All {
-                collection,
-                predicate: Box::new(predicate),
-            },
+            LambdaKind::Any => Filter::Any { collection, predicate: Some(Box::new(predicate)) },
+            LambdaKind::All => Filter::All { collection, predicate: Box::new(predicate) },
         }))
     }
 
@@ -338,10 +314,9 @@ impl Binder {
             (Bound::Field(field), Bound::Literal(RawLiteral::String(value))) => {
                 Ok(Bound::Bool(Filter::Text { func, field, value }))
             }
-            (Bound::Field(_), Bound::Literal(RawLiteral::Null)) => Err(unsupported(&format!(
-                "A null argument to '{}' is not supported.",
-                func.name()
-            ))),
+            (Bound::Field(_), Bound::Literal(RawLiteral::Null)) => {
+                Err(unsupported(&format!("A null argument to '{}' is not supported.", func.name())))
+            }
             _ => Err(unsupported(&format!(
                 "The first argument of '{}' must be a property and the second a string literal.",
                 func.name()
@@ -373,21 +348,13 @@ fn compare(op: CompareOp, left: Bound, right: Bound) -> Result<Bound, ODataError
         (Bound::Collection(_), _) | (_, Bound::Collection(_)) => Err(not_single_value(kind)),
         (Bound::Field(field), Bound::Literal(literal)) => {
             let typed = typed_literal(field, &literal).ok_or_else(|| {
-                incompatible(
-                    field.field_type().edm_name(),
-                    raw_literal_type(&literal),
-                    kind,
-                )
+                incompatible(field.field_type().edm_name(), raw_literal_type(&literal), kind)
             })?;
             Ok(Bound::Bool(field_comparison(field, op, typed)))
         }
         (Bound::Literal(literal), Bound::Field(field)) => {
             let typed = typed_literal(field, &literal).ok_or_else(|| {
-                incompatible(
-                    raw_literal_type(&literal),
-                    field.field_type().edm_name(),
-                    kind,
-                )
+                incompatible(raw_literal_type(&literal), field.field_type().edm_name(), kind)
             })?;
             Ok(Bound::Bool(field_comparison(field, op.flipped(), typed)))
         }
@@ -425,11 +392,7 @@ fn field_comparison(field: Field, op: CompareOp, value: Typed) -> Filter {
                 CompareOp::Gt | CompareOp::Le => (op, below),
                 CompareOp::Ge | CompareOp::Lt => (op, above),
             };
-            Filter::Compare {
-                field,
-                op,
-                value: Literal::DateTime(ticks),
-            }
+            Filter::Compare { field, op, value: Literal::DateTime(ticks) }
         }
     }
 }

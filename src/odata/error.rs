@@ -17,26 +17,17 @@ impl ODataError {
     pub const NOT_ACCEPTABLE: u16 = 406;
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ODataError {
-            message: message.into(),
-            status: Self::BAD_REQUEST,
-        }
+        ODataError { message: message.into(), status: Self::BAD_REQUEST }
     }
 
     pub fn not_acceptable(message: impl Into<String>) -> Self {
-        ODataError {
-            message: message.into(),
-            status: Self::NOT_ACCEPTABLE,
-        }
+        ODataError { message: message.into(), status: Self::NOT_ACCEPTABLE }
     }
 
     /// Graph prefixes every `$filter` error with this text; `$orderby` and `$select`
     /// errors carry the bare ODL text.
     pub(crate) fn in_filter_clause(self) -> Self {
-        ODataError {
-            message: format!("Invalid filter clause: {}", self.message),
-            ..self
-        }
+        ODataError { message: format!("Invalid filter clause: {}", self.message), ..self }
     }
 
     // ODL's wording for the messages shared by the parser and the binder. Positions are
@@ -47,15 +38,11 @@ impl ODataError {
     }
 
     pub(crate) fn expression_expected(position: usize, text: &str) -> Self {
-        Self::bad_request(format!(
-            "Expression expected at position {position} in '{text}'."
-        ))
+        Self::bad_request(format!("Expression expected at position {position} in '{text}'."))
     }
 
     pub(crate) fn property_not_found(name: &str, type_name: &str) -> Self {
-        Self::bad_request(format!(
-            "Could not find a property named '{name}' on type '{type_name}'."
-        ))
+        Self::bad_request(format!("Could not find a property named '{name}' on type '{type_name}'."))
     }
 
     pub(crate) fn too_deep() -> Self {

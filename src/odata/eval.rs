@@ -41,12 +41,7 @@ use crate::domain::{AuditEvent, AuditProperty, AuditResource, Ticks, fold};
 
 /// Whether `event` satisfies `filter` (evaluates to true, not false or null).
 pub fn matches(filter: &Filter, event: &AuditEvent) -> bool {
-    let scope = Scope {
-        event,
-        resource: None,
-        property: None,
-        permission: None,
-    };
+    let scope = Scope { event, resource: None, property: None, permission: None };
     evaluate(filter, scope) == Some(true)
 }
 
@@ -64,20 +59,12 @@ pub fn compare(keys: &[OrderKey], a: &AuditEvent, b: &AuditEvent) -> Ordering {
     let by_keys = keys.iter().fold(Ordering::Equal, |order, key| {
         order.then_with(|| {
             let order = compare_field(key.field, a, b);
-            if key.descending {
-                order.reverse()
-            } else {
-                order
-            }
+            if key.descending { order.reverse() } else { order }
         })
     });
     by_keys.then_with(|| {
         let by_id = a.id.cmp(&b.id);
-        if keys.last().is_some_and(|key| key.descending) {
-            by_id.reverse()
-        } else {
-            by_id
-        }
+        if keys.last().is_some_and(|key| key.descending) { by_id.reverse() } else { by_id }
     })
 }
 
@@ -118,32 +105,20 @@ fn evaluate(filter: &Filter, scope: Scope<'_>) -> Option<bool> {
         Filter::Compare { field, op, value } => Some(test(field_value(*field, scope), *op, value)),
         Filter::In { field, values } => {
             let current = field_value(*field, scope);
-            Some(
-                values
-                    .iter()
-                    .any(|value| test(current, CompareOp::Eq, value)),
-            )
+            Some(values.iter().any(|value| test(current, CompareOp::Eq, value)))
         }
         Filter::Text { func, field, value } => match field_value(*field, scope) {
             Value::Str(Some(text)) => Some(text_matches(*func, text, value)),
             Value::Str(None) => None,
             _ => Some(false),
         },
-        Filter::Any {
-            collection,
-            predicate,
-        } => Some(elements(*collection, scope).iter().any(|&element| {
-            predicate
-                .as_ref()
-                .is_none_or(|p| evaluate(p, element) == Some(true))
-        })),
-        Filter::All {
-            collection,
-            predicate,
-        } => Some(
+        Filter::Any { collection, predicate } => Some(
             elements(*collection, scope)
                 .iter()
-                .all(|&element| evaluate(predicate, element) == Some(true)),
+                .any(|&element| predicate.as_ref().is_none_or(|p| evaluate(p, element) == Some(true))),
+        ),
+        Filter::All { collection, predicate } => Some(
+            elements(*collection, scope).iter().all(|&element| evaluate(predicate, element) == Some(true)),
         ),
         Filter::Constant(b) => Some(*b),
     }
@@ -152,24 +127,15 @@ fn evaluate(filter: &Filter, scope: Scope<'_>) -> Option<bool> {
 /// The scopes a lambda over `collection` visits, one per element.
 fn elements<'e>(collection: Collection, scope: Scope<'e>) -> Vec<Scope<'e>> {
     match collection {
-        Collection::Resources => scope
-            .event
-            .resources
-            .iter()
-            .map(|resource| Scope {
-                resource: Some(resource),
-                ..scope
-            })
-            .collect(),
+        Collection::Resources => {
+            scope.event.resources.iter().map(|resource| Scope { resource: Some(resource), ..scope }).collect()
+        }
         Collection::ModifiedProperties => scope
             .resource
             .map(|resource| resource.modified_properties.as_slice())
             .unwrap_or_default()
             .iter()
-            .map(|property| Scope {
-                property: Some(property),
-                ..scope
-            })
+            .map(|property| Scope { property: Some(property), ..scope })
             .collect(),
         Collection::ActorUserPermissions => scope
             .event
@@ -178,10 +144,7 @@ fn elements<'e>(collection: Collection, scope: Scope<'e>) -> Vec<Scope<'e>> {
             .map(|actor| actor.user_permissions.as_slice())
             .unwrap_or_default()
             .iter()
-            .map(|permission| Scope {
-                permission: Some(permission),
-                ..scope
-            })
+            .map(|permission| Scope { permission: Some(permission), ..scope })
             .collect(),
     }
 }

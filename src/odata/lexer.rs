@@ -57,11 +57,7 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
         }
         let start = at;
         let Some(&c) = chars.get(at) else {
-            tokens.push(Token {
-                kind: TokenKind::End,
-                start,
-                end: start,
-            });
+            tokens.push(Token { kind: TokenKind::End, start, end: start });
             return tokens;
         };
         let (kind, end) = match c {
@@ -83,9 +79,8 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
                     let end = scan(&chars, at + 1, |c| c.is_alphanumeric() || c == '_');
                     (TokenKind::Identifier(chars[at..end].iter().collect()), end)
                 } else {
-                    let message = format!(
-                        "Syntax error: character '{c}' is not valid at position {at} in '{text}'."
-                    );
+                    let message =
+                        format!("Syntax error: character '{c}' is not valid at position {at} in '{text}'.");
                     (TokenKind::Invalid(ODataError::bad_request(message)), at + 1)
                 }
             }
@@ -118,10 +113,7 @@ fn string(chars: &[char], open: usize, text: &str) -> (TokenKind, usize) {
                     "There is an unterminated string literal at position {} in '{text}'.",
                     chars.len()
                 );
-                return (
-                    TokenKind::Invalid(ODataError::bad_request(message)),
-                    chars.len(),
-                );
+                return (TokenKind::Invalid(ODataError::bad_request(message)), chars.len());
             }
             Some('\'') if chars.get(at + 1) == Some(&'\'') => {
                 value.push('\'');
@@ -143,9 +135,7 @@ fn is_word_char(c: char) -> bool {
 fn guid_at(chars: &[char], at: usize) -> Option<Uuid> {
     let candidate: String = chars.get(at..at + 36)?.iter().collect();
     let guid = literal::parse_guid(&candidate)?;
-    let ends_cleanly = chars
-        .get(at + 36)
-        .is_none_or(|&c| !(is_word_char(c) || c == '_'));
+    let ends_cleanly = chars.get(at + 36).is_none_or(|&c| !(is_word_char(c) || c == '_'));
     ends_cleanly.then_some(guid)
 }
 
@@ -209,10 +199,7 @@ mod tests {
                 TokenKind::End,
             ]
         );
-        assert_eq!(
-            kinds("''"),
-            vec![TokenKind::String(String::new()), TokenKind::End]
-        );
+        assert_eq!(kinds("''"), vec![TokenKind::String(String::new()), TokenKind::End]);
         assert_eq!(kinds("$it"), vec![ident("$it"), TokenKind::End]);
     }
 
@@ -231,17 +218,11 @@ mod tests {
             kinds("df07f17c-2d58-42d9-8491-31d1a6c2a0b5)")[..2],
             [TokenKind::Guid(guid), TokenKind::CloseParen]
         );
-        assert!(matches!(
-            kinds("2024-01-01T00:00:00+02:00)")[0],
-            TokenKind::DateTime(_)
-        ));
+        assert!(matches!(kinds("2024-01-01T00:00:00+02:00)")[0], TokenKind::DateTime(_)));
         assert!(matches!(kinds("2022-08-22")[0], TokenKind::Date(_)));
         assert_eq!(kinds("-1.5e3")[0], TokenKind::Number("-1.5e3".into()));
         // A GUID shape glued to more word characters is not a GUID.
-        assert!(matches!(
-            kinds("df07f17c-2d58-42d9-8491-31d1a6c2a0b5x")[0],
-            TokenKind::Identifier(_)
-        ));
+        assert!(matches!(kinds("df07f17c-2d58-42d9-8491-31d1a6c2a0b5x")[0], TokenKind::Identifier(_)));
     }
 
     #[test]
@@ -250,18 +231,12 @@ mod tests {
             Some(TokenKind::Invalid(e)) => e.message,
             other => panic!("expected an invalid token, got {other:?}"),
         };
-        assert_eq!(
-            err("x eq 'abc"),
-            "There is an unterminated string literal at position 9 in 'x eq 'abc'."
-        );
+        assert_eq!(err("x eq 'abc"), "There is an unterminated string literal at position 9 in 'x eq 'abc'.");
         assert_eq!(
             err("x eq \"a\""),
             "Syntax error: character '\"' is not valid at position 5 in 'x eq \"a\"'."
         );
-        assert_eq!(
-            err("x eq 12abc"),
-            "Syntax error at position 10 in 'x eq 12abc'."
-        );
+        assert_eq!(err("x eq 12abc"), "Syntax error at position 10 in 'x eq 12abc'.");
         assert_eq!(
             err("x ge 2023-09-28T21:14:43.4437014 05:30"),
             "The DateTimeOffset text '2023-09-28T21:14:43.4437014' should be in format 'yyyy-mm-ddThh:mm:ss('.'s+)?(zzzzzz)?' and each field value is within valid range."

@@ -70,24 +70,16 @@ pub(crate) fn parse_date_time_offset(text: &str) -> Option<DateTimeLiteral> {
         return None;
     }
 
-    let local = date
-        .and_hms_opt(hour, minute, second)?
-        .and_utc()
-        .timestamp();
+    let local = date.and_hms_opt(hour, minute, second)?.and_utc().timestamp();
     let seconds = local.checked_sub(offset_minutes * 60)?;
     let (head, tail) = fraction.split_at(fraction.len().min(TICK_DIGITS));
     let fraction_ticks = format!("{head:0<TICK_DIGITS$}").parse::<i64>().ok()?;
-    let ticks = seconds
-        .checked_mul(TICKS_PER_SECOND)?
-        .checked_add(fraction_ticks)?;
+    let ticks = seconds.checked_mul(TICKS_PER_SECOND)?.checked_add(fraction_ticks)?;
     // Like .NET, refuse an offset that moves the instant out of years 1–9999 (UTC).
     if !(MIN_TICKS..=MAX_TICKS).contains(&ticks) {
         return None;
     }
-    Some(DateTimeLiteral {
-        ticks: Ticks(ticks),
-        sub_tick: tail.bytes().any(|b| b != b'0'),
-    })
+    Some(DateTimeLiteral { ticks: Ticks(ticks), sub_tick: tail.bytes().any(|b| b != b'0') })
 }
 
 /// `yyyy-mm-dd`, promoted to midnight UTC as Graph does against DateTimeOffset.
@@ -121,11 +113,7 @@ pub(crate) fn parse_guid(text: &str) -> Option<Uuid> {
             8 | 13 | 18 | 23 => *c == b'-',
             _ => c.is_ascii_hexdigit(),
         });
-    if shaped {
-        Uuid::parse_str(text).ok()
-    } else {
-        None
-    }
+    if shaped { Uuid::parse_str(text).ok() } else { None }
 }
 
 /// `-?digits(.digits)?([eE][+-]?digits)?`, the numeric literals without type suffixes.
@@ -192,12 +180,7 @@ impl<'a> Cursor<'a> {
 
     fn digit_run(&mut self) -> &'a str {
         let start = self.at;
-        while self
-            .text
-            .as_bytes()
-            .get(self.at)
-            .is_some_and(u8::is_ascii_digit)
-        {
+        while self.text.as_bytes().get(self.at).is_some_and(u8::is_ascii_digit) {
             self.at += 1;
         }
         &self.text[start..self.at]
@@ -229,11 +212,7 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     fn ticks_of(rfc3339: &str) -> Ticks {
-        Ticks::from_datetime(
-            DateTime::parse_from_rfc3339(rfc3339)
-                .unwrap()
-                .with_timezone(&Utc),
-        )
+        Ticks::from_datetime(DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc))
     }
 
     fn dto(text: &str) -> Option<(Ticks, bool)> {
@@ -245,38 +224,19 @@ mod tests {
         let midnight = ticks_of("2024-01-01T00:00:00Z");
         assert_eq!(dto("2024-01-01T00:00:00Z"), Some((midnight, false)));
         assert_eq!(dto("2024-01-01t00:00:00z"), Some((midnight, false)));
-        assert_eq!(
-            dto("2024-01-01T00:00Z"),
-            Some((midnight, false)),
-            "seconds are optional"
-        );
+        assert_eq!(dto("2024-01-01T00:00Z"), Some((midnight, false)), "seconds are optional");
         assert_eq!(dto("2024-01-01T02:00:00+02:00"), Some((midnight, false)));
         assert_eq!(dto("2023-12-31T19:00:00-05:00"), Some((midnight, false)));
-        assert_eq!(
-            dto("2024-01-01T00:00:00.5Z"),
-            Some((Ticks(midnight.0 + 5_000_000), false))
-        );
+        assert_eq!(dto("2024-01-01T00:00:00.5Z"), Some((Ticks(midnight.0 + 5_000_000), false)));
         assert_eq!(
             dto("2025-03-24T15:14:04.218565Z"),
             Some((ticks_of("2025-03-24T15:14:04.218565Z"), false))
         );
-        assert_eq!(
-            dto("2024-01-01T00:00:00.1234567Z"),
-            Some((Ticks(midnight.0 + 1_234_567), false))
-        );
-        assert_eq!(
-            dto("2024-01-01T00:00:00.123456700000Z"),
-            Some((Ticks(midnight.0 + 1_234_567), false))
-        );
-        assert_eq!(
-            dto("2024-01-01T00:00:00.123456789012Z"),
-            Some((Ticks(midnight.0 + 1_234_567), true))
-        );
+        assert_eq!(dto("2024-01-01T00:00:00.1234567Z"), Some((Ticks(midnight.0 + 1_234_567), false)));
+        assert_eq!(dto("2024-01-01T00:00:00.123456700000Z"), Some((Ticks(midnight.0 + 1_234_567), false)));
+        assert_eq!(dto("2024-01-01T00:00:00.123456789012Z"), Some((Ticks(midnight.0 + 1_234_567), true)));
         assert_eq!(dto("2024-01-01T00:00:00.00000001Z"), Some((midnight, true)));
-        assert_eq!(
-            dto("0001-01-01T00:00:00Z"),
-            Some((ticks_of("0001-01-01T00:00:00Z"), false))
-        );
+        assert_eq!(dto("0001-01-01T00:00:00Z"), Some((ticks_of("0001-01-01T00:00:00Z"), false)));
         assert_eq!(
             dto("9999-12-31T23:59:59.9999999Z"),
             Some((ticks_of("9999-12-31T23:59:59.9999999Z"), false))
@@ -308,10 +268,7 @@ mod tests {
 
     #[test]
     fn dates_guids_and_numbers() {
-        assert_eq!(
-            parse_date("2022-08-22"),
-            Some(ticks_of("2022-08-22T00:00:00Z"))
-        );
+        assert_eq!(parse_date("2022-08-22"), Some(ticks_of("2022-08-22T00:00:00Z")));
         assert_eq!(parse_date("2022-13-01"), None);
         assert!(looks_like_date("2022-13-45T"));
         assert!(!looks_like_date("2022"));

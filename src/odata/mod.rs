@@ -35,7 +35,5 @@ pub use options::{QueryOptions, parse_orderby, parse_select};
 /// Parses and type-checks a `$filter` value (already percent-decoded). Every error
 /// message starts with `Invalid filter clause: `, as Graph's do.
 pub fn parse_filter(text: &str) -> Result<Filter, ODataError> {
-    parser::parse_expression(text)
-        .and_then(|expr| check::check(&expr))
-        .map_err(ODataError::in_filter_clause)
+    parser::parse_expression(text).and_then(|expr| check::check(&expr)).map_err(ODataError::in_filter_clause)
 }

@@ -89,25 +89,19 @@ impl SystemOption {
     /// `$top`, `$TOP` and bare `top` alike.
     fn from_name(name: &str) -> Option<SystemOption> {
         let bare = name.strip_prefix('$').unwrap_or(name);
-        SystemOption::ALL
-            .into_iter()
-            .find(|option| option.name()[1..].eq_ignore_ascii_case(bare))
+        SystemOption::ALL.into_iter().find(|option| option.name()[1..].eq_ignore_ascii_case(bare))
     }
 }
 
 /// Form-style decoding: `+` is a space, then percent-escapes.
 fn decode(raw: &str) -> String {
-    percent_decode_str(&raw.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_decode_str(&raw.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
 impl QueryOptions {
     /// Parses a raw query string (with or without the leading `?`).
     pub fn parse(raw_query_string: &str) -> Result<QueryOptions, ODataError> {
-        let raw = raw_query_string
-            .strip_prefix('?')
-            .unwrap_or(raw_query_string);
+        let raw = raw_query_string.strip_prefix('?').unwrap_or(raw_query_string);
         let params: Vec<(String, String)> = raw
             .split('&')
             .filter(|pair| !pair.is_empty())
@@ -158,16 +152,12 @@ impl QueryOptions {
                 SystemOption::Select if given => options.select = Some(parse_select(&value)?),
                 SystemOption::Count => options.count = parse_count(&value)?,
                 SystemOption::Search => {
-                    return Err(ODataError::bad_request(
-                        "The query parameter '$search' is not supported.",
-                    ));
+                    return Err(ODataError::bad_request("The query parameter '$search' is not supported."));
                 }
                 SystemOption::Expand if given => return Err(expand_error(&value)),
                 SystemOption::Format if given => check_format(&value)?,
-                SystemOption::Filter
-                | SystemOption::Select
-                | SystemOption::Expand
-                | SystemOption::Format => {}
+                SystemOption::Filter | SystemOption::Select | SystemOption::Expand | SystemOption::Format => {
+                }
             }
             options.passthrough.push((option.name().to_owned(), value));
         }
@@ -177,11 +167,7 @@ impl QueryOptions {
 
 /// `1*DIGIT`, as ODL reads `$top` and `$skip`.
 fn non_negative_integer(value: &str, option: &str) -> Result<u64, ODataError> {
-    let parsed = if value.bytes().all(|b| b.is_ascii_digit()) {
-        value.parse().ok()
-    } else {
-        None
-    };
+    let parsed = if value.bytes().all(|b| b.is_ascii_digit()) { value.parse().ok() } else { None };
     parsed.ok_or_else(|| {
         ODataError::bad_request(format!(
             "Invalid value '{value}' for {option} query option found. The {option} query option requires a non-negative integer value."
@@ -204,11 +190,7 @@ fn parse_count(value: &str) -> Result<bool, ODataError> {
 /// auditEvent has no navigation property, so every `$expand` names something that
 /// cannot be expanded.
 fn expand_error(value: &str) -> ODataError {
-    let first = value
-        .split([',', '(', '/', ';'])
-        .next()
-        .unwrap_or_default()
-        .trim();
+    let first = value.split([',', '(', '/', ';']).next().unwrap_or_default().trim();
     match schema::lookup(Owner::Event, first) {
         Some(_) => ODataError::bad_request(format!(
             "Property '{first}' on type '{EVENT_TYPE}' is not a navigation property or complex property. Only navigation properties can be expanded."
@@ -220,9 +202,7 @@ fn expand_error(value: &str) -> ODataError {
 /// `json` or an `application/json` media type (with parameters); anything else is 406.
 fn check_format(value: &str) -> Result<(), ODataError> {
     let media_type = value.split(';').next().unwrap_or_default().trim();
-    if media_type.eq_ignore_ascii_case("json")
-        || media_type.eq_ignore_ascii_case("application/json")
-    {
+    if media_type.eq_ignore_ascii_case("json") || media_type.eq_ignore_ascii_case("application/json") {
         Ok(())
     } else {
         Err(ODataError::not_acceptable(format!(
@@ -307,10 +287,7 @@ fn orderable(path: &[String]) -> Result<EventField, ODataError> {
         None => Err(ODataError::property_not_found(first, EVENT_TYPE)),
         Some(Member::Scalar(super::Field::Event(field))) if rest.is_empty() => Ok(field),
         Some(Member::Actor) if !rest.is_empty() => match schema::lookup(Owner::Actor, &rest[0]) {
-            None => Err(ODataError::property_not_found(
-                &rest[0],
-                Owner::Actor.type_name(),
-            )),
+            None => Err(ODataError::property_not_found(&rest[0], Owner::Actor.type_name())),
             Some(_) => Err(not_sortable()),
         },
         Some(_) => Err(not_sortable()),

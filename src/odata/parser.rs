@@ -27,31 +27,14 @@ pub(crate) const MAX_DEPTH: usize = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Expr {
-    Logical {
-        op: LogicalOp,
-        left: Box<Expr>,
-        right: Box<Expr>,
-    },
-    Compare {
-        op: CompareOp,
-        left: Box<Expr>,
-        right: Box<Expr>,
-    },
+    Logical { op: LogicalOp, left: Box<Expr>, right: Box<Expr> },
+    Compare { op: CompareOp, left: Box<Expr>, right: Box<Expr> },
     Not(Box<Expr>),
-    In {
-        left: Box<Expr>,
-        items: Vec<Expr>,
-    },
-    Has {
-        left: Box<Expr>,
-        right: Box<Expr>,
-    },
+    In { left: Box<Expr>, items: Vec<Expr> },
+    Has { left: Box<Expr>, right: Box<Expr> },
     Literal(RawLiteral),
     Path(Path),
-    Call {
-        name: String,
-        args: Vec<Expr>,
-    },
+    Call { name: String, args: Vec<Expr> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,12 +120,7 @@ pub(crate) struct Parser<'t> {
 
 impl<'t> Parser<'t> {
     pub(crate) fn new(text: &'t str) -> Self {
-        Parser {
-            text,
-            tokens: tokenize(text),
-            at: 0,
-            depth: 0,
-        }
+        Parser { text, tokens: tokenize(text), at: 0, depth: 0 }
     }
 
     pub(crate) fn text(&self) -> &'t str {
@@ -152,10 +130,7 @@ impl<'t> Parser<'t> {
     /// The current token; reaching a lexical error raises it.
     pub(crate) fn current(&self) -> Result<&Token, ODataError> {
         match self.tokens.get(self.at) {
-            Some(Token {
-                kind: TokenKind::Invalid(error),
-                ..
-            }) => Err(error.clone()),
+            Some(Token { kind: TokenKind::Invalid(error), .. }) => Err(error.clone()),
             Some(token) => Ok(token),
             // `tokenize` always ends with End or Invalid and the parser never moves
             // past either; answer End anyway rather than panic.
@@ -164,9 +139,7 @@ impl<'t> Parser<'t> {
     }
 
     fn peek_kind(&self, ahead: usize) -> &TokenKind {
-        self.tokens
-            .get(self.at + ahead)
-            .map_or(&TokenKind::End, |t| &t.kind)
+        self.tokens.get(self.at + ahead).map_or(&TokenKind::End, |t| &t.kind)
     }
 
     pub(crate) fn advance(&mut self) {
@@ -185,11 +158,7 @@ impl<'t> Parser<'t> {
 
     fn enter(&mut self) -> Result<(), ODataError> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            Err(ODataError::too_deep())
-        } else {
-            Ok(())
-        }
+        if self.depth > MAX_DEPTH { Err(ODataError::too_deep()) } else { Ok(()) }
     }
 
     fn current_keyword(&self) -> Result<Option<String>, ODataError> {
@@ -229,16 +198,8 @@ impl<'t> Parser<'t> {
             let right = Box::new(self.expression(precedence + 1)?);
             let left_box = Box::new(left);
             left = match op {
-                BinaryOp::Logical(op) => Expr::Logical {
-                    op,
-                    left: left_box,
-                    right,
-                },
-                BinaryOp::Compare(op) => Expr::Compare {
-                    op,
-                    left: left_box,
-                    right,
-                },
+                BinaryOp::Logical(op) => Expr::Logical { op, left: left_box, right },
+                BinaryOp::Compare(op) => Expr::Compare { op, left: left_box, right },
             };
         }
         self.depth -= 1 + chained;
@@ -271,18 +232,12 @@ impl<'t> Parser<'t> {
                 Some("in") => {
                     self.advance();
                     let items = self.in_list()?;
-                    expr = Expr::In {
-                        left: Box::new(expr),
-                        items,
-                    };
+                    expr = Expr::In { left: Box::new(expr), items };
                 }
                 Some("has") => {
                     self.advance();
                     let right = self.primary()?;
-                    expr = Expr::Has {
-                        left: Box::new(expr),
-                        right: Box::new(right),
-                    };
+                    expr = Expr::Has { left: Box::new(expr), right: Box::new(right) };
                 }
                 _ => return Ok(expr),
             }
@@ -355,12 +310,8 @@ impl<'t> Parser<'t> {
             TokenKind::Number(n) => RawLiteral::Number(n.clone()),
             // `null` is case-sensitive in the ABNF; `true`/`false` are not.
             TokenKind::Identifier(word) if word == "null" => RawLiteral::Null,
-            TokenKind::Identifier(word) if word.eq_ignore_ascii_case("true") => {
-                RawLiteral::Bool(true)
-            }
-            TokenKind::Identifier(word) if word.eq_ignore_ascii_case("false") => {
-                RawLiteral::Bool(false)
-            }
+            TokenKind::Identifier(word) if word.eq_ignore_ascii_case("true") => RawLiteral::Bool(true),
+            TokenKind::Identifier(word) if word.eq_ignore_ascii_case("false") => RawLiteral::Bool(false),
             TokenKind::Identifier(name) => {
                 let name = name.clone();
                 return if *self.peek_kind(1) == TokenKind::OpenParen {
@@ -400,11 +351,7 @@ impl<'t> Parser<'t> {
                     self.advance();
                     self.advance();
                     let lambda = self.lambda(kind)?;
-                    return Ok(Expr::Path(Path {
-                        head: first,
-                        tail,
-                        lambda: Some(Box::new(lambda)),
-                    }));
+                    return Ok(Expr::Path(Path { head: first, tail, lambda: Some(Box::new(lambda)) }));
                 }
                 _ => {
                     tail.push(segment.clone());
@@ -412,11 +359,7 @@ impl<'t> Parser<'t> {
                 }
             }
         }
-        Ok(Expr::Path(Path {
-            head: first,
-            tail,
-            lambda: None,
-        }))
+        Ok(Expr::Path(Path { head: first, tail, lambda: None }))
     }
 
     /// After `any(` / `all(`: `)` (any only) or `var: predicate)`.
@@ -424,11 +367,7 @@ impl<'t> Parser<'t> {
         let token = self.current()?;
         if kind == LambdaKind::Any && token.kind == TokenKind::CloseParen {
             self.advance();
-            return Ok(Lambda {
-                kind,
-                variable: None,
-                body: None,
-            });
+            return Ok(Lambda { kind, variable: None, body: None });
         }
         let TokenKind::Identifier(variable) = &token.kind else {
             return Err(ODataError::bad_request(format!(
@@ -445,19 +384,11 @@ impl<'t> Parser<'t> {
         self.advance();
         let body = self.expression(0)?;
         self.expect_close_paren()?;
-        Ok(Lambda {
-            kind,
-            variable: Some(variable),
-            body: Some(body),
-        })
+        Ok(Lambda { kind, variable: Some(variable), body: Some(body) })
     }
 }
 
-static END: Token = Token {
-    kind: TokenKind::End,
-    start: 0,
-    end: 0,
-};
+static END: Token = Token { kind: TokenKind::End, start: 0, end: 0 };
 
 #[cfg(test)]
 mod tests {
@@ -465,11 +396,7 @@ mod tests {
 
     fn path(segments: &[&str]) -> Expr {
         let tail = segments[1..].iter().map(|s| s.to_string()).collect();
-        Expr::Path(Path {
-            head: segments[0].to_string(),
-            tail,
-            lambda: None,
-        })
+        Expr::Path(Path { head: segments[0].to_string(), tail, lambda: None })
     }
 
     fn string(s: &str) -> Box<Expr> {
@@ -477,19 +404,11 @@ mod tests {
     }
 
     fn cmp(op: CompareOp, name: &str, value: &str) -> Expr {
-        Expr::Compare {
-            op,
-            left: Box::new(path(&[name])),
-            right: string(value),
-        }
+        Expr::Compare { op, left: Box::new(path(&[name])), right: string(value) }
     }
 
     fn logical(op: LogicalOp, left: Expr, right: Expr) -> Expr {
-        Expr::Logical {
-            op,
-            left: Box::new(left),
-            right: Box::new(right),
-        }
+        Expr::Logical { op, left: Box::new(left), right: Box::new(right) }
     }
 
     fn error(text: &str) -> String {
@@ -498,34 +417,19 @@ mod tests {
 
     #[test]
     fn and_binds_tighter_than_or_and_both_associate_left() {
-        let (a, b, c) = (
-            cmp(CompareOp::Eq, "a", "x"),
-            cmp(CompareOp::Eq, "b", "y"),
-            cmp(CompareOp::Eq, "c", "z"),
-        );
+        let (a, b, c) =
+            (cmp(CompareOp::Eq, "a", "x"), cmp(CompareOp::Eq, "b", "y"), cmp(CompareOp::Eq, "c", "z"));
         assert_eq!(
             parse_expression("a eq 'x' or b eq 'y' and c eq 'z'").unwrap(),
-            logical(
-                LogicalOp::Or,
-                a.clone(),
-                logical(LogicalOp::And, b.clone(), c.clone())
-            )
+            logical(LogicalOp::Or, a.clone(), logical(LogicalOp::And, b.clone(), c.clone()))
         );
         assert_eq!(
             parse_expression("a eq 'x' and b eq 'y' or c eq 'z'").unwrap(),
-            logical(
-                LogicalOp::Or,
-                logical(LogicalOp::And, a.clone(), b.clone()),
-                c.clone()
-            )
+            logical(LogicalOp::Or, logical(LogicalOp::And, a.clone(), b.clone()), c.clone())
         );
         assert_eq!(
             parse_expression("a eq 'x' or b eq 'y' or c eq 'z'").unwrap(),
-            logical(
-                LogicalOp::Or,
-                logical(LogicalOp::Or, a.clone(), b.clone()),
-                c.clone()
-            )
+            logical(LogicalOp::Or, logical(LogicalOp::Or, a.clone(), b.clone()), c.clone())
         );
         assert_eq!(
             parse_expression("a eq 'x' AND (b eq 'y' Or c eq 'z')").unwrap(),
@@ -545,10 +449,7 @@ mod tests {
         );
         assert_eq!(
             parse_expression("NOT category in ('X')").unwrap(),
-            Expr::Not(Box::new(Expr::In {
-                left: Box::new(path(&["category"])),
-                items: vec![*string("X")]
-            }))
+            Expr::Not(Box::new(Expr::In { left: Box::new(path(&["category"])), items: vec![*string("X")] }))
         );
         assert_eq!(
             parse_expression("not(category eq 'X')").unwrap(),
@@ -560,51 +461,20 @@ mod tests {
     fn relational_binds_tighter_than_equality() {
         // `a eq b gt c` is `a eq (b gt c)`.
         let parsed = parse_expression("a eq b gt 'c'").unwrap();
-        let Expr::Compare {
-            op: CompareOp::Eq,
-            right,
-            ..
-        } = parsed
-        else {
-            panic!("{parsed:?}")
-        };
-        assert!(matches!(
-            *right,
-            Expr::Compare {
-                op: CompareOp::Gt,
-                ..
-            }
-        ));
+        let Expr::Compare { op: CompareOp::Eq, right, .. } = parsed else { panic!("{parsed:?}") };
+        assert!(matches!(*right, Expr::Compare { op: CompareOp::Gt, .. }));
     }
 
     #[test]
     fn lambdas_calls_and_lists() {
-        let parsed = parse_expression(
-            "resources/any(r:r/modifiedProperties/any(p:p/displayName eq 'Limit'))",
-        )
-        .unwrap();
-        let Expr::Path(Path {
-            head,
-            tail,
-            lambda: Some(outer),
-        }) = parsed
-        else {
-            panic!()
-        };
+        let parsed =
+            parse_expression("resources/any(r:r/modifiedProperties/any(p:p/displayName eq 'Limit'))")
+                .unwrap();
+        let Expr::Path(Path { head, tail, lambda: Some(outer) }) = parsed else { panic!() };
         assert_eq!((head.as_str(), tail.len()), ("resources", 0));
         assert_eq!(outer.variable.as_deref(), Some("r"));
-        let Some(Expr::Path(Path {
-            head,
-            tail,
-            lambda: Some(inner),
-        })) = &outer.body
-        else {
-            panic!()
-        };
-        assert_eq!(
-            (head.as_str(), tail.as_slice()),
-            ("r", ["modifiedProperties".to_string()].as_slice())
-        );
+        let Some(Expr::Path(Path { head, tail, lambda: Some(inner) })) = &outer.body else { panic!() };
+        assert_eq!((head.as_str(), tail.as_slice()), ("r", ["modifiedProperties".to_string()].as_slice()));
         assert_eq!(
             inner.body,
             Some(Expr::Compare {
@@ -619,35 +489,22 @@ mod tests {
             Expr::Path(Path {
                 head: "resources".into(),
                 tail: vec![],
-                lambda: Some(Box::new(Lambda {
-                    kind: LambdaKind::Any,
-                    variable: None,
-                    body: None
-                }))
+                lambda: Some(Box::new(Lambda { kind: LambdaKind::Any, variable: None, body: None }))
             })
         );
         assert_eq!(
             parse_expression("startsWith( category , 'a' )").unwrap(),
-            Expr::Call {
-                name: "startsWith".into(),
-                args: vec![path(&["category"]), *string("a")]
-            }
+            Expr::Call { name: "startsWith".into(), args: vec![path(&["category"]), *string("a")] }
         );
         assert_eq!(
             parse_expression("category in ()").unwrap(),
-            Expr::In {
-                left: Box::new(path(&["category"])),
-                items: vec![]
-            }
+            Expr::In { left: Box::new(path(&["category"])), items: vec![] }
         );
     }
 
     #[test]
     fn syntax_errors_quote_odl_positions() {
-        assert_eq!(
-            error("iswhatever 12"),
-            "Syntax error at position 13 in 'iswhatever 12'."
-        );
+        assert_eq!(error("iswhatever 12"), "Syntax error at position 13 in 'iswhatever 12'.");
         assert_eq!(
             error("category eq 'x' and"),
             "Expression expected at position 19 in 'category eq 'x' and'."
@@ -660,27 +517,15 @@ mod tests {
             error("contains(category 'x')"),
             "')' or ',' expected at position 18 in 'contains(category 'x')'."
         );
-        assert_eq!(
-            error("category in 'x'"),
-            "'(' expected at position 12 in 'category in 'x''."
-        );
-        assert_eq!(
-            error("resources/all()"),
-            "An identifier was expected at position 14."
-        );
+        assert_eq!(error("category in 'x'"), "'(' expected at position 12 in 'category in 'x''.");
+        assert_eq!(error("resources/all()"), "An identifier was expected at position 14.");
         assert_eq!(
             error("resources/any(r r/x eq 'a')"),
             "Syntax error at position 17 in 'resources/any(r r/x eq 'a')'."
         );
-        assert_eq!(
-            error("category/'x' eq 'y'"),
-            "Syntax error at position 12 in 'category/'x' eq 'y''."
-        );
+        assert_eq!(error("category/'x' eq 'y'"), "Syntax error at position 12 in 'category/'x' eq 'y''.");
         assert_eq!(error(""), "Expression expected at position 0 in ''.");
-        assert_eq!(
-            error("category eq 'x')"),
-            "Syntax error at position 16 in 'category eq 'x')'."
-        );
+        assert_eq!(error("category eq 'x')"), "Syntax error at position 16 in 'category eq 'x')'.");
     }
 
     #[test]
@@ -690,29 +535,18 @@ mod tests {
             "Syntax error at position 10 in 'a eq 'x' ) 'unterminated'."
         );
         assert!(
-            error("a eq 'x' and b eq 'unterminated")
-                .starts_with("There is an unterminated string literal")
+            error("a eq 'x' and b eq 'unterminated").starts_with("There is an unterminated string literal")
         );
     }
 
     #[test]
     fn depth_is_bounded() {
-        let deep_parens = format!(
-            "{}a eq 'x'{}",
-            "(".repeat(MAX_DEPTH + 1),
-            ")".repeat(MAX_DEPTH + 1)
-        );
-        assert_eq!(
-            error(&deep_parens),
-            "Recursion depth exceeded allowed limit."
-        );
+        let deep_parens = format!("{}a eq 'x'{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
+        assert_eq!(error(&deep_parens), "Recursion depth exceeded allowed limit.");
         let deep_not = format!("{}a", "not ".repeat(MAX_DEPTH + 1));
         assert_eq!(error(&deep_not), "Recursion depth exceeded allowed limit.");
         let long_chain = vec!["a eq 'x'"; MAX_DEPTH + 1].join(" or ");
-        assert_eq!(
-            error(&long_chain),
-            "Recursion depth exceeded allowed limit."
-        );
+        assert_eq!(error(&long_chain), "Recursion depth exceeded allowed limit.");
         let fine_chain = vec!["a eq 'x'"; MAX_DEPTH / 2].join(" or ");
         assert!(parse_expression(&fine_chain).is_ok());
     }

@@ -56,93 +56,42 @@ use Member::{Collection as Coll, Scalar};
 const EVENT_MEMBERS: &[(&str, Member)] = &[
     ("id", Scalar(Field::Event(EventField::Id))),
     ("displayName", Scalar(Field::Event(EventField::DisplayName))),
-    (
-        "componentName",
-        Scalar(Field::Event(EventField::ComponentName)),
-    ),
+    ("componentName", Scalar(Field::Event(EventField::ComponentName))),
     ("actor", Member::Actor),
     ("activity", Scalar(Field::Event(EventField::Activity))),
-    (
-        "activityDateTime",
-        Scalar(Field::Event(EventField::ActivityDateTime)),
-    ),
-    (
-        "activityType",
-        Scalar(Field::Event(EventField::ActivityType)),
-    ),
-    (
-        "activityOperationType",
-        Scalar(Field::Event(EventField::ActivityOperationType)),
-    ),
-    (
-        "activityResult",
-        Scalar(Field::Event(EventField::ActivityResult)),
-    ),
-    (
-        "correlationId",
-        Scalar(Field::Event(EventField::CorrelationId)),
-    ),
+    ("activityDateTime", Scalar(Field::Event(EventField::ActivityDateTime))),
+    ("activityType", Scalar(Field::Event(EventField::ActivityType))),
+    ("activityOperationType", Scalar(Field::Event(EventField::ActivityOperationType))),
+    ("activityResult", Scalar(Field::Event(EventField::ActivityResult))),
+    ("correlationId", Scalar(Field::Event(EventField::CorrelationId))),
     ("category", Scalar(Field::Event(EventField::Category))),
     ("resources", Coll(Collection::Resources)),
 ];
 
 const ACTOR_MEMBERS: &[(&str, Member)] = &[
-    (
-        "auditActorType",
-        Scalar(Field::Actor(ActorField::ActorType)),
-    ),
+    ("auditActorType", Scalar(Field::Actor(ActorField::ActorType))),
     ("type", Scalar(Field::Actor(ActorField::ActorType))),
     ("userPermissions", Coll(Collection::ActorUserPermissions)),
-    (
-        "applicationId",
-        Scalar(Field::Actor(ActorField::ApplicationId)),
-    ),
-    (
-        "applicationDisplayName",
-        Scalar(Field::Actor(ActorField::ApplicationDisplayName)),
-    ),
-    (
-        "userPrincipalName",
-        Scalar(Field::Actor(ActorField::UserPrincipalName)),
-    ),
-    (
-        "servicePrincipalName",
-        Scalar(Field::Actor(ActorField::ServicePrincipalName)),
-    ),
+    ("applicationId", Scalar(Field::Actor(ActorField::ApplicationId))),
+    ("applicationDisplayName", Scalar(Field::Actor(ActorField::ApplicationDisplayName))),
+    ("userPrincipalName", Scalar(Field::Actor(ActorField::UserPrincipalName))),
+    ("servicePrincipalName", Scalar(Field::Actor(ActorField::ServicePrincipalName))),
     ("ipAddress", Scalar(Field::Actor(ActorField::IpAddress))),
     ("userId", Scalar(Field::Actor(ActorField::UserId))),
-    (
-        "remoteTenantId",
-        Scalar(Field::Actor(ActorField::RemoteTenantId)),
-    ),
-    (
-        "remoteUserId",
-        Scalar(Field::Actor(ActorField::RemoteUserId)),
-    ),
+    ("remoteTenantId", Scalar(Field::Actor(ActorField::RemoteTenantId))),
+    ("remoteUserId", Scalar(Field::Actor(ActorField::RemoteUserId))),
 ];
 
 const RESOURCE_MEMBERS: &[(&str, Member)] = &[
-    (
-        "displayName",
-        Scalar(Field::Resource(ResourceField::DisplayName)),
-    ),
-    (
-        "auditResourceType",
-        Scalar(Field::Resource(ResourceField::ResourceType)),
-    ),
+    ("displayName", Scalar(Field::Resource(ResourceField::DisplayName))),
+    ("auditResourceType", Scalar(Field::Resource(ResourceField::ResourceType))),
     ("type", Scalar(Field::Resource(ResourceField::ResourceType))),
-    (
-        "resourceId",
-        Scalar(Field::Resource(ResourceField::ResourceId)),
-    ),
+    ("resourceId", Scalar(Field::Resource(ResourceField::ResourceId))),
     ("modifiedProperties", Coll(Collection::ModifiedProperties)),
 ];
 
 const PROPERTY_MEMBERS: &[(&str, Member)] = &[
-    (
-        "displayName",
-        Scalar(Field::Property(PropertyField::DisplayName)),
-    ),
+    ("displayName", Scalar(Field::Property(PropertyField::DisplayName))),
     ("oldValue", Scalar(Field::Property(PropertyField::OldValue))),
     ("newValue", Scalar(Field::Property(PropertyField::NewValue))),
 ];
@@ -172,41 +121,23 @@ mod tests {
     #[test]
     fn every_field_resolves_by_its_canonical_name() {
         for &f in EventField::ALL {
-            assert_eq!(
-                lookup(Owner::Event, f.odata_name()),
-                Some(Scalar(Field::Event(f)))
-            );
+            assert_eq!(lookup(Owner::Event, f.odata_name()), Some(Scalar(Field::Event(f))));
         }
         for &f in ActorField::ALL {
-            assert_eq!(
-                lookup(Owner::Actor, f.odata_name()),
-                Some(Scalar(Field::Actor(f)))
-            );
+            assert_eq!(lookup(Owner::Actor, f.odata_name()), Some(Scalar(Field::Actor(f))));
         }
         for &f in ResourceField::ALL {
-            assert_eq!(
-                lookup(Owner::Resource, f.odata_name()),
-                Some(Scalar(Field::Resource(f)))
-            );
+            assert_eq!(lookup(Owner::Resource, f.odata_name()), Some(Scalar(Field::Resource(f))));
         }
         for &f in PropertyField::ALL {
-            assert_eq!(
-                lookup(Owner::Property, f.odata_name()),
-                Some(Scalar(Field::Property(f)))
-            );
+            assert_eq!(lookup(Owner::Property, f.odata_name()), Some(Scalar(Field::Property(f))));
         }
     }
 
     #[test]
     fn names_resolve_case_insensitively_with_beta_aliases() {
-        assert_eq!(
-            lookup(Owner::Event, "ACTIVITYDATETIME"),
-            lookup(Owner::Event, "activityDateTime")
-        );
-        assert_eq!(
-            lookup(Owner::Actor, "Type"),
-            Some(Scalar(Field::Actor(ActorField::ActorType)))
-        );
+        assert_eq!(lookup(Owner::Event, "ACTIVITYDATETIME"), lookup(Owner::Event, "activityDateTime"));
+        assert_eq!(lookup(Owner::Actor, "Type"), Some(Scalar(Field::Actor(ActorField::ActorType))));
         assert_eq!(
             lookup(Owner::Resource, "type"),
             Some(Scalar(Field::Resource(ResourceField::ResourceType)))

@@ -10,9 +10,9 @@ use serde_json::{Map, Value, json};
 
 use super::headers::JSON_CONTENT_TYPE;
 use super::path::Target;
+use crate::auth::{Operation, Principal};
 use crate::domain::graph::{self, ApiVersion, event_json};
 use crate::domain::vocabulary::CATEGORIES;
-use crate::auth::{Operation, Principal};
 use crate::domain::{AuditActor, AuditEvent, truncate_to_ticks};
 use crate::error::ApiError;
 use crate::odata::{QueryOptions, SelectProperty};
@@ -42,16 +42,18 @@ pub async fn handle(
         _ => Some(authorize(req, state, Operation::Write)?),
     };
     match (target, method) {
-        (Target::Metadata, Method::GET) => Ok(HttpResponse::Ok()
-            .content_type("application/xml")
-            .body(metadata(version))),
+        (Target::Metadata, Method::GET) => {
+            Ok(HttpResponse::Ok().content_type("application/xml").body(metadata(version)))
+        }
         (Target::Events, Method::GET) => list(req, state, version).await,
         (Target::Events, Method::POST) => create(req, state, version, principal, body).await,
         (Target::Count, Method::GET) => count(req, state).await,
         (Target::Event(id), Method::GET) => get(req, state, version, &id).await,
         (Target::Event(id), Method::PATCH) => update(req, state, version, &id, body).await,
         (Target::Event(id), Method::DELETE) => delete(state, &id).await,
-        (Target::Categories, Method::GET) => Ok(strings(req, state, version, CATEGORIES.iter().map(|c| c.to_string()).collect())),
+        (Target::Categories, Method::GET) => {
+            Ok(strings(req, state, version, CATEGORIES.iter().map(|c| c.to_string()).collect()))
+        }
         (Target::ActivityTypes(Some(category)), Method::GET) => {
             Ok(strings(req, state, version, state.activity_types(&category).await?))
         }
@@ -79,8 +81,15 @@ fn origin(req: &HttpRequest, state: &AppState) -> String {
     }
 }
 
-fn context_url(req: &HttpRequest, state: &AppState, version: ApiVersion, select: Option<&[SelectProperty]>, entity: bool) -> String {
-    let mut url = format!("{}/{}/$metadata#deviceManagement/auditEvents", origin(req, state), version.segment());
+fn context_url(
+    req: &HttpRequest,
+    state: &AppState,
+    version: ApiVersion,
+    select: Option<&[SelectProperty]>,
+    entity: bool,
+) -> String {
+    let mut url =
+        format!("{}/{}/$metadata#deviceManagement/auditEvents", origin(req, state), version.segment());
     if let Some(select) = select {
         let names: Vec<&str> = select.iter().map(|p| p.odata_name()).collect();
         url.push_str(&format!("({})", names.join(",")));
@@ -92,9 +101,7 @@ fn context_url(req: &HttpRequest, state: &AppState, version: ApiVersion, select:
 }
 
 fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type(JSON_CONTENT_TYPE)
-        .body(body.to_string())
+    HttpResponse::build(status).content_type(JSON_CONTENT_TYPE).body(body.to_string())
 }
 
 /// Everything but unreserved characters is escaped, so a link re-sent verbatim
@@ -126,12 +133,9 @@ async fn list(req: &HttpRequest, state: &AppState, version: ApiVersion) -> Resul
     let order = if options.orderby.is_empty() { default_order() } else { options.orderby.clone() };
     let hash = query_hash(options.filter.as_ref(), &order);
     let after = match &options.skiptoken {
-        Some(token) => Some(
-            state
-                .paging_key
-                .decode(token, &hash)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?,
-        ),
+        Some(token) => {
+            Some(state.paging_key.decode(token, &hash).map_err(|e| ApiError::bad_request(e.to_string()))?)
+        }
         None => None,
     };
     let limit = options.top.unwrap_or(state.max_page_size).min(state.max_page_size);
@@ -161,11 +165,8 @@ async fn list(req: &HttpRequest, state: &AppState, version: ApiVersion) -> Resul
         let token = state.paging_key.encode(&hash, cursor);
         body.insert("@odata.nextLink".into(), Value::String(next_link(req, state, &options, &token)));
     }
-    let values: Vec<Value> = page
-        .events
-        .iter()
-        .map(|e| Value::Object(event_json(e, version, select)))
-        .collect();
+    let values: Vec<Value> =
+        page.events.iter().map(|e| Value::Object(event_json(e, version, select))).collect();
     body.insert("value".into(), Value::Array(values));
     Ok(json_response(StatusCode::OK, &Value::Object(body)))
 }
@@ -173,7 +174,8 @@ async fn list(req: &HttpRequest, state: &AppState, version: ApiVersion) -> Resul
 /// An empty page whose nextLink repeats the request (the `empty-page` fault).
 pub fn empty_page(req: &HttpRequest, state: &AppState, version: ApiVersion) -> HttpResponse {
     let query = req.query_string();
-    let link = format!("{}{}{}{query}", origin(req, state), req.path(), if query.is_empty() { "" } else { "?" });
+    let link =
+        format!("{}{}{}{query}", origin(req, state), req.path(), if query.is_empty() { "" } else { "?" });
     let body = json!({
         "@odata.context": context_url(req, state, version, None, false),
         "@odata.nextLink": link,
@@ -188,14 +190,26 @@ async fn count(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, ApiE
     Ok(HttpResponse::Ok().content_type("text/plain;charset=utf-8").body(total.to_string()))
 }
 
-fn entity_response(req: &HttpRequest, state: &AppState, version: ApiVersion, status: StatusCode, event: &AuditEvent, select: Option<&[SelectProperty]>) -> HttpResponse {
+fn entity_response(
+    req: &HttpRequest,
+    state: &AppState,
+    version: ApiVersion,
+    status: StatusCode,
+    event: &AuditEvent,
+    select: Option<&[SelectProperty]>,
+) -> HttpResponse {
     let mut body = Map::new();
     body.insert("@odata.context".into(), Value::String(context_url(req, state, version, select, true)));
     body.extend(event_json(event, version, select));
     json_response(status, &Value::Object(body))
 }
 
-async fn get(req: &HttpRequest, state: &AppState, version: ApiVersion, id: &str) -> Result<HttpResponse, ApiError> {
+async fn get(
+    req: &HttpRequest,
+    state: &AppState,
+    version: ApiVersion,
+    id: &str,
+) -> Result<HttpResponse, ApiError> {
     let options = QueryOptions::parse(req.query_string())?;
     let event = state.event(id).await?;
     Ok(entity_response(req, state, version, StatusCode::OK, &event, options.select.as_deref()))
@@ -249,7 +263,13 @@ async fn create(
     Ok(response)
 }
 
-async fn update(req: &HttpRequest, state: &AppState, version: ApiVersion, id: &str, body: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn update(
+    req: &HttpRequest,
+    state: &AppState,
+    version: ApiVersion,
+    id: &str,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let patch = json_body(state, body).await?;
     let current = state.event(id).await?;
     let updated = graph::patch_event(&current, &patch).map_err(|e| ApiError::bad_request(e.0))?;

@@ -51,9 +51,7 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 
 async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.store.ping().await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(r#"{"status":"ok"}"#))
+    Ok(HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ok"}"#))
 }
 
 async fn dispatch(

@@ -24,8 +24,8 @@ use sea_orm::sea_query::{
 
 use crate::domain::fold;
 use crate::odata::{
-    ActorField, Collection, CompareOp, EventField, Field, Filter, Literal, PropertyField,
-    ResourceField, TextFunc,
+    ActorField, Collection, CompareOp, EventField, Field, Filter, Literal, PropertyField, ResourceField,
+    TextFunc,
 };
 
 /// The escape character of LIKE patterns: not a backslash, which MySQL's
@@ -43,8 +43,12 @@ fn expr(filter: &Filter) -> SimpleExpr {
         Filter::Or(a, b) => expr(a).or(expr(b)),
         Filter::Not(inner) => expr(inner).not(),
         Filter::Constant(value) => constant(*value),
-        Filter::Compare { field, op, value } => on_field(*field, |c| compare(c, *op, value), compare_null_truth(*op, value)),
-        Filter::In { field, values } => on_field(*field, |c| any_of(c, values), values.contains(&Literal::Null)),
+        Filter::Compare { field, op, value } => {
+            on_field(*field, |c| compare(c, *op, value), compare_null_truth(*op, value))
+        }
+        Filter::In { field, values } => {
+            on_field(*field, |c| any_of(c, values), values.contains(&Literal::Null))
+        }
         Filter::Text { func, field, value } => text(*field, *func, value),
         Filter::Any { collection, predicate } => any(*collection, predicate.as_deref()),
         Filter::All { collection, predicate } => {
@@ -76,7 +80,11 @@ fn columns_of(field: Field) -> Columns {
     use EventField as E;
     use PropertyField as P;
     use ResourceField as R;
-    let pair = |original: SimpleExpr, compared: SimpleExpr| Columns { original, compared, nullable: field.is_nullable() };
+    let pair = |original: SimpleExpr, compared: SimpleExpr| Columns {
+        original,
+        compared,
+        nullable: field.is_nullable(),
+    };
     match field {
         Field::Event(f) => {
             let e = |c: event::Column| col((event::Entity, c));
@@ -87,8 +95,12 @@ fn columns_of(field: Field) -> Columns {
                 E::Activity => pair(e(event::Column::Activity), e(event::Column::ActivityCi)),
                 E::ActivityDateTime => pair(e(event::Column::ActivityTicks), e(event::Column::ActivityTicks)),
                 E::ActivityType => pair(e(event::Column::ActivityType), e(event::Column::ActivityTypeCi)),
-                E::ActivityOperationType => pair(e(event::Column::ActivityOperationType), e(event::Column::ActivityOperationTypeCi)),
-                E::ActivityResult => pair(e(event::Column::ActivityResult), e(event::Column::ActivityResultCi)),
+                E::ActivityOperationType => {
+                    pair(e(event::Column::ActivityOperationType), e(event::Column::ActivityOperationTypeCi))
+                }
+                E::ActivityResult => {
+                    pair(e(event::Column::ActivityResult), e(event::Column::ActivityResultCi))
+                }
                 E::CorrelationId => pair(e(event::Column::CorrelationId), e(event::Column::CorrelationId)),
                 E::Category => pair(e(event::Column::Category), e(event::Column::CategoryCi)),
             }
@@ -257,7 +269,9 @@ fn text(field: Field, func: TextFunc, value: &str) -> SimpleExpr {
             let value = Query::select()
                 .expr(c.compared.clone())
                 .from(actor::Entity)
-                .and_where(col((actor::Entity, actor::Column::EventSeq)).equals((event::Entity, event::Column::Seq)))
+                .and_where(
+                    col((actor::Entity, actor::Column::EventSeq)).equals((event::Entity, event::Column::Seq)),
+                )
                 .and_where(c.original.clone().is_not_null())
                 .to_owned();
             SimpleExpr::SubQuery(None, Box::new(value.into())).like(like)
@@ -299,7 +313,10 @@ fn any_where(collection: Collection, predicate: Option<SimpleExpr>) -> SimpleExp
             // Correlated to the resource the enclosing lambda is visiting.
             sub.expr(Expr::val(1))
                 .from(property::Entity)
-                .and_where(col((property::Entity, property::Column::EventSeq)).equals((resource::Entity, resource::Column::EventSeq)))
+                .and_where(
+                    col((property::Entity, property::Column::EventSeq))
+                        .equals((resource::Entity, resource::Column::EventSeq)),
+                )
                 .and_where(
                     col((property::Entity, property::Column::ResourceOrdinal))
                         .equals((resource::Entity, resource::Column::Ordinal)),
@@ -345,7 +362,9 @@ mod tests {
             "actor/userPermissions/any(p:p eq '*')",
         ] {
             let [sqlite, pg, mysql] = sql(filter);
-            insta::assert_snapshot!(format!("{filter}\n\nsqlite:\n{sqlite}\n\npostgres:\n{pg}\n\nmysql:\n{mysql}"));
+            insta::assert_snapshot!(format!(
+                "{filter}\n\nsqlite:\n{sqlite}\n\npostgres:\n{pg}\n\nmysql:\n{mysql}"
+            ));
         }
     }
 }

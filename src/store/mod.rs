@@ -19,7 +19,7 @@ use sea_orm_migration::MigratorTrait;
 
 pub use filter::condition;
 pub use order::{Cursor, SortValue, default_order, sort_values};
-pub use read::{Children, PageRequest, Page};
+pub use read::{Children, Page, PageRequest};
 pub use write::WriteError;
 
 /// INSERT texts by (table, rows per statement).
@@ -140,9 +140,7 @@ impl Store {
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         self.refuse_retired_schema().await?;
-        entities::migration::Migrator::up(&self.db, None)
-            .await
-            .context("database migration failed")?;
+        entities::migration::Migrator::up(&self.db, None).await.context("database migration failed")?;
         // A bulk load stopped midway leaves its store without secondary indexes.
         self.create_secondary_indexes().await
     }
@@ -179,7 +177,10 @@ impl Store {
         let _turn = self.writes.lock().await;
         for mut index in entities::migration::secondary_indexes() {
             index.statement.if_not_exists();
-            self.db.execute(&index.statement).await.with_context(|| format!("cannot build index {}", index.name))?;
+            self.db
+                .execute(&index.statement)
+                .await
+                .with_context(|| format!("cannot build index {}", index.name))?;
         }
         Ok(())
     }
@@ -201,10 +202,13 @@ impl Store {
     /// one row per actor permission) cannot be migrated in place; say so, rather
     /// than failing on a missing migration file.
     async fn refuse_retired_schema(&self) -> anyhow::Result<()> {
-        const RETIRED: [&str; 2] = ["m20261125_000001_create_audit_tables", "m20261126_000001_create_audit_tables"];
-        let sql = format!("SELECT version FROM seaql_migrations WHERE version IN ('{}')", RETIRED.join("', '"));
+        const RETIRED: [&str; 2] =
+            ["m20261125_000001_create_audit_tables", "m20261126_000001_create_audit_tables"];
+        let sql =
+            format!("SELECT version FROM seaql_migrations WHERE version IN ('{}')", RETIRED.join("', '"));
         // No migrations table yet means a new database.
-        let Ok(rows) = self.db.query_all_raw(sea_orm::Statement::from_string(self.backend(), sql)).await else {
+        let Ok(rows) = self.db.query_all_raw(sea_orm::Statement::from_string(self.backend(), sql)).await
+        else {
             return Ok(());
         };
         if let Some(row) = rows.first() {
@@ -223,8 +227,12 @@ impl Store {
     pub async fn optimize(&self) -> anyhow::Result<()> {
         let statement = match self.backend() {
             DbBackend::Sqlite => "ANALYZE",
-            DbBackend::Postgres => "ANALYZE audit_events, audit_actors, audit_permission_sets, audit_resources, audit_properties",
-            _ => "ANALYZE TABLE audit_events, audit_actors, audit_permission_sets, audit_resources, audit_properties",
+            DbBackend::Postgres => {
+                "ANALYZE audit_events, audit_actors, audit_permission_sets, audit_resources, audit_properties"
+            }
+            _ => {
+                "ANALYZE TABLE audit_events, audit_actors, audit_permission_sets, audit_resources, audit_properties"
+            }
         };
         self.db.execute_unprepared(statement).await.context("cannot refresh statistics")?;
         Ok(())
@@ -248,12 +256,9 @@ pub fn redact(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
             match credentials.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &credentials[..colon],
-                    &url[at..]
-                ),
+                Some(colon) => {
+                    format!("{}{}:***{}", &url[..scheme_end + 3], &credentials[..colon], &url[at..])
+                }
                 None => url.to_string(),
             }
         }

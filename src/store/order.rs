@@ -11,10 +11,7 @@ use crate::odata::{EventField, OrderKey};
 
 /// The order when `$orderby` is absent: newest first, as the admin center shows.
 pub fn default_order() -> Vec<OrderKey> {
-    vec![OrderKey {
-        field: EventField::ActivityDateTime,
-        descending: true,
-    }]
+    vec![OrderKey { field: EventField::ActivityDateTime, descending: true }]
 }
 
 /// One sort value of a row, as the database compares it.
@@ -69,10 +66,7 @@ fn sort_value(field: EventField, e: &AuditEvent) -> SortValue {
 
 /// The cursor just after `event` in the given order.
 pub fn sort_values(order: &[OrderKey], event: &AuditEvent) -> Cursor {
-    Cursor {
-        keys: order.iter().map(|k| sort_value(k.field, event)).collect(),
-        id: event.id.clone(),
-    }
+    Cursor { keys: order.iter().map(|k| sort_value(k.field, event)).collect(), id: event.id.clone() }
 }
 
 fn direction(descending: bool) -> Order {
@@ -106,12 +100,8 @@ pub(super) fn after(order: &[OrderKey], cursor: &Cursor) -> Option<Condition> {
         return None;
     }
     let terms = order_terms(order);
-    let values: Vec<SimpleExpr> = cursor
-        .keys
-        .iter()
-        .map(value_expr)
-        .chain(std::iter::once(Expr::val(cursor.id.clone())))
-        .collect();
+    let values: Vec<SimpleExpr> =
+        cursor.keys.iter().map(value_expr).chain(std::iter::once(Expr::val(cursor.id.clone()))).collect();
     let mut any = Condition::any();
     for i in 0..terms.len() {
         let mut all = Condition::all();

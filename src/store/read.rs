@@ -8,9 +8,7 @@ use entities::{
     audit_property as property, audit_resource as resource,
 };
 use sea_orm::sea_query::{Condition, Query};
-use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::order::{Cursor, after, order_terms, sort_values};
 use super::rows::{self, ActorRow, EventRow, PermissionRow, PropertyRow, ResourceRow};

@@ -9,9 +9,7 @@ use entities::{
 use sea_orm::{DerivePartialModel, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{
-    AuditActor, AuditEvent, AuditProperty, AuditResource, RoleScopeTagInfo, Ticks, fold,
-};
+use crate::domain::{AuditActor, AuditEvent, AuditProperty, AuditResource, RoleScopeTagInfo, Ticks, fold};
 
 fn text(value: &Option<String>) -> Value {
     Value::String(value.clone())
@@ -44,7 +42,12 @@ impl<C> TableRows<C> {
     }
 
     fn with_room(columns: &'static [C], rows: usize) -> Self {
-        TableRows { columns, values: Vec::with_capacity(rows * columns.len()), keep_stored: false, returning: &[] }
+        TableRows {
+            columns,
+            values: Vec::with_capacity(rows * columns.len()),
+            keep_stored: false,
+            returning: &[],
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -55,23 +58,51 @@ impl<C> TableRows<C> {
 pub const EVENT_COLUMNS: &[event::Column] = {
     use event::Column as E;
     &[
-        E::Id, E::IdCi, E::ActivityTicks, E::CorrelationId,
-        E::DisplayName, E::DisplayNameCi, E::ComponentName, E::ComponentNameCi,
-        E::Activity, E::ActivityCi, E::ActivityType, E::ActivityTypeCi,
-        E::ActivityOperationType, E::ActivityOperationTypeCi,
-        E::ActivityResult, E::ActivityResultCi, E::Category, E::CategoryCi,
+        E::Id,
+        E::IdCi,
+        E::ActivityTicks,
+        E::CorrelationId,
+        E::DisplayName,
+        E::DisplayNameCi,
+        E::ComponentName,
+        E::ComponentNameCi,
+        E::Activity,
+        E::ActivityCi,
+        E::ActivityType,
+        E::ActivityTypeCi,
+        E::ActivityOperationType,
+        E::ActivityOperationTypeCi,
+        E::ActivityResult,
+        E::ActivityResultCi,
+        E::Category,
+        E::CategoryCi,
     ]
 };
 
 const ACTOR_COLUMNS: &[actor::Column] = {
     use actor::Column as A;
     &[
-        A::EventSeq, A::ActorType, A::ActorTypeCi, A::ApplicationId, A::ApplicationIdCi,
-        A::ApplicationDisplayName, A::ApplicationDisplayNameCi,
-        A::UserPrincipalName, A::UserPrincipalNameCi,
-        A::ServicePrincipalName, A::ServicePrincipalNameCi, A::IpAddress, A::IpAddressCi,
-        A::UserId, A::UserIdCi, A::RemoteTenantId, A::RemoteTenantIdCi,
-        A::RemoteUserId, A::RemoteUserIdCi, A::UserRoleScopeTags, A::PermissionSet,
+        A::EventSeq,
+        A::ActorType,
+        A::ActorTypeCi,
+        A::ApplicationId,
+        A::ApplicationIdCi,
+        A::ApplicationDisplayName,
+        A::ApplicationDisplayNameCi,
+        A::UserPrincipalName,
+        A::UserPrincipalNameCi,
+        A::ServicePrincipalName,
+        A::ServicePrincipalNameCi,
+        A::IpAddress,
+        A::IpAddressCi,
+        A::UserId,
+        A::UserIdCi,
+        A::RemoteTenantId,
+        A::RemoteTenantIdCi,
+        A::RemoteUserId,
+        A::RemoteUserIdCi,
+        A::UserRoleScopeTags,
+        A::PermissionSet,
     ]
 };
 
@@ -96,22 +127,41 @@ fn permission_set_key(permissions: &[String]) -> Option<String> {
     let digest = hash.finalize();
     let bytes = &digest[..entities::PERMISSION_SET_LEN as usize / 2];
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    Some(bytes.iter().flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]).map(char::from).collect())
+    Some(
+        bytes
+            .iter()
+            .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+            .map(char::from)
+            .collect(),
+    )
 }
 
 const RESOURCE_COLUMNS: &[resource::Column] = {
     use resource::Column as R;
     &[
-        R::EventSeq, R::Ordinal, R::DisplayName, R::DisplayNameCi,
-        R::ResourceType, R::ResourceTypeCi, R::ResourceId, R::ResourceIdCi,
+        R::EventSeq,
+        R::Ordinal,
+        R::DisplayName,
+        R::DisplayNameCi,
+        R::ResourceType,
+        R::ResourceTypeCi,
+        R::ResourceId,
+        R::ResourceIdCi,
     ]
 };
 
 const PROPERTY_COLUMNS: &[property::Column] = {
     use property::Column as M;
     &[
-        M::EventSeq, M::ResourceOrdinal, M::Ordinal, M::DisplayName, M::DisplayNameCi,
-        M::OldValue, M::OldValueCi, M::NewValue, M::NewValueCi,
+        M::EventSeq,
+        M::ResourceOrdinal,
+        M::Ordinal,
+        M::DisplayName,
+        M::DisplayNameCi,
+        M::OldValue,
+        M::OldValueCi,
+        M::NewValue,
+        M::NewValueCi,
     ]
 };
 
@@ -352,7 +402,9 @@ pub fn assemble(
                         None => Vec::new(),
                         Some(set) => sets
                             .get(set)
-                            .with_context(|| format!("permission set {set} of event #{} is missing", a.event_seq))?
+                            .with_context(|| {
+                                format!("permission set {set} of event #{} is missing", a.event_seq)
+                            })?
                             .clone(),
                     },
                     application_id: a.application_id,
@@ -376,20 +428,16 @@ pub fn assemble(
         .collect::<anyhow::Result<_>>()?;
     let mut resources_by_event: HashMap<i64, Vec<AuditResource>> = HashMap::new();
     for r in resources {
-        resources_by_event
-            .entry(r.event_seq)
-            .or_default()
-            .push(AuditResource {
-                display_name: r.display_name,
-                resource_type: r.resource_type,
-                resource_id: r.resource_id,
-                modified_properties: Vec::new(),
-            });
+        resources_by_event.entry(r.event_seq).or_default().push(AuditResource {
+            display_name: r.display_name,
+            resource_type: r.resource_type,
+            resource_id: r.resource_id,
+            modified_properties: Vec::new(),
+        });
     }
     for p in properties {
-        let slot = resources_by_event
-            .get_mut(&p.event_seq)
-            .and_then(|rs| rs.get_mut(p.resource_ordinal as usize));
+        let slot =
+            resources_by_event.get_mut(&p.event_seq).and_then(|rs| rs.get_mut(p.resource_ordinal as usize));
         if let Some(r) = slot {
             r.modified_properties.push(AuditProperty {
                 display_name: p.display_name,

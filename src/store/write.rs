@@ -13,8 +13,8 @@ use entities::{
 };
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Iterable,
-    PrimaryKeyToColumn, QueryFilter, QueryResult, QuerySelect, Statement, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Iterable, PrimaryKeyToColumn,
+    QueryFilter, QueryResult, QuerySelect, Statement, TransactionTrait, Value,
 };
 
 use super::Store;
@@ -83,7 +83,9 @@ impl Store {
                     // A failing statement fails its transaction, which is rolled back
                     // whole; OR FAIL spares SQLite the statement journal it keeps to
                     // undo just the statement (a tenth of a bulk load).
-                    DbBackend::Sqlite if !keep_stored => sql.replacen("INSERT INTO", "INSERT OR FAIL INTO", 1).into(),
+                    DbBackend::Sqlite if !keep_stored => {
+                        sql.replacen("INSERT INTO", "INSERT OR FAIL INTO", 1).into()
+                    }
                     _ => sql.into(),
                 }
             })
@@ -91,7 +93,11 @@ impl Store {
     }
 
     /// Inserts `rows`; returns their `returning` columns (no rows without them).
-    async fn insert_rows<E: EntityTrait>(&self, txn: &DatabaseTransaction, mut rows: TableRows<E::Column>) -> anyhow::Result<Vec<QueryResult>> {
+    async fn insert_rows<E: EntityTrait>(
+        &self,
+        txn: &DatabaseTransaction,
+        mut rows: TableRows<E::Column>,
+    ) -> anyhow::Result<Vec<QueryResult>> {
         let (width, total) = (rows.columns.len(), rows.len());
         let mut returned = Vec::new();
         let mut values = std::mem::take(&mut rows.values).into_iter();
@@ -112,12 +118,21 @@ impl Store {
     /// Inserts the rows of `events` (none of them stored yet); returns each one's
     /// `seq` by folded id. PostgreSQL and SQLite return them from the INSERT;
     /// MySQL cannot, so there the ids are looked up afterwards.
-    async fn insert_events(&self, txn: &DatabaseTransaction, events: &[AuditEvent]) -> anyhow::Result<HashMap<String, i64>> {
+    async fn insert_events(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[AuditEvent],
+    ) -> anyhow::Result<HashMap<String, i64>> {
         let mut rows = event_rows(events);
         if self.backend() == DbBackend::MySql {
             self.insert_rows::<event::Entity>(txn, rows).await?;
             let folded: Vec<String> = events.iter().map(|e| fold(&e.id)).collect();
-            return Ok(self.stored_keys(txn, &folded).await?.into_iter().map(|(seq, id)| (id, seq)).collect());
+            return Ok(self
+                .stored_keys(txn, &folded)
+                .await?
+                .into_iter()
+                .map(|(seq, id)| (id, seq))
+                .collect());
         }
         rows.returning = &[event::Column::Seq, event::Column::IdCi];
         self.insert_rows::<event::Entity>(txn, rows)
@@ -129,7 +144,11 @@ impl Store {
     }
 
     /// `(seq, id_ci)` of the stored events among `folded_ids`.
-    async fn stored_keys(&self, txn: &DatabaseTransaction, folded_ids: &[String]) -> anyhow::Result<Vec<(i64, String)>> {
+    async fn stored_keys(
+        &self,
+        txn: &DatabaseTransaction,
+        folded_ids: &[String],
+    ) -> anyhow::Result<Vec<(i64, String)>> {
         let mut found = Vec::with_capacity(folded_ids.len());
         let mut rest = folded_ids;
         for n in statement_sizes(folded_ids.len()) {
@@ -151,12 +170,18 @@ impl Store {
 
     /// Writes `events` (none of them stored yet) with their children. Returns the
     /// permission sets it wrote, to be remembered once the transaction commits.
-    async fn insert_new(&self, txn: &DatabaseTransaction, events: &[AuditEvent]) -> anyhow::Result<NewPermissionSets> {
+    async fn insert_new(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[AuditEvent],
+    ) -> anyhow::Result<NewPermissionSets> {
         let seqs = self.insert_events(txn, events).await?;
         let stored_sets = self.stored_permission_sets.lock().expect("permission set cache poisoned").clone();
         let mut children = ChildRows::new(events, &stored_sets);
         for e in events {
-            let seq = *seqs.get(&fold(&e.id)).with_context(|| format!("event {} vanished while being written", e.id))?;
+            let seq = *seqs
+                .get(&fold(&e.id))
+                .with_context(|| format!("event {} vanished while being written", e.id))?;
             children.push(seq, e);
         }
         self.insert_rows::<permission_set::Entity>(txn, children.permission_sets).await?;
@@ -174,7 +199,12 @@ impl Store {
     }
 
     /// The `seq` of up to `limit` events matching `condition`.
-    async fn seqs_where(&self, txn: &DatabaseTransaction, condition: impl sea_orm::sea_query::IntoCondition, limit: u64) -> anyhow::Result<Vec<i64>> {
+    async fn seqs_where(
+        &self,
+        txn: &DatabaseTransaction,
+        condition: impl sea_orm::sea_query::IntoCondition,
+        limit: u64,
+    ) -> anyhow::Result<Vec<i64>> {
         event::Entity::find()
             .select_only()
             .column(event::Column::Seq)
@@ -229,11 +259,8 @@ impl Store {
         let folded: Vec<String> = events.iter().map(|e| fold(&e.id)).collect();
         let mut seen: std::collections::HashSet<String> =
             self.stored_keys(&txn, &folded).await?.into_iter().map(|(_, id)| id).collect();
-        let new: Vec<AuditEvent> = events
-            .into_iter()
-            .zip(folded)
-            .filter_map(|(e, id)| seen.insert(id).then_some(e))
-            .collect();
+        let new: Vec<AuditEvent> =
+            events.into_iter().zip(folded).filter_map(|(e, id)| seen.insert(id).then_some(e)).collect();
         let sets = self.insert_new(&txn, &new).await?;
         self.commit(txn, sets).await?;
         Ok(new)

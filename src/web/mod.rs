@@ -62,23 +62,10 @@ async fn page(identity: web::Data<IdentityService>, state: web::Data<AppState>) 
     let tenants = identity.directory().tenants();
     let public = tenants
         .iter()
-        .flat_map(|t| {
-            t.apps
-                .iter()
-                .filter(|a| a.public_client)
-                .map(move |a| (t, a))
-        })
+        .flat_map(|t| t.apps.iter().filter(|a| a.public_client).map(move |a| (t, a)))
         .find(|(_, a)| a.client_id == dev::PUBLIC_CLIENT_ID)
         .or_else(|| {
-            tenants
-                .iter()
-                .flat_map(|t| {
-                    t.apps
-                        .iter()
-                        .filter(|a| a.public_client)
-                        .map(move |a| (t, a))
-                })
-                .next()
+            tenants.iter().flat_map(|t| t.apps.iter().filter(|a| a.public_client).map(move |a| (t, a))).next()
         });
     let config = json!({
         "auth": state.verifier.is_some(),
@@ -115,36 +102,19 @@ fn asset(content_type: &str, body: &'static str) -> HttpResponse {
 /// page lists for that filter (inside the retention window, as the list is),
 /// oldest first, in `auditgraph export`'s format (beta objects, its default).
 async fn export(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let bearer = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let bearer = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     state.authorize(bearer, Operation::Read)?;
     let params: HashMap<String, String> = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| ApiError::bad_request("The query string is not valid form encoding."))?;
     let (format, content_type, extension) = match params.get("format").map(String::as_str) {
         Some("csv") => (ExportFormat::Csv, "text/csv; charset=utf-8", "csv"),
-        Some("graph") => (
-            ExportFormat::Graph,
-            "application/json; charset=utf-8",
-            "json",
-        ),
-        Some("ndjson") => (
-            ExportFormat::Ndjson,
-            "application/x-ndjson; charset=utf-8",
-            "ndjson",
-        ),
+        Some("graph") => (ExportFormat::Graph, "application/json; charset=utf-8", "json"),
+        Some("ndjson") => (ExportFormat::Ndjson, "application/x-ndjson; charset=utf-8", "ndjson"),
         _ => {
-            return Err(ApiError::bad_request(
-                "format must be csv, graph or ndjson.",
-            ));
+            return Err(ApiError::bad_request("format must be csv, graph or ndjson."));
         }
     };
-    let filter = match params
-        .get("$filter")
-        .map(|f| f.trim())
-        .filter(|f| !f.is_empty())
-    {
+    let filter = match params.get("$filter").map(|f| f.trim()).filter(|f| !f.is_empty()) {
         Some(text) => Some(parse_filter(text)?),
         None => None,
     };
@@ -167,8 +137,7 @@ async fn export(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
             actix_web::error::ErrorInternalServerError("export failed")
         })
     });
-    let body =
-        futures_util::stream::once(std::future::ready(Ok(web::Bytes::from(first)))).chain(rest);
+    let body = futures_util::stream::once(std::future::ready(Ok(web::Bytes::from(first)))).chain(rest);
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((

@@ -127,13 +127,7 @@ async fn seed(app: &TestApp) {
             "Retire managed device",
         ));
     }
-    events.push(event(
-        "wipe-old",
-        &days_ago(20),
-        "Device",
-        "Wipe ManagedDevice",
-        "Wipe managed device",
-    ));
+    events.push(event("wipe-old", &days_ago(20), "Device", "Wipe ManagedDevice", "Wipe managed device"));
     events.push(event(
         "compliance-old",
         &days_ago(60),
@@ -149,9 +143,7 @@ async fn seed(app: &TestApp) {
 }
 
 async fn spawn() -> TestApp {
-    let app = TestApp::spawn(Backend::Sqlite, &[])
-        .await
-        .expect("SQLite is always available");
+    let app = TestApp::spawn(Backend::Sqlite, &[]).await.expect("SQLite is always available");
     seed(&app).await;
     app
 }
@@ -167,15 +159,8 @@ async fn click(b: &Browser, css: &str) {
 }
 
 async fn select(b: &Browser, css: &str, value: &str) {
-    let element = b
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
-    element
-        .select_by_value(value)
-        .await
-        .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+    let element = b.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    element.select_by_value(value).await.unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
 }
 
 async fn text(b: &Browser, css: &str) -> String {
@@ -191,44 +176,20 @@ async fn text(b: &Browser, css: &str) -> String {
 /// From the welcome panel through auditgraph's sign-in form, back to the page.
 /// Fills in and submits auditgraph's sign-in form, which must be showing.
 async fn submit_sign_in_form(b: &Browser, upn: &str) {
-    b.client
-        .find(Locator::Css("input[name=login]"))
-        .await
-        .unwrap()
-        .send_keys(upn)
-        .await
-        .unwrap();
-    b.client
-        .find(Locator::Css("input[name=passwd]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
+    b.client.find(Locator::Css("input[name=login]")).await.unwrap().send_keys(upn).await.unwrap();
+    b.client.find(Locator::Css("input[name=passwd]")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     click(b, "button[type=submit]").await;
 }
 
 async fn sign_in(b: &Browser, upn: &str) {
-    b.wait_until(
-        "!document.getElementById('welcome').hidden",
-        "the welcome panel",
-    )
-    .await;
+    b.wait_until("!document.getElementById('welcome').hidden", "the welcome panel").await;
     click(b, "#sign-in-welcome").await;
-    b.wait_until(
-        "document.querySelector('input[name=passwd]')",
-        "the sign-in form",
-    )
-    .await;
+    b.wait_until("document.querySelector('input[name=passwd]')", "the sign-in form").await;
     let url = b.client.current_url().await.expect("url");
     assert!(url.path().ends_with("/oauth2/v2.0/authorize"), "{url}");
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    assert_eq!(
-        get("code_challenge_method").as_deref(),
-        Some("S256"),
-        "PKCE with Web Crypto: {url}"
-    );
+    assert_eq!(get("code_challenge_method").as_deref(), Some("S256"), "PKCE with Web Crypto: {url}");
     assert_eq!(get("client_id").as_deref(), Some(PUBLIC_CLIENT));
     submit_sign_in_form(b, upn).await;
     b.wait_until(
@@ -237,10 +198,7 @@ async fn sign_in(b: &Browser, upn: &str) {
     )
     .await;
     let url = b.client.current_url().await.expect("url");
-    assert!(
-        !url.query().unwrap_or_default().contains("code="),
-        "the code leaves the address bar: {url}"
-    );
+    assert!(!url.query().unwrap_or_default().contains("code="), "the code leaves the address bar: {url}");
 }
 
 const ROWS: &str = "document.querySelectorAll('#rows tr').length";
@@ -252,22 +210,13 @@ async fn alert_text(b: &Browser, what: &str) -> String {
 }
 
 async fn row_count(b: &Browser) -> u64 {
-    b.eval(&format!("return {ROWS};"))
-        .await
-        .as_u64()
-        .expect("a number")
+    b.eval(&format!("return {ROWS};")).await.as_u64().expect("a number")
 }
 
 async fn wait_for_count(b: &Browser, count: usize) {
-    let noun = if count == 1 {
-        "event matches"
-    } else {
-        "events match"
-    };
+    let noun = if count == 1 { "event matches" } else { "events match" };
     b.wait_until(
-        &format!(
-            "document.getElementById('status').textContent.startsWith('{count} {noun} this filter')"
-        ),
+        &format!("document.getElementById('status').textContent.startsWith('{count} {noun} this filter')"),
         &format!("the count {count}"),
     )
     .await;
@@ -277,24 +226,13 @@ async fn wait_for_count(b: &Browser, count: usize) {
 fn cli_export(app: &TestApp, format: &str, filter: Option<&str>) -> Vec<u8> {
     let mut command = Command::new(BIN);
     command
-        .args([
-            "export",
-            "--format",
-            format,
-            "--database-url",
-            &app.database_url,
-            "--data-dir",
-        ])
+        .args(["export", "--format", format, "--database-url", &app.database_url, "--data-dir"])
         .arg(app.data_dir());
     if let Some(filter) = filter {
         command.args(["--filter", filter]);
     }
     let output = command.output().expect("run auditgraph export");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     output.stdout
 }
 
@@ -309,12 +247,7 @@ async fn download(b: &Browser, format: &str) -> Vec<u8> {
         "graph" => "json",
         other => other,
     };
-    assert_eq!(
-        path.extension().and_then(|e| e.to_str()),
-        Some(expected_extension),
-        "{}",
-        path.display()
-    );
+    assert_eq!(path.extension().and_then(|e| e.to_str()), Some(expected_extension), "{}", path.display());
     std::fs::read(path).unwrap()
 }
 
@@ -325,11 +258,7 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
 
     // `/` is the page too; signed out it explains what to do.
     b.client.goto(&app.url("/")).await.unwrap();
-    b.wait_until(
-        "!document.getElementById('welcome').hidden",
-        "the welcome panel",
-    )
-    .await;
+    b.wait_until("!document.getElementById('welcome').hidden", "the welcome panel").await;
     assert!(text(&b, "#welcome").await.contains("Sign in"));
     b.screenshot("admin-page-signed-out").await;
 
@@ -341,23 +270,12 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
     wait_for_count(&b, WIPES + 3 + 1 + 1).await;
     assert_eq!(row_count(&b).await, 50);
     let url = b.client.current_url().await.unwrap();
-    assert_eq!(
-        url.query(),
-        Some("range=month"),
-        "the default filter is in the URL"
-    );
+    assert_eq!(url.query(), Some("range=month"), "the default filter is in the URL");
 
     // Category, then its activities (disabled until a category is chosen).
-    assert_eq!(
-        b.eval("return document.getElementById('f-activity').disabled")
-            .await,
-        json!(true)
-    );
-    b.wait_until(
-        "document.querySelectorAll('#f-category option').length === 22",
-        "21 categories and All",
-    )
-    .await;
+    assert_eq!(b.eval("return document.getElementById('f-activity').disabled").await, json!(true));
+    b.wait_until("document.querySelectorAll('#f-category option').length === 22", "21 categories and All")
+        .await;
     select(&b, "#f-category", "Device").await;
     b.wait_until(
         "!document.getElementById('f-activity').disabled && [...document.querySelectorAll('#f-activity option')].some(o => o.value === 'Wipe ManagedDevice')",
@@ -365,32 +283,17 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
     )
     .await;
     // Intune's catalogue for Device plus what the store holds.
-    let options = b
-        .eval("return [...document.querySelectorAll('#f-activity option')].map(o => o.value)")
-        .await;
-    assert!(
-        options
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|o| o == "Retire ManagedDevice"),
-        "{options}"
-    );
+    let options =
+        b.eval("return [...document.querySelectorAll('#f-activity option')].map(o => o.value)").await;
+    assert!(options.as_array().unwrap().iter().any(|o| o == "Retire ManagedDevice"), "{options}");
     select(&b, "#f-activity", "Wipe ManagedDevice").await;
     select(&b, "#f-range", "week").await;
     click(&b, "#apply").await;
     wait_for_count(&b, WIPES).await;
     let url = b.client.current_url().await.unwrap();
-    assert_eq!(
-        url.query(),
-        Some("category=Device&activity=Wipe+ManagedDevice&range=week")
-    );
+    assert_eq!(url.query(), Some("category=Device&activity=Wipe+ManagedDevice&range=week"));
     assert_eq!(row_count(&b).await, 50);
-    assert!(
-        text(&b, "#status").await.contains("showing 50"),
-        "{}",
-        text(&b, "#status").await
-    );
+    assert!(text(&b, "#status").await.contains("showing 50"), "{}", text(&b, "#status").await);
     b.screenshot("admin-page-filtered").await;
 
     // The previous day: the wipes 90, 180, … 1350 minutes old (the 16th, at
@@ -404,39 +307,19 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
     assert_eq!(b.eval("return document.getElementById('f-range').value").await, json!("week"));
 
     // Load more follows the nextLink to the end.
-    assert!(
-        b.client
-            .find(Locator::Css("#more"))
-            .await
-            .unwrap()
-            .is_displayed()
-            .await
-            .unwrap()
-    );
+    assert!(b.client.find(Locator::Css("#more")).await.unwrap().is_displayed().await.unwrap());
     click(&b, "#more").await;
-    b.wait_until(&format!("{ROWS} === {WIPES}"), "the second page")
-        .await;
-    b.wait_until("document.getElementById('more').hidden", "no more pages")
-        .await;
+    b.wait_until(&format!("{ROWS} === {WIPES}"), "the second page").await;
+    b.wait_until("document.getElementById('more').hidden", "no more pages").await;
     // Newest first; the date cell is local time with the UTC value on hover.
-    let times = b.eval("return [...document.querySelectorAll('#rows time')].map(t => t.getAttribute('datetime'))").await;
-    let times: Vec<&str> = times
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap())
-        .collect();
-    assert!(
-        times.windows(2).all(|w| w[0] > w[1]),
-        "newest first: {times:?}"
-    );
-    let title = b
-        .eval("return document.querySelector('#rows time').title")
+    let times = b
+        .eval("return [...document.querySelectorAll('#rows time')].map(t => t.getAttribute('datetime'))")
         .await;
+    let times: Vec<&str> = times.as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] > w[1]), "newest first: {times:?}");
+    let title = b.eval("return document.querySelector('#rows time').title").await;
     assert_eq!(title, json!(format!("UTC: {}", times[0])));
-    let cells = b
-        .eval("return [...document.querySelector('#rows tr').cells].map(c => c.innerText)")
-        .await;
+    let cells = b.eval("return [...document.querySelector('#rows tr').cells].map(c => c.innerText)").await;
     assert_eq!(cells[1], "it.admin@contoso.onmicrosoft.com");
     assert_eq!(cells[2], "Microsoft Intune portal extension");
     assert_eq!(cells[3], "Wipe managed device");
@@ -444,40 +327,16 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
     assert_eq!(cells[5], "Success");
 
     // Keyboard: arrows move between rows, Enter opens, Escape closes and returns focus.
-    let first = b
-        .client
-        .find(Locator::Css("#rows tr:first-child button"))
-        .await
-        .unwrap();
-    b.eval("document.querySelector('#rows tr:first-child button').focus(); return true")
-        .await;
+    let first = b.client.find(Locator::Css("#rows tr:first-child button")).await.unwrap();
+    b.eval("document.querySelector('#rows tr:first-child button').focus(); return true").await;
     first.send_keys(&Key::Down).await.unwrap();
-    assert_eq!(
-        b.eval("return document.activeElement.dataset.index").await,
-        json!("1")
-    );
+    assert_eq!(b.eval("return document.activeElement.dataset.index").await, json!("1"));
     // Keyboard focus is visible.
-    assert_eq!(
-        b.eval("return getComputedStyle(document.activeElement).outlineStyle")
-            .await,
-        json!("solid")
-    );
-    let second = b
-        .client
-        .find(Locator::Css("#rows tr:nth-child(2) button"))
-        .await
-        .unwrap();
+    assert_eq!(b.eval("return getComputedStyle(document.activeElement).outlineStyle").await, json!("solid"));
+    let second = b.client.find(Locator::Css("#rows tr:nth-child(2) button")).await.unwrap();
     second.send_keys(&Key::Enter).await.unwrap();
-    b.wait_until(
-        "!document.getElementById('details').hidden",
-        "the details pane",
-    )
-    .await;
-    assert_eq!(
-        b.eval("return document.activeElement.id").await,
-        json!("details"),
-        "focus moves to the pane"
-    );
+    b.wait_until("!document.getElementById('details').hidden", "the details pane").await;
+    assert_eq!(b.eval("return document.activeElement.id").await, json!("details"), "focus moves to the pane");
     b.eval("window.scrollTo(0, 0); return true").await;
     b.screenshot("admin-page-list-details").await;
     // A larger view of the same state for the README (docs/admin-page.png).
@@ -485,27 +344,9 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
     b.eval("window.scrollTo(0, 0); return true").await;
     b.screenshot("admin-page-readme").await;
     b.client.set_window_size(1366, 900).await.unwrap();
-    assert!(
-        b.client
-            .current_url()
-            .await
-            .unwrap()
-            .query()
-            .unwrap()
-            .contains("event=wipe-01")
-    );
-    b.client
-        .find(Locator::Css("#details"))
-        .await
-        .unwrap()
-        .send_keys(&Key::Escape)
-        .await
-        .unwrap();
-    b.wait_until(
-        "document.getElementById('details').hidden",
-        "the pane to close",
-    )
-    .await;
+    assert!(b.client.current_url().await.unwrap().query().unwrap().contains("event=wipe-01"));
+    b.client.find(Locator::Css("#details")).await.unwrap().send_keys(&Key::Escape).await.unwrap();
+    b.wait_until("document.getElementById('details').hidden", "the pane to close").await;
     assert_eq!(
         b.eval("return document.activeElement.dataset.index").await,
         json!("1"),
@@ -514,26 +355,10 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
 
     // Custom dates: 25 to 15 days ago holds only the old wipe. Their inputs
     // show only for a custom range.
-    assert!(
-        !b.client
-            .find(Locator::Css("#custom-dates"))
-            .await
-            .unwrap()
-            .is_displayed()
-            .await
-            .unwrap()
-    );
+    assert!(!b.client.find(Locator::Css("#custom-dates")).await.unwrap().is_displayed().await.unwrap());
     select(&b, "#f-range", "custom").await;
-    b.wait_until(
-        "!document.getElementById('custom-dates').hidden",
-        "the date inputs",
-    )
-    .await;
-    let date = |days: i64| {
-        (chrono::Utc::now() - chrono::Duration::days(days))
-            .format("%Y-%m-%d")
-            .to_string()
-    };
+    b.wait_until("!document.getElementById('custom-dates').hidden", "the date inputs").await;
+    let date = |days: i64| (chrono::Utc::now() - chrono::Duration::days(days)).format("%Y-%m-%d").to_string();
     b.eval(&format!(
         "document.getElementById('f-from').value = '{}'; document.getElementById('f-to').value = '{}'; return true",
         date(25),
@@ -542,37 +367,21 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
     .await;
     click(&b, "#apply").await;
     wait_for_count(&b, 1).await;
-    assert_eq!(
-        b.eval("return document.querySelector('#rows tr').dataset.id")
-            .await,
-        json!("wipe-old")
-    );
-    assert!(
-        b.client
-            .current_url()
-            .await
-            .unwrap()
-            .query()
-            .unwrap()
-            .contains(&format!("range=custom&from={}&to={}", date(25), date(15)))
-    );
+    assert_eq!(b.eval("return document.querySelector('#rows tr').dataset.id").await, json!("wipe-old"));
+    assert!(b.client.current_url().await.unwrap().query().unwrap().contains(&format!(
+        "range=custom&from={}&to={}",
+        date(25),
+        date(15)
+    )));
 
     // The details of the event with changed properties.
     select(&b, "#f-category", "Application").await;
-    b.wait_until(
-        "!document.getElementById('f-activity').disabled",
-        "Application's activity types",
-    )
-    .await;
+    b.wait_until("!document.getElementById('f-activity').disabled", "Application's activity types").await;
     select(&b, "#f-range", "month").await;
     click(&b, "#apply").await;
     wait_for_count(&b, 1).await;
     click(&b, "#rows tr:first-child button").await;
-    b.wait_until(
-        "!document.getElementById('details').hidden",
-        "the details pane",
-    )
-    .await;
+    b.wait_until("!document.getElementById('details').hidden", "the details pane").await;
     assert_details(&b).await;
     b.eval("window.scrollTo(0, 0); return true").await;
     b.screenshot("admin-page-details").await;
@@ -586,22 +395,11 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
 
     // The URL is the view: reload it...
     let shared = b.client.current_url().await.unwrap().to_string();
-    assert!(
-        shared.contains("category=Application") && shared.contains("event=evt-props"),
-        "{shared}"
-    );
+    assert!(shared.contains("category=Application") && shared.contains("event=evt-props"), "{shared}");
     b.client.refresh().await.unwrap();
     b.wait_until("!document.getElementById('details').hidden && document.getElementById('details-title').textContent === 'Patch MobileApp'", "the shared details after reload").await;
-    assert_eq!(
-        b.eval("return document.getElementById('f-category').value")
-            .await,
-        json!("Application")
-    );
-    assert_eq!(
-        b.eval("return document.getElementById('f-range').value")
-            .await,
-        json!("month")
-    );
+    assert_eq!(b.eval("return document.getElementById('f-category').value").await, json!("Application"));
+    assert_eq!(b.eval("return document.getElementById('f-range').value").await, json!("month"));
     wait_for_count(&b, 1).await;
     assert_details(&b).await;
 
@@ -615,21 +413,13 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
     assert!(text(&b, "#who").await.contains("Not signed in"));
     b.client.goto(&shared).await.unwrap();
     sign_in(&b, ADMIN).await;
-    b.wait_until(
-        "!document.getElementById('details').hidden",
-        "the shared details after sign-in",
-    )
-    .await;
+    b.wait_until("!document.getElementById('details').hidden", "the shared details after sign-in").await;
     assert_eq!(b.client.current_url().await.unwrap().to_string(), shared);
     assert_details(&b).await;
 
     // Export equals `auditgraph export` for the same filter.
     select(&b, "#f-category", "Device").await;
-    b.wait_until(
-        "!document.getElementById('f-activity').disabled",
-        "Device's activity types",
-    )
-    .await;
+    b.wait_until("!document.getElementById('f-activity').disabled", "Device's activity types").await;
     select(&b, "#f-range", "all").await;
     click(&b, "#apply").await;
     wait_for_count(&b, WIPES + 3 + 1).await;
@@ -650,14 +440,8 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
         String::from_utf8(cli_export(&app, "graph", Some("category eq 'Device'"))).unwrap()
     );
     let ndjson = download(&b, "ndjson").await;
-    assert_eq!(
-        ndjson.iter().filter(|c| **c == b'\n').count(),
-        WIPES + 3 + 1
-    );
-    assert_eq!(
-        ndjson,
-        cli_export(&app, "ndjson", Some("category eq 'Device'"))
-    );
+    assert_eq!(ndjson.iter().filter(|c| **c == b'\n').count(), WIPES + 3 + 1);
+    assert_eq!(ndjson, cli_export(&app, "ndjson", Some("category eq 'Device'")));
 
     // Every control has an accessible name: a label, aria-label or its text.
     let unnamed = b
@@ -677,25 +461,12 @@ async fn an_admin_signs_in_filters_pages_inspects_shares_and_exports() {
     // Phone width: one column, no sideways scrolling, details over the list.
     b.client.set_window_size(390, 844).await.unwrap();
     b.client.goto(&shared).await.unwrap();
-    b.wait_until(
-        "!document.getElementById('details').hidden",
-        "the details on a phone",
-    )
-    .await;
+    b.wait_until("!document.getElementById('details').hidden", "the details on a phone").await;
     b.screenshot("admin-page-phone-details").await;
     click(&b, "#details-close").await;
-    b.wait_until(
-        "document.getElementById('details').hidden",
-        "the pane to close",
-    )
-    .await;
-    let overflow = b
-        .eval("return document.documentElement.scrollWidth - window.innerWidth")
-        .await;
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "the page scrolls sideways by {overflow}px at 390px"
-    );
+    b.wait_until("document.getElementById('details').hidden", "the pane to close").await;
+    let overflow = b.eval("return document.documentElement.scrollWidth - window.innerWidth").await;
+    assert!(overflow.as_i64().unwrap() <= 0, "the page scrolls sideways by {overflow}px at 390px");
     b.screenshot("admin-page-phone").await;
 
     b.close().await;
@@ -715,10 +486,7 @@ async fn assert_details(b: &Browser) {
         "WinGetApp",
         "df07f17c-2d58-42d9-8491-31d1a6c2a0b5",
     ] {
-        assert!(
-            pane.contains(expected),
-            "the details show {expected:?}:\n{pane}"
-        );
+        assert!(pane.contains(expected), "the details show {expected:?}:\n{pane}");
     }
     // Each modified property as a row: name, old → new.
     let rows = b
@@ -732,21 +500,13 @@ async fn assert_details(b: &Browser) {
         ])
     );
     // The raw JSON is the event as Graph (beta) returns it.
-    let raw = b
-        .eval("return document.querySelector('#details pre').textContent")
-        .await;
+    let raw = b.eval("return document.querySelector('#details pre').textContent").await;
     let raw: Value = serde_json::from_str(raw.as_str().unwrap()).unwrap();
     assert_eq!(raw["id"], "evt-props");
-    assert_eq!(
-        raw["resources"][0]["modifiedProperties"][0]["oldValue"],
-        "Contoso Ltd"
-    );
+    assert_eq!(raw["resources"][0]["modifiedProperties"][0]["oldValue"], "Contoso Ltd");
     assert_eq!(raw["actor"]["type"], "ItPro", "beta's actor.type");
     assert!(
-        b.client
-            .find(Locator::Css("#details button[aria-label='Correlation id']"))
-            .await
-            .is_ok(),
+        b.client.find(Locator::Css("#details button[aria-label='Correlation id']")).await.is_ok(),
         "a copy button"
     );
 }
@@ -759,35 +519,24 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
     b.client.goto(&app.url("/auditlogs")).await.unwrap();
     sign_in(&b, HELPDESK).await;
     let alert = alert_text(&b, "the 403 explanation").await;
-    assert!(
-        alert.contains("You do not have permission to view audit logs"),
-        "{alert}"
-    );
+    assert!(alert.contains("You do not have permission to view audit logs"), "{alert}");
     assert!(
         alert.contains(HELPDESK) && alert.contains("Audit data - Read") && alert.contains("403"),
         "{alert}"
     );
     assert_eq!(
-        b.eval("return document.getElementById('workspace').hidden")
-            .await,
+        b.eval("return document.getElementById('workspace').hidden").await,
         json!(true),
         "no empty table"
     );
     assert_eq!(row_count(&b).await, 0);
-    assert!(
-        alert.contains("Sign out and use another account"),
-        "{alert}"
-    );
+    assert!(alert.contains("Sign out and use another account"), "{alert}");
     b.screenshot("admin-page-helpdesk-403").await;
 
     // The helpdesk user signs out; an admin's session then expires (a token
     // the API no longer accepts): the page says so and offers to sign in.
     click(&b, "#alert-actions button").await;
-    b.wait_until(
-        "!document.getElementById('welcome').hidden",
-        "the signed-out page",
-    )
-    .await;
+    b.wait_until("!document.getElementById('welcome').hidden", "the signed-out page").await;
     sign_in(&b, ADMIN).await;
     wait_for_count(&b, WIPES + 3 + 1 + 1).await;
     b.eval(
@@ -797,26 +546,15 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
     .await;
     b.client.refresh().await.unwrap();
     let alert = alert_text(&b, "the 401 explanation").await;
-    assert!(
-        alert.contains("Your sign-in is no longer valid") && alert.contains("401"),
-        "{alert}"
-    );
+    assert!(alert.contains("Your sign-in is no longer valid") && alert.contains("401"), "{alert}");
     assert!(alert.contains("Sign in again"), "{alert}");
-    assert_eq!(
-        b.eval("return document.getElementById('workspace').hidden")
-            .await,
-        json!(true)
-    );
+    assert_eq!(b.eval("return document.getElementById('workspace').hidden").await, json!(true));
     b.screenshot("admin-page-expired-401").await;
 
     // A server failure (the events table gone under the running server)
     // is a 500 in words, with the request id to look up in the log.
     click(&b, "#alert-actions button").await;
-    b.wait_until(
-        "document.querySelector('input[name=passwd]')",
-        "the sign-in form",
-    )
-    .await;
+    b.wait_until("document.querySelector('input[name=passwd]')", "the sign-in form").await;
     submit_sign_in_form(&b, ADMIN).await;
     wait_for_count(&b, WIPES + 3 + 1 + 1).await;
 
@@ -824,7 +562,8 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
     // from the change): the first Apply is served, the second is a 429 in
     // words, with how long to wait.
     let http = reqwest::Client::new();
-    let throttling = |body: serde_json::Value| http.patch(app.url("/_auditgraph/throttling")).json(&body).send();
+    let throttling =
+        |body: serde_json::Value| http.patch(app.url("/_auditgraph/throttling")).json(&body).send();
     let limits = json!({ "limits": { "tenantAny": 1, "appAny": 1 } });
     assert_eq!(throttling(limits).await.unwrap().status(), 200);
     click(&b, "#apply").await;
@@ -846,12 +585,9 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
     );
 
     let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
-    sea_orm::ConnectionTrait::execute_unprepared(
-        &db,
-        "ALTER TABLE audit_events RENAME TO audit_events_gone",
-    )
-    .await
-    .unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "ALTER TABLE audit_events RENAME TO audit_events_gone")
+        .await
+        .unwrap();
     click(&b, "#apply").await;
     let alert = alert_text(&b, "the 5xx explanation").await;
     assert!(
@@ -862,13 +598,7 @@ async fn the_helpdesk_user_and_an_expired_session_are_explained() {
     );
     assert!(alert.contains("Try again"), "{alert}");
     assert!(
-        !b.client
-            .find(Locator::Css("#events"))
-            .await
-            .unwrap()
-            .is_displayed()
-            .await
-            .unwrap(),
+        !b.client.find(Locator::Css("#events")).await.unwrap().is_displayed().await.unwrap(),
         "no empty table"
     );
     b.screenshot("admin-page-server-error").await;
@@ -882,27 +612,12 @@ async fn the_page_is_served_from_the_binary_with_its_settings() {
     for path in ["/", "/auditlogs"] {
         let response = plain.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
-        assert_eq!(
-            response.headers()["content-type"],
-            "text/html; charset=utf-8"
-        );
-        let csp = response.headers()["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .to_string();
-        assert!(
-            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
-            "{csp}"
-        );
+        assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
+        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+        assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
         let html = response.text().await.unwrap();
-        assert!(
-            html.contains(&format!(r#""tenantId":"{TENANT}""#)),
-            "{html}"
-        );
-        assert!(
-            html.contains(&format!(r#""clientId":"{PUBLIC_CLIENT}""#)),
-            "{html}"
-        );
+        assert!(html.contains(&format!(r#""tenantId":"{TENANT}""#)), "{html}");
+        assert!(html.contains(&format!(r#""clientId":"{PUBLIC_CLIENT}""#)), "{html}");
         assert!(html.contains(r#""auth":true"#));
         assert!(
             !html.contains("http://") && !html.contains("https://"),
@@ -922,17 +637,8 @@ async fn the_page_is_served_from_the_binary_with_its_settings() {
         );
     }
     // With --auth off the page knows it need not sign in.
-    let open = TestApp::spawn(Backend::Sqlite, &["--auth", "off"])
-        .await
-        .unwrap();
-    let html = plain
-        .get(open.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let open = TestApp::spawn(Backend::Sqlite, &["--auth", "off"]).await.unwrap();
+    let html = plain.get(open.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains(r#""auth":false"#));
 }
 
@@ -954,14 +660,8 @@ async fn the_export_endpoint_takes_the_list_permission_and_the_cli_format() {
     let reader = client_credentials(&plain, &app.address, READER).await;
     let response = plain.get(&url).bearer_auth(&reader).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "text/csv; charset=utf-8"
-    );
-    assert_eq!(
-        response.headers()["content-disposition"],
-        "attachment; filename=\"auditlogs.csv\""
-    );
+    assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(response.headers()["content-disposition"], "attachment; filename=\"auditlogs.csv\"");
     assert_eq!(
         response.bytes().await.unwrap().to_vec(),
         cli_export(&app, "csv", Some("category eq 'Application'"))
@@ -979,27 +679,13 @@ async fn the_export_endpoint_takes_the_list_permission_and_the_cli_format() {
 
     // More than one store page (1000 events): the streamed chunks still join
     // into the CLI's output, for every format and with no filter at all.
-    let from =
-        auditgraph::domain::format_graph_datetime(chrono::Utc::now() - chrono::Duration::days(300));
+    let from = auditgraph::domain::format_graph_datetime(chrono::Utc::now() - chrono::Duration::days(300));
     let seeded = Command::new(BIN)
-        .args([
-            "seed",
-            "--count",
-            "1500",
-            "--from",
-            &from,
-            "--database-url",
-            &app.database_url,
-            "--data-dir",
-        ])
+        .args(["seed", "--count", "1500", "--from", &from, "--database-url", &app.database_url, "--data-dir"])
         .arg(app.data_dir())
         .output()
         .expect("run auditgraph seed");
-    assert!(
-        seeded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&seeded.stderr)
-    );
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
     for format in ["csv", "graph", "ndjson"] {
         let response = plain
             .get(app.url(&format!("/auditlogs/export?format={format}")))
@@ -1018,11 +704,7 @@ async fn the_export_endpoint_takes_the_list_permission_and_the_cli_format() {
         );
     }
     let graph = cli_export(&app, "graph", None);
-    assert_eq!(
-        graph.iter().filter(|b| **b == b'\n').count(),
-        2,
-        "two Graph pages"
-    );
+    assert_eq!(graph.iter().filter(|b| **b == b'\n').count(), 2, "two Graph pages");
 }
 
 /// The page signs in with `redirect_uri={origin}/auditlogs`: accepted on the
@@ -1031,10 +713,7 @@ async fn the_export_endpoint_takes_the_list_permission_and_the_cli_format() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorize_accepts_the_admin_page_on_its_own_origin_only() {
     let app = TestApp::spawn(Backend::Sqlite, &[]).await.unwrap();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let authorize = |client_id: &str, redirect: &str| {
         let query = serde_urlencoded::to_string([
             ("client_id", client_id),
@@ -1050,16 +729,10 @@ async fn authorize_accepts_the_admin_page_on_its_own_origin_only() {
             .header("host", "auditgraph.test:5080")
     };
 
-    let response = authorize(PUBLIC_CLIENT, "http://auditgraph.test:5080/auditlogs")
-        .send()
-        .await
-        .unwrap();
+    let response = authorize(PUBLIC_CLIENT, "http://auditgraph.test:5080/auditlogs").send().await.unwrap();
     assert_eq!(response.status(), 302);
     let location = response.headers()["location"].to_str().unwrap();
-    assert!(
-        location.starts_with("http://auditgraph.test:5080/auditlogs?code="),
-        "{location}"
-    );
+    assert!(location.starts_with("http://auditgraph.test:5080/auditlogs?code="), "{location}");
 
     for (client_id, redirect) in [
         (PUBLIC_CLIENT, "http://elsewhere.test:5080/auditlogs"),
@@ -1069,9 +742,6 @@ async fn authorize_accepts_the_admin_page_on_its_own_origin_only() {
     ] {
         let response = authorize(client_id, redirect).send().await.unwrap();
         assert_eq!(response.status(), 400, "{client_id} {redirect}");
-        assert!(
-            response.text().await.unwrap().contains("AADSTS50011"),
-            "{redirect}"
-        );
+        assert!(response.text().await.unwrap().contains("AADSTS50011"), "{redirect}");
     }
 }

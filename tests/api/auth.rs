@@ -109,7 +109,13 @@ impl Reply {
 }
 
 /// Sends `method url` with the raw `Authorization` value, if any.
-async fn call(http: &r12::Client, method: &str, url: &str, authorization: Option<&str>, body: Option<&Value>) -> Reply {
+async fn call(
+    http: &r12::Client,
+    method: &str,
+    url: &str,
+    authorization: Option<&str>,
+    body: Option<&Value>,
+) -> Reply {
     let mut request = http.request(method.parse().expect("method"), url);
     if let Some(value) = authorization {
         request = request.header("authorization", value);
@@ -121,7 +127,11 @@ async fn call(http: &r12::Client, method: &str, url: &str, authorization: Option
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     Reply { status, headers, body }
 }
 
@@ -171,7 +181,8 @@ fn assert_403(reply: &Reply, case: &str) -> String {
     assert_eq!(reply.status, 403, "{case}: {}", reply.body);
     let message = graph_error(reply, 403, "Forbidden");
     assert_eq!(reply.header("www-authenticate"), None, "{case}: a 403 is no challenge");
-    let nested: Value = serde_json::from_str(&message).unwrap_or_else(|e| panic!("{case}: message is not JSON ({e}): {message}"));
+    let nested: Value = serde_json::from_str(&message)
+        .unwrap_or_else(|e| panic!("{case}: message is not JSON ({e}): {message}"));
     assert_eq!(nested["_version"], 3, "{case}");
     assert_eq!(nested["CustomApiErrorPhrase"], "", "{case}");
     assert!(nested["RetryAfter"].is_null(), "{case}");
@@ -187,7 +198,13 @@ fn token_url(base: &str) -> TokenUrl {
 }
 
 /// A confidential app's client-credentials token from `base`'s token endpoint.
-async fn app_token(http: &r12::Client, base: &str, (id, secret): (&str, &str), auth: AuthType, scope: &str) -> BasicTokenResponse {
+async fn app_token(
+    http: &r12::Client,
+    base: &str,
+    (id, secret): (&str, &str),
+    auth: AuthType,
+    scope: &str,
+) -> BasicTokenResponse {
     BasicClient::new(ClientId::new(id.into()))
         .set_client_secret(ClientSecret::new(secret.into()))
         .set_token_uri(token_url(base))
@@ -205,7 +222,8 @@ fn public_client(base: &str, https_origin: &str) -> PublicClient {
         .set_auth_uri(AuthUrl::new(format!("{base}/{TENANT}/oauth2/v2.0/authorize")).expect("URL"))
         .set_token_uri(token_url(base))
         .set_device_authorization_url(
-            DeviceAuthorizationUrl::new(format!("{https_origin}/{TENANT}/oauth2/v2.0/devicecode")).expect("URL"),
+            DeviceAuthorizationUrl::new(format!("{https_origin}/{TENANT}/oauth2/v2.0/devicecode"))
+                .expect("URL"),
         )
         .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).expect("URL"))
 }
@@ -214,7 +232,10 @@ fn public_client(base: &str, https_origin: &str) -> PublicClient {
 async fn user_token(http: &r12::Client, base: &str, upn: &str, scopes: &[&str]) -> String {
     BasicClient::new(ClientId::new(PUBLIC_CLIENT.into()))
         .set_token_uri(token_url(base))
-        .exchange_password(&ResourceOwnerUsername::new(upn.into()), &ResourceOwnerPassword::new(PASSWORD.into()))
+        .exchange_password(
+            &ResourceOwnerUsername::new(upn.into()),
+            &ResourceOwnerPassword::new(PASSWORD.into()),
+        )
         .add_scopes(scopes.iter().map(|s| Scope::new(s.to_string())))
         .request_async(http)
         .await
@@ -226,7 +247,10 @@ async fn user_token(http: &r12::Client, base: &str, upn: &str, scopes: &[&str]) 
 
 /// GETs an /authorize URL as a browser would and returns the query of the
 /// redirect to `REDIRECT`, after checking it is one.
-async fn redirect_query(http: &r12::Client, authorize_url: oauth2::url::Url) -> std::collections::HashMap<String, String> {
+async fn redirect_query(
+    http: &r12::Client,
+    authorize_url: oauth2::url::Url,
+) -> std::collections::HashMap<String, String> {
     let response = http.get(authorize_url.clone()).send().await.expect("authorize");
     assert_eq!(response.status(), 302, "{authorize_url}: {}", response.text().await.unwrap_or_default());
     let location = response.headers()["location"].to_str().expect("Location").to_string();
@@ -238,7 +262,9 @@ async fn redirect_query(http: &r12::Client, authorize_url: oauth2::url::Url) -> 
 }
 
 /// The OAuth `error` and `error_description` of a failed token request.
-fn oauth_error<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(err: &RequestTokenError<RE, T>) -> Value {
+fn oauth_error<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(
+    err: &RequestTokenError<RE, T>,
+) -> Value {
     match err {
         RequestTokenError::ServerResponse(r) => serde_json::to_value(r).expect("error JSON"),
         other => panic!("expected an error response from the server, got {other:?}"),
@@ -259,8 +285,17 @@ async fn serve_in(data_dir: &Path, extra: &[&str]) -> anyhow::Result<(String, St
     let dir = data_dir.display().to_string();
     let database = format!("sqlite://{}?mode=rwc", data_dir.join("test.db").display());
     let mut argv = vec![
-        "auditgraph", "serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--no-demo",
-        "--data-dir", &dir, "--database-url", &database,
+        "auditgraph",
+        "serve",
+        "--http",
+        "127.0.0.1:0",
+        "--https",
+        "127.0.0.1:0",
+        "--no-demo",
+        "--data-dir",
+        &dir,
+        "--database-url",
+        &database,
     ];
     argv.extend_from_slice(extra);
     let cli = <Cli as clap::Parser>::try_parse_from(&argv)?;
@@ -317,10 +352,14 @@ async fn oauth2_client_credentials_with_secret_in_body_and_basic() {
     }
 
     // Graph named by its app id gives the GUID audience, which the API accepts too.
-    let token = app_token(&http, &app.address, WRITER, AuthType::RequestBody, &format!("{GRAPH_APP_ID}/.default")).await;
+    let token =
+        app_token(&http, &app.address, WRITER, AuthType::RequestBody, &format!("{GRAPH_APP_ID}/.default"))
+            .await;
     let access = token.access_token().secret();
     assert_eq!(jwt_part(access, 1)["aud"], GRAPH_APP_ID);
-    let reply = call(&http, "POST", &app.url(EVENTS), Some(&bearer(access)), Some(&sample_without("cc-1", &[]))).await;
+    let reply =
+        call(&http, "POST", &app.url(EVENTS), Some(&bearer(access)), Some(&sample_without("cc-1", &[])))
+            .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
 }
 
@@ -382,7 +421,9 @@ async fn oauth2_auth_code_with_pkce_s256_and_login_hint_then_refresh() {
     assert!(claims.get("roles").is_none(), "{claims}");
     let reply = call(&http, "GET", &app.url(EVENTS), Some(&bearer(&access)), None).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let reply = call(&http, "POST", &app.url(EVENTS), Some(&bearer(&access)), Some(&sample_without("ac-1", &[]))).await;
+    let reply =
+        call(&http, "POST", &app.url(EVENTS), Some(&bearer(&access)), Some(&sample_without("ac-1", &[])))
+            .await;
     assert_eq!(reply.status, 201, "an Intune Administrator writes: {}", reply.body);
 
     // A code is redeemed once (AADSTS54005).
@@ -430,9 +471,15 @@ async fn oauth2_over_https_with_auto_approve_user_trusting_the_local_ca() {
 
     // Client credentials over https, secret via HTTP Basic.
     let token = app_token(&https, origin, READER, AuthType::BasicAuth, GRAPH_DEFAULT).await;
-    let reply = call(&https, "GET", &format!("{origin}{EVENTS}"), Some(&bearer(token.access_token().secret())), None).await;
+    let reply =
+        call(&https, "GET", &format!("{origin}{EVENTS}"), Some(&bearer(token.access_token().secret())), None)
+            .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert!(reply.body["@odata.context"].as_str().unwrap().starts_with(&format!("{origin}/v1.0/$metadata")), "{}", reply.body);
+    assert!(
+        reply.body["@odata.context"].as_str().unwrap().starts_with(&format!("{origin}/v1.0/$metadata")),
+        "{}",
+        reply.body
+    );
 
     // Authorization code + PKCE over https; no login_hint: the configured user signs in.
     let client = public_client(origin, origin);
@@ -514,7 +561,9 @@ async fn oauth2_device_code_approved_through_the_admin_call() {
     // The auditor holds an Intune role with Audit data - Read: reads, never writes.
     let reply = call(&http, "GET", &app.url(EVENTS), Some(&bearer(access)), None).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let reply = call(&http, "POST", &app.url(EVENTS), Some(&bearer(access)), Some(&sample_without("dc-1", &[]))).await;
+    let reply =
+        call(&http, "POST", &app.url(EVENTS), Some(&bearer(access)), Some(&sample_without("dc-1", &[])))
+            .await;
     assert!(assert_403(&reply, "auditor writes").starts_with(USER_403));
 
     // An approved code is good for one token, and cannot be approved again.
@@ -572,12 +621,14 @@ async fn every_401_has_graphs_body_and_challenge() {
     let genuine = genuine.access_token().secret().clone();
     let kid = jwt_part(&genuine, 0)["kid"].as_str().expect("kid").to_string();
     let base = jwt_part(&genuine, 1);
-    let key_pem = std::fs::read_to_string(app.data_dir().join("identity/signing-key.pem")).expect("the signing key");
+    let key_pem =
+        std::fs::read_to_string(app.data_dir().join("identity/signing-key.pem")).expect("the signing key");
     let rs256 = |pem: &str, kid: &str, claims: &Value| {
         let mut header = Header::new(Algorithm::RS256);
         header.typ = Some("JWT".into());
         header.kid = Some(kid.into());
-        jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_pem(pem.as_bytes()).expect("RSA PEM")).expect("sign")
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_pem(pem.as_bytes()).expect("RSA PEM"))
+            .expect("sign")
     };
     let with = |changes: Value| {
         let mut claims = base.clone();
@@ -591,7 +642,10 @@ async fn every_401_has_graphs_body_and_challenge() {
     // Controls: the forging is sound, and the clock skew is small but real.
     for (case, token) in [
         ("re-signed genuine claims", with(json!({}))),
-        ("expired a minute ago (within the skew)", with(json!({ "iat": t - 3600, "nbf": t - 3600, "exp": t - 60 }))),
+        (
+            "expired a minute ago (within the skew)",
+            with(json!({ "iat": t - 3600, "nbf": t - 3600, "exp": t - 60 })),
+        ),
         ("valid in a minute (within the skew)", with(json!({ "nbf": t + 60 }))),
         ("GUID audience", with(json!({ "aud": GRAPH_APP_ID }))),
     ] {
@@ -633,7 +687,11 @@ async fn every_401_has_graphs_body_and_challenge() {
         header.kid = Some(kid.clone());
         jsonwebtoken::encode(&header, &base, &EncodingKey::from_secret(public_pem.as_bytes())).unwrap()
     };
-    let alg_none = format!("{}.{}.", b64(json!({ "alg": "none", "typ": "JWT" }).to_string().as_bytes()), b64(base.to_string().as_bytes()));
+    let alg_none = format!(
+        "{}.{}.",
+        b64(json!({ "alg": "none", "typ": "JWT" }).to_string().as_bytes()),
+        b64(base.to_string().as_bytes())
+    );
     let tampered = {
         let mut claims = base.clone();
         claims["roles"] = json!([READWRITE_ALL]);
@@ -650,7 +708,10 @@ async fn every_401_has_graphs_body_and_challenge() {
         ("not yet valid", with(json!({ "nbf": t + 3600, "iat": t + 3600, "exp": t + 7200 }))),
         ("wrong audience", with(json!({ "aud": "https://management.azure.com" }))),
         ("an ID token's audience (the client id)", with(json!({ "aud": READER.0 }))),
-        ("wrong tenant", with(json!({ "tid": other_tenant, "iss": format!("https://sts.windows.net/{other_tenant}/") }))),
+        (
+            "wrong tenant",
+            with(json!({ "tid": other_tenant, "iss": format!("https://sts.windows.net/{other_tenant}/") })),
+        ),
         ("wrong issuer", with(json!({ "iss": format!("https://sts.windows.net/{other_tenant}/") }))),
         ("tampered payload", tampered.clone()),
     ];
@@ -660,7 +721,8 @@ async fn every_401_has_graphs_body_and_challenge() {
 
     // Writes are refused the same way, and change nothing.
     let event = sample_without("w-401", &[]);
-    for (case, header) in [("no token", None), ("tampered token claiming ReadWrite", Some(bearer(&tampered)))] {
+    for (case, header) in [("no token", None), ("tampered token claiming ReadWrite", Some(bearer(&tampered)))]
+    {
         let reply = call(&http, "POST", &list, header.as_deref(), Some(&event)).await;
         assert_401(&reply, if header.is_none() { EMPTY } else { INVALID }, case);
     }
@@ -704,12 +766,19 @@ async fn apps_without_the_permission_get_intunes_403() {
     let noaccess = app_token(&http, &app.address, NOACCESS, AuthType::RequestBody, GRAPH_DEFAULT).await;
     let noaccess = bearer(noaccess.access_token().secret());
     assert!(jwt_part(&noaccess[7..], 1).get("roles").is_none(), "no roles claim when nothing is granted");
-    for path in [EVENTS.to_string(), format!("{EVENTS}/e-1"), format!("{EVENTS}/$count"), format!("{EVENTS}/getAuditCategories()")] {
+    for path in [
+        EVENTS.to_string(),
+        format!("{EVENTS}/e-1"),
+        format!("{EVENTS}/$count"),
+        format!("{EVENTS}/getAuditCategories()"),
+    ] {
         let reply = call(&http, "GET", &app.url(&path), Some(&noaccess), None).await;
         let message = assert_403(&reply, &path);
         assert!(message.starts_with(APP_READ_403), "{path}: {message}");
     }
-    let reply = call(&http, "POST", &app.url(EVENTS), Some(&noaccess), Some(&sample_event("e-2", &days_ago(1)))).await;
+    let reply =
+        call(&http, "POST", &app.url(EVENTS), Some(&noaccess), Some(&sample_event("e-2", &days_ago(1))))
+            .await;
     assert!(assert_403(&reply, "noaccess POST").starts_with(APP_WRITE_403));
 
     // Read.All: reads, but every write is refused and changes nothing.
@@ -762,8 +831,16 @@ async fn delegated_users_need_the_scope_and_an_intune_role() {
                 assert!(assert_403(&reply, &format!("{upn} GET {path}")).starts_with(USER_403));
             }
         }
-        let created = call(&http, "POST", &app.url(EVENTS), Some(&auth), Some(&sample_without("", &["id"]))).await;
-        let patched = call(&http, "PATCH", &app.url(&format!("{EVENTS}/e-1")), Some(&auth), Some(&json!({ "activityResult": "Failure" }))).await;
+        let created =
+            call(&http, "POST", &app.url(EVENTS), Some(&auth), Some(&sample_without("", &["id"]))).await;
+        let patched = call(
+            &http,
+            "PATCH",
+            &app.url(&format!("{EVENTS}/e-1")),
+            Some(&auth),
+            Some(&json!({ "activityResult": "Failure" })),
+        )
+        .await;
         if may_write {
             assert_eq!(created.status, 201, "{upn} POST: {}", created.body);
             assert_eq!(patched.status, 200, "{upn} PATCH: {}", patched.body);
@@ -786,7 +863,8 @@ async fn delegated_users_need_the_scope_and_an_intune_role() {
     // token carries Read.All reads but cannot write; with User.Read alone, nothing.
     let read_only = bearer(&user_token(&http, &app.address, ADMIN, &[READ_ALL]).await);
     assert_eq!(call(&http, "GET", &app.url(EVENTS), Some(&read_only), None).await.status, 200);
-    let reply = call(&http, "POST", &app.url(EVENTS), Some(&read_only), Some(&sample_without("", &["id"]))).await;
+    let reply =
+        call(&http, "POST", &app.url(EVENTS), Some(&read_only), Some(&sample_without("", &["id"]))).await;
     assert!(assert_403(&reply, "admin with Read.All writes").starts_with(USER_403));
     let no_scope = bearer(&user_token(&http, &app.address, ADMIN, &["User.Read"]).await);
     let reply = call(&http, "GET", &app.url(EVENTS), Some(&no_scope), None).await;
@@ -816,7 +894,14 @@ async fn api_writes_record_the_caller_as_actor(app: TestApp) {
 
     // A user: a Global Administrator through the public client.
     let token = user_token(&http, &app.address, ADMIN, &[READWRITE_ALL]).await;
-    let reply = call(&http, "POST", &app.url(EVENTS), Some(&bearer(&token)), Some(&sample_without("by-user", &["actor"]))).await;
+    let reply = call(
+        &http,
+        "POST",
+        &app.url(EVENTS),
+        Some(&bearer(&token)),
+        Some(&sample_without("by-user", &["actor"])),
+    )
+    .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     let (_, stored) = app.get_json(&format!("{EVENTS}/by-user")).await;
     for actor in [&reply.body["actor"], &stored["actor"]] {
@@ -897,7 +982,10 @@ members = ["viewer@fabrikam.onmicrosoft.com"]
         async move {
             let token = BasicClient::new(ClientId::new("3f2a1b0c-0d9e-4f8a-b7c6-d5e4f3a2b210".into()))
                 .set_token_uri(TokenUrl::new(format!("{base}/{tenant}/oauth2/v2.0/token")).unwrap())
-                .exchange_password(&ResourceOwnerUsername::new(upn.clone()), &ResourceOwnerPassword::new("Op3rator!".into()))
+                .exchange_password(
+                    &ResourceOwnerUsername::new(upn.clone()),
+                    &ResourceOwnerPassword::new("Op3rator!".into()),
+                )
                 .add_scope(Scope::new(READWRITE_ALL.into()))
                 .request_async(&http)
                 .await
@@ -915,7 +1003,10 @@ members = ["viewer@fabrikam.onmicrosoft.com"]
     assert_eq!(actor["auditActorType"], "ItPro");
     assert_eq!(actor["userPrincipalName"], "operator@fabrikam.onmicrosoft.com");
     assert_eq!(actor["userId"], "3f2a1b0c-0d9e-4f8a-b7c6-d5e4f3a2b401");
-    assert_eq!(actor["userPermissions"], json!(["Microsoft.Intune_Audit_Read", "Microsoft.Intune_Audit_Write"]));
+    assert_eq!(
+        actor["userPermissions"],
+        json!(["Microsoft.Intune_Audit_Read", "Microsoft.Intune_Audit_Write"])
+    );
 
     // Audit_Read alone: reads only.
     let viewer = password("viewer@fabrikam.onmicrosoft.com").await;
@@ -932,7 +1023,14 @@ members = ["viewer@fabrikam.onmicrosoft.com"]
         .request_async(&http)
         .await
         .expect("client credentials");
-    let reply = call(&http, "POST", &url, Some(&bearer(token.access_token().secret())), Some(&sample_without("app-1", &["actor"]))).await;
+    let reply = call(
+        &http,
+        "POST",
+        &url,
+        Some(&bearer(token.access_token().secret())),
+        Some(&sample_without("app-1", &["actor"])),
+    )
+    .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     assert_eq!(reply.body["actor"]["auditActorType"], "Application");
     assert_eq!(reply.body["actor"]["servicePrincipalName"], "fabrikam-automation");
@@ -951,12 +1049,21 @@ members = ["viewer@fabrikam.onmicrosoft.com"]
         .unwrap();
     assert_eq!(response.status(), 401);
     let body: Value = response.json().await.unwrap();
-    assert_eq!((&body["error"], &body["error_codes"]), (&json!("invalid_client"), &json!([7000222])), "{body}");
+    assert_eq!(
+        (&body["error"], &body["error_codes"]),
+        (&json!("invalid_client"), &json!([7000222])),
+        "{body}"
+    );
 
     // The development tenant is gone when a file is given.
     let response = http
         .post(format!("{base}/{TENANT}/oauth2/v2.0/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", WRITER.0), ("client_secret", WRITER.1), ("scope", GRAPH_DEFAULT)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", WRITER.0),
+            ("client_secret", WRITER.1),
+            ("scope", GRAPH_DEFAULT),
+        ])
         .send()
         .await
         .unwrap();
@@ -1013,7 +1120,10 @@ async fn discovery_on_https_points_at_its_origin_and_jwks_matches_tokens() {
     let https = tls(&origin, app.data_dir());
 
     for tenant in [TENANT, "contoso.onmicrosoft.com", "common", "organizations"] {
-        for path in [format!("/{tenant}/v2.0/.well-known/openid-configuration"), format!("/{tenant}/.well-known/openid-configuration")] {
+        for path in [
+            format!("/{tenant}/v2.0/.well-known/openid-configuration"),
+            format!("/{tenant}/.well-known/openid-configuration"),
+        ] {
             let reply = call(&https, "GET", &format!("{origin}{path}"), None, None).await;
             assert_eq!(reply.status, 200, "{path}: {}", reply.body);
             let doc = &reply.body;
@@ -1023,24 +1133,32 @@ async fn discovery_on_https_points_at_its_origin_and_jwks_matches_tokens() {
             let mut found = Vec::new();
             urls(doc, &mut found);
             for url in &found {
-                let allowed = url.starts_with(&format!("{origin}/")) || url == &origin || url.starts_with("https://sts.windows.net/");
+                let allowed = url.starts_with(&format!("{origin}/"))
+                    || url == &origin
+                    || url.starts_with("https://sts.windows.net/");
                 assert!(allowed, "{path}: {url} does not point at {origin}");
             }
             assert!(!doc.to_string().contains("login.microsoftonline.com"), "{path}: {doc}");
             assert_eq!(doc["msgraph_host"], origin.trim_start_matches("https://"));
         }
     }
-    let reply = call(&https, "GET", &format!("{origin}/{TENANT}/v2.0/.well-known/openid-configuration"), None, None).await;
+    let reply =
+        call(&https, "GET", &format!("{origin}/{TENANT}/v2.0/.well-known/openid-configuration"), None, None)
+            .await;
     let doc = reply.body;
     assert_eq!(doc["token_endpoint"], format!("{origin}/{TENANT}/oauth2/v2.0/token"));
     assert_eq!(doc["device_authorization_endpoint"], format!("{origin}/{TENANT}/oauth2/v2.0/devicecode"));
 
     // Instance discovery (for clients that do not disable it) names this origin too.
     let authorize = format!("{origin}/{TENANT}/oauth2/v2.0/authorize");
-    let url = format!("{origin}/common/discovery/instance?api-version=1.1&authorization_endpoint={authorize}");
+    let url =
+        format!("{origin}/common/discovery/instance?api-version=1.1&authorization_endpoint={authorize}");
     let reply = call(&https, "GET", &url, None, None).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.body["tenant_discovery_endpoint"], format!("{origin}/{TENANT}/v2.0/.well-known/openid-configuration"));
+    assert_eq!(
+        reply.body["tenant_discovery_endpoint"],
+        format!("{origin}/{TENANT}/v2.0/.well-known/openid-configuration")
+    );
 
     // The JWKS publishes the key whose kid is in every token header, and verifies it.
     let jwks = call(&https, "GET", doc["jwks_uri"].as_str().unwrap(), None, None).await.body;
@@ -1048,18 +1166,27 @@ async fn discovery_on_https_points_at_its_origin_and_jwks_matches_tokens() {
     let token = token.access_token().secret().clone();
     let header = jwt_part(&token, 0);
     let keys = jwks["keys"].as_array().expect("keys");
-    let jwk = keys.iter().find(|k| k["kid"] == header["kid"]).unwrap_or_else(|| panic!("kid {} not in {jwks}", header["kid"]));
+    let jwk = keys
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .unwrap_or_else(|| panic!("kid {} not in {jwks}", header["kid"]));
     assert_eq!(jwk["kty"], "RSA");
     assert_eq!(jwk["use"], "sig");
     assert_eq!(jwk["x5t"], jwk["kid"]);
     assert_eq!(header["x5t"], header["kid"]);
-    let key = jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap(),
+        jwk["e"].as_str().unwrap(),
+    )
+    .unwrap();
     let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
     validation.set_audience(&["https://graph.microsoft.com"]);
     validation.set_issuer(&[format!("https://sts.windows.net/{TENANT}/")]);
-    jsonwebtoken::decode::<Value>(&token, &key, &validation).expect("the token verifies with the published key");
+    jsonwebtoken::decode::<Value>(&token, &key, &validation)
+        .expect("the token verifies with the published key");
     for tenant in ["common", "contoso.onmicrosoft.com"] {
-        let other = call(&https, "GET", &format!("{origin}/{tenant}/discovery/v2.0/keys"), None, None).await.body;
+        let other =
+            call(&https, "GET", &format!("{origin}/{tenant}/discovery/v2.0/keys"), None, None).await.body;
         assert_eq!(other["keys"][0]["kid"], jwk["kid"], "{tenant}");
         let v1 = call(&https, "GET", &format!("{origin}/{tenant}/discovery/keys"), None, None).await.body;
         assert_eq!(v1["keys"][0]["kid"], jwk["kid"], "{tenant} (v1)");
@@ -1079,7 +1206,11 @@ async fn the_signing_key_and_ca_survive_a_restart() {
     let kid = jwt_part(&token, 0)["kid"].clone();
     let jwks = |https_origin: String| {
         let client = tls(&https_origin, dir.path());
-        async move { call(&client, "GET", &format!("{https_origin}/{TENANT}/discovery/v2.0/keys"), None, None).await.body }
+        async move {
+            call(&client, "GET", &format!("{https_origin}/{TENANT}/discovery/v2.0/keys"), None, None)
+                .await
+                .body
+        }
     };
     assert_eq!(jwks(first_https).await["keys"][0]["kid"], kid);
 
@@ -1103,7 +1234,11 @@ fn a_malformed_tenant_file_stops_startup_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         // A TOML syntax error on line 4.
-        ("syntax.toml", "[[tenant]]\nid = \"3f2a1b0c-0d9e-4f8a-b7c6-d5e4f3a2b100\"\n\ndomain = fabrikam\n", "line 4, column 10: "),
+        (
+            "syntax.toml",
+            "[[tenant]]\nid = \"3f2a1b0c-0d9e-4f8a-b7c6-d5e4f3a2b100\"\n\ndomain = fabrikam\n",
+            "line 4, column 10: ",
+        ),
         // Valid TOML, but a client id that is no GUID, on line 6.
         (
             "semantic.toml",
@@ -1117,7 +1252,16 @@ fn a_malformed_tenant_file_stops_startup_naming_the_line() {
         let data = dir.path().join(format!("data-{name}"));
         let database = format!("sqlite://{}?mode=rwc", dir.path().join(format!("{name}.db")).display());
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_auditgraph"))
-            .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--no-demo", "--database-url", &database])
+            .args([
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--https",
+                "127.0.0.1:0",
+                "--no-demo",
+                "--database-url",
+                &database,
+            ])
             .arg("--data-dir")
             .arg(&data)
             .arg("--tenant-file")
@@ -1156,7 +1300,10 @@ async fn identity_responses_keep_entras_cache_headers() {
     let http = plain();
     let token_endpoint = format!("{}/{TENANT}/oauth2/v2.0/token", app.address);
     let form = |secret: &str| {
-        format!("grant_type=client_credentials&client_id={}&client_secret={secret}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default", READER.0)
+        format!(
+            "grant_type=client_credentials&client_id={}&client_secret={secret}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
+            READER.0
+        )
     };
     let mut failures = Vec::new();
     for (case, secret, status) in [("token", READER.1, 200), ("token error", "wrong", 401)] {
@@ -1169,14 +1316,18 @@ async fn identity_responses_keep_entras_cache_headers() {
             .unwrap();
         assert_eq!(response.status().as_u16(), status, "{case}");
         // Tokens must never be cached (RFC 6749 §5.1: no-store).
-        for (name, want) in [("cache-control", "no-store, no-cache"), ("pragma", "no-cache"), ("expires", "-1")] {
+        for (name, want) in
+            [("cache-control", "no-store, no-cache"), ("pragma", "no-cache"), ("expires", "-1")]
+        {
             let got = response.headers().get(name).map(|v| v.to_str().unwrap().to_string());
             if got.as_deref() != Some(want) {
                 failures.push(format!("{case}: {name} is {got:?}, want {want:?}"));
             }
         }
     }
-    for path in [format!("/{TENANT}/v2.0/.well-known/openid-configuration"), format!("/{TENANT}/discovery/v2.0/keys")] {
+    for path in
+        [format!("/{TENANT}/v2.0/.well-known/openid-configuration"), format!("/{TENANT}/discovery/v2.0/keys")]
+    {
         let response = http.get(app.url(&path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
         let got = response.headers().get("cache-control").map(|v| v.to_str().unwrap().to_string());
@@ -1196,20 +1347,21 @@ async fn token_endpoint_errors_follow_the_catalogue() {
     let app = spawn(&[]).await;
     let http = plain();
     let token_endpoint = format!("{}/{TENANT}/oauth2/v2.0/token", app.address);
-    let post = |url: String, form: Vec<(&'static str, String)>, basic: Option<(&'static str, &'static str)>| {
-        let http = http.clone();
-        async move {
-            let mut request = http.post(&url).form(&form);
-            if let Some((id, secret)) = basic {
-                request = request.basic_auth(id, Some(secret));
+    let post =
+        |url: String, form: Vec<(&'static str, String)>, basic: Option<(&'static str, &'static str)>| {
+            let http = http.clone();
+            async move {
+                let mut request = http.post(&url).form(&form);
+                if let Some((id, secret)) = basic {
+                    request = request.basic_auth(id, Some(secret));
+                }
+                let response = request.send().await.expect("token request");
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                let body: Value = response.json().await.expect("JSON error");
+                Reply { status, headers, body }
             }
-            let response = request.send().await.expect("token request");
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body: Value = response.json().await.expect("JSON error");
-            Reply { status, headers, body }
-        }
-    };
+        };
     let cc = |id: &str, secret: &str, scope: &str| {
         vec![
             ("grant_type", "client_credentials".to_string()),
@@ -1229,7 +1381,8 @@ async fn token_endpoint_errors_follow_the_catalogue() {
         .set_pkce_challenge(challenge)
         .url();
     let code = redirect_query(&http, url).await["code"].clone();
-    let key = auditgraph::identity::keys::SigningKey::load_or_create(app.data_dir()).expect("the server's key");
+    let key =
+        auditgraph::identity::keys::SigningKey::load_or_create(app.data_dir()).expect("the server's key");
     let kind = auditgraph::identity::tokens::ArtifactKind::AuthorizationCode;
     let expired_code = auditgraph::identity::tokens::seal(
         &key,
@@ -1275,35 +1428,152 @@ async fn token_endpoint_errors_follow_the_catalogue() {
     let unknown_client = "00000000-0000-0000-0000-00000000dead";
     let unknown_tenant = "11111111-2222-3333-4444-555555555555";
     let cases: Vec<(&str, Reply, u16, &str, u32, String)> = vec![
-        ("wrong secret in the body", post(token_endpoint.clone(), cc(READER.0, "nope", GRAPH_DEFAULT), None).await,
-            401, "invalid_client", 7000215,
-            format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", READER.0)),
-        ("wrong secret via HTTP Basic", post(token_endpoint.clone(), vec![("grant_type", "client_credentials".into()), ("scope", GRAPH_DEFAULT.into())], Some((READER.0, "nope"))).await,
-            401, "invalid_client", 7000215, "Invalid client secret provided.".into()),
-        ("unknown client", post(token_endpoint.clone(), cc(unknown_client, "x", GRAPH_DEFAULT), None).await,
-            400, "unauthorized_client", 700016, format!("Application with identifier '{unknown_client}' was not found in the directory")),
-        ("unknown tenant", post(format!("{}/{unknown_tenant}/oauth2/v2.0/token", app.address), cc(READER.0, READER.1, GRAPH_DEFAULT), None).await,
-            400, "invalid_request", 90002, format!("Tenant '{unknown_tenant}' not found.")),
-        ("missing grant_type", post(token_endpoint.clone(), vec![("client_id", READER.0.into())], None).await,
-            400, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.".into()),
-        ("missing scope", post(token_endpoint.clone(), vec![("grant_type", "client_credentials".into()), ("client_id", READER.0.into()), ("client_secret", READER.1.into())], None).await,
-            400, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.".into()),
-        ("scope without /.default", post(token_endpoint.clone(), cc(READER.0, READER.1, READ_ALL), None).await,
-            400, "invalid_scope", 1002012, format!("The provided value for scope {READ_ALL} is not valid. Client credential flows must have a scope value with /.default suffixed")),
-        ("scope of another resource", post(token_endpoint.clone(), cc(READER.0, READER.1, "https://management.azure.com/.default"), None).await,
-            400, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid.".into()),
-        ("unsupported grant type", post(token_endpoint.clone(), vec![("grant_type", "implicit".into()), ("client_id", READER.0.into())], None).await,
-            400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type 'implicit'.".into()),
-        ("a code that is not one", post(token_endpoint.clone(), redeem("not-a-code", Some(&"v".repeat(43))), None).await,
-            400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.".into()),
-        ("an expired code", post(token_endpoint.clone(), redeem(&expired_code, None), None).await,
-            400, "invalid_grant", 70008, "The provided authorization code or refresh token has expired".into()),
-        ("PKCE verifier mismatch", post(token_endpoint.clone(), redeem(&code, Some(&"v".repeat(43))), None).await,
-            400, "invalid_grant", 50148, "The code_verifier does not match the code_challenge".into()),
-        ("wrong password", post(token_endpoint.clone(), password(ADMIN, "wrong"), None).await,
-            400, "invalid_grant", 50126, "Error validating credentials due to invalid username or password.".into()),
-        ("a public client sending a secret", post(token_endpoint.clone(), cc(PUBLIC_CLIENT, "x", GRAPH_DEFAULT), None).await,
-            401, "invalid_client", 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.".into()),
+        (
+            "wrong secret in the body",
+            post(token_endpoint.clone(), cc(READER.0, "nope", GRAPH_DEFAULT), None).await,
+            401,
+            "invalid_client",
+            7000215,
+            format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+                READER.0
+            ),
+        ),
+        (
+            "wrong secret via HTTP Basic",
+            post(
+                token_endpoint.clone(),
+                vec![("grant_type", "client_credentials".into()), ("scope", GRAPH_DEFAULT.into())],
+                Some((READER.0, "nope")),
+            )
+            .await,
+            401,
+            "invalid_client",
+            7000215,
+            "Invalid client secret provided.".into(),
+        ),
+        (
+            "unknown client",
+            post(token_endpoint.clone(), cc(unknown_client, "x", GRAPH_DEFAULT), None).await,
+            400,
+            "unauthorized_client",
+            700016,
+            format!("Application with identifier '{unknown_client}' was not found in the directory"),
+        ),
+        (
+            "unknown tenant",
+            post(
+                format!("{}/{unknown_tenant}/oauth2/v2.0/token", app.address),
+                cc(READER.0, READER.1, GRAPH_DEFAULT),
+                None,
+            )
+            .await,
+            400,
+            "invalid_request",
+            90002,
+            format!("Tenant '{unknown_tenant}' not found."),
+        ),
+        (
+            "missing grant_type",
+            post(token_endpoint.clone(), vec![("client_id", READER.0.into())], None).await,
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'grant_type'.".into(),
+        ),
+        (
+            "missing scope",
+            post(
+                token_endpoint.clone(),
+                vec![
+                    ("grant_type", "client_credentials".into()),
+                    ("client_id", READER.0.into()),
+                    ("client_secret", READER.1.into()),
+                ],
+                None,
+            )
+            .await,
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'scope'.".into(),
+        ),
+        (
+            "scope without /.default",
+            post(token_endpoint.clone(), cc(READER.0, READER.1, READ_ALL), None).await,
+            400,
+            "invalid_scope",
+            1002012,
+            format!(
+                "The provided value for scope {READ_ALL} is not valid. Client credential flows must have a scope value with /.default suffixed"
+            ),
+        ),
+        (
+            "scope of another resource",
+            post(
+                token_endpoint.clone(),
+                cc(READER.0, READER.1, "https://management.azure.com/.default"),
+                None,
+            )
+            .await,
+            400,
+            "invalid_scope",
+            70011,
+            "The provided value for the input parameter 'scope' is not valid.".into(),
+        ),
+        (
+            "unsupported grant type",
+            post(
+                token_endpoint.clone(),
+                vec![("grant_type", "implicit".into()), ("client_id", READER.0.into())],
+                None,
+            )
+            .await,
+            400,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type 'implicit'.".into(),
+        ),
+        (
+            "a code that is not one",
+            post(token_endpoint.clone(), redeem("not-a-code", Some(&"v".repeat(43))), None).await,
+            400,
+            "invalid_grant",
+            9002313,
+            "Invalid request. Request is malformed or invalid.".into(),
+        ),
+        (
+            "an expired code",
+            post(token_endpoint.clone(), redeem(&expired_code, None), None).await,
+            400,
+            "invalid_grant",
+            70008,
+            "The provided authorization code or refresh token has expired".into(),
+        ),
+        (
+            "PKCE verifier mismatch",
+            post(token_endpoint.clone(), redeem(&code, Some(&"v".repeat(43))), None).await,
+            400,
+            "invalid_grant",
+            50148,
+            "The code_verifier does not match the code_challenge".into(),
+        ),
+        (
+            "wrong password",
+            post(token_endpoint.clone(), password(ADMIN, "wrong"), None).await,
+            400,
+            "invalid_grant",
+            50126,
+            "Error validating credentials due to invalid username or password.".into(),
+        ),
+        (
+            "a public client sending a secret",
+            post(token_endpoint.clone(), cc(PUBLIC_CLIENT, "x", GRAPH_DEFAULT), None).await,
+            401,
+            "invalid_client",
+            700025,
+            "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.".into(),
+        ),
     ];
     for (case, reply, status, error, code, description) in cases {
         assert_eq!(reply.status, status, "{case}: {}", reply.body);
@@ -1313,14 +1583,27 @@ async fn token_endpoint_errors_follow_the_catalogue() {
         let text = body["error_description"].as_str().expect("error_description");
         assert!(text.starts_with(&format!("AADSTS{code}: {description}")), "{case}: {text}");
         let timestamp = body["timestamp"].as_str().expect("timestamp");
-        assert!(chrono::NaiveDateTime::parse_from_str(timestamp, "%Y-%m-%d %H:%M:%SZ").is_ok(), "{case}: {timestamp}");
-        let (trace, correlation) = (body["trace_id"].as_str().unwrap(), body["correlation_id"].as_str().unwrap());
-        assert!(uuid::Uuid::parse_str(trace).is_ok() && uuid::Uuid::parse_str(correlation).is_ok(), "{case}: {body}");
         assert!(
-            text.ends_with(&format!("\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}")),
+            chrono::NaiveDateTime::parse_from_str(timestamp, "%Y-%m-%d %H:%M:%SZ").is_ok(),
+            "{case}: {timestamp}"
+        );
+        let (trace, correlation) =
+            (body["trace_id"].as_str().unwrap(), body["correlation_id"].as_str().unwrap());
+        assert!(
+            uuid::Uuid::parse_str(trace).is_ok() && uuid::Uuid::parse_str(correlation).is_ok(),
+            "{case}: {body}"
+        );
+        assert!(
+            text.ends_with(&format!(
+                "\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}"
+            )),
             "{case}: {text:?}"
         );
-        assert_eq!(body["error_uri"], format!("https://login.microsoftonline.com/error?code={code}"), "{case}");
+        assert_eq!(
+            body["error_uri"],
+            format!("https://login.microsoftonline.com/error?code={code}"),
+            "{case}"
+        );
         assert!(reply.header("content-type").unwrap().starts_with("application/json"), "{case}");
     }
 }
@@ -1347,6 +1630,7 @@ async fn a_user_certificate_replaces_the_local_ca() {
         .resolve("localhost", loopback(&https))
         .build()
         .unwrap();
-    let response = client.get(format!("{https}/v1.0/$metadata")).send().await.expect("TLS with the user's certificate");
+    let response =
+        client.get(format!("{https}/v1.0/$metadata")).send().await.expect("TLS with the user's certificate");
     assert_eq!(response.status(), 200);
 }

@@ -51,18 +51,13 @@ pub fn artifacts_dir() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind a free port")
-        .local_addr()
-        .expect("local address")
-        .port()
+    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("local address").port()
 }
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium session (1366×900).
     pub async fn launch() -> Browser {
-        let driver_path =
-            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_string());
+        let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_string());
         let chromium_path = std::env::var("CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_string());
         for (what, path) in [("chromedriver", &driver_path), ("chromium", &chromium_path)] {
             assert!(
@@ -120,11 +115,10 @@ impl Browser {
         let mut driver = driver;
         let started = Instant::now();
         let client = loop {
-            let attempt =
-                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                    .capabilities(capabilities.clone())
-                    .connect(&url)
-                    .await;
+            let attempt = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await;
             let error = match attempt {
                 Ok(client) => break client,
                 Err(e) => e,
@@ -140,12 +134,7 @@ impl Browser {
             // chromedriver takes a moment to listen.
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
-        Browser {
-            client,
-            driver,
-            downloads,
-            profile,
-        }
+        Browser { client, driver, downloads, profile }
     }
 
     /// Saves a PNG of the viewport as `target/browser-artifacts/{name}.png`.
@@ -185,10 +174,7 @@ impl Browser {
                     .await;
                 let body = self
                     .client
-                    .execute(
-                        "return document.body ? document.body.innerText : ''",
-                        vec![],
-                    )
+                    .execute("return document.body ? document.body.innerText : ''", vec![])
                     .await
                     .unwrap_or(Value::Null);
                 panic!(
@@ -203,10 +189,7 @@ impl Browser {
 
     /// Runs `script` (a function body; `return` a value) and returns its result.
     pub async fn eval(&self, script: &str) -> Value {
-        self.client
-            .execute(script, vec![])
-            .await
-            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+        self.client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
     /// Waits for one finished download and returns its path. Chromium writes
@@ -222,20 +205,14 @@ impl Browser {
                 .filter_map(|e| e.ok())
                 .filter_map(|e| Some((e.path(), e.metadata().ok()?.len())))
                 .collect();
-            let partial = files.iter().any(|(p, _)| {
-                p.extension()
-                    .is_some_and(|x| x == "crdownload" || x == "tmp")
-            });
+            let partial =
+                files.iter().any(|(p, _)| p.extension().is_some_and(|x| x == "crdownload" || x == "tmp"));
             let done = files.into_iter().find(|(p, len)| p.is_file() && *len > 0);
             match (partial, done) {
                 (false, Some(now)) if last.as_ref() == Some(&now) => return now.0,
                 (_, seen) => last = seen,
             }
-            assert!(
-                started.elapsed() < WAIT,
-                "no download finished in {}",
-                self.download_dir().display()
-            );
+            assert!(started.elapsed() < WAIT, "no download finished in {}", self.download_dir().display());
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
     }
@@ -260,22 +237,12 @@ impl Drop for Browser {
             return;
         };
         for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
                 continue;
             };
             let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            if cmdline
-                .split(|b| *b == 0)
-                .any(|arg| arg == marker.as_bytes())
-            {
-                let _ = Command::new("kill")
-                    .arg("-KILL")
-                    .arg(pid.to_string())
-                    .status();
+            if cmdline.split(|b| *b == 0).any(|arg| arg == marker.as_bytes()) {
+                let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
             }
         }
     }

@@ -68,7 +68,19 @@ async fn seed_is_deterministic_and_serve_stops_cleanly() {
     let mut contents = Vec::new();
     for dir in &dirs {
         let d = dir.path().to_str().unwrap();
-        run(&["seed", "--data-dir", d, "--count", "300", "--seed", "7", "--from", "2026-06-01T00:00:00Z", "--to", "2026-09-01T00:00:00Z"]);
+        run(&[
+            "seed",
+            "--data-dir",
+            d,
+            "--count",
+            "300",
+            "--seed",
+            "7",
+            "--from",
+            "2026-06-01T00:00:00Z",
+            "--to",
+            "2026-09-01T00:00:00Z",
+        ]);
         let server = Server::start(dir.path(), &["--no-demo", "--retention-days", "36500"]);
         let health = reqwest::get(format!("{}/healthz", server.base)).await.unwrap();
         assert_eq!(health.status(), 200);
@@ -82,7 +94,19 @@ async fn seed_is_deterministic_and_serve_stops_cleanly() {
     // Another seed gives other events.
     let other = tempfile::tempdir().unwrap();
     let d = other.path().to_str().unwrap();
-    run(&["seed", "--data-dir", d, "--count", "300", "--seed", "8", "--from", "2026-06-01T00:00:00Z", "--to", "2026-09-01T00:00:00Z"]);
+    run(&[
+        "seed",
+        "--data-dir",
+        d,
+        "--count",
+        "300",
+        "--seed",
+        "8",
+        "--from",
+        "2026-06-01T00:00:00Z",
+        "--to",
+        "2026-09-01T00:00:00Z",
+    ]);
     let server = Server::start(other.path(), &["--no-demo", "--retention-days", "36500"]);
     assert_ne!(all_events(&server.base).await, contents[0]);
     server.terminate();
@@ -111,12 +135,40 @@ fn migrate_and_purge_run_against_the_store() {
     let d = dir.path().to_str().unwrap();
     let output = run(&["migrate", "--data-dir", d]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("schema is up to date"));
-    run(&["seed", "--data-dir", d, "--count", "50", "--seed", "1", "--from", "2020-01-01T00:00:00Z", "--to", "2020-02-01T00:00:00Z"]);
+    run(&[
+        "seed",
+        "--data-dir",
+        d,
+        "--count",
+        "50",
+        "--seed",
+        "1",
+        "--from",
+        "2020-01-01T00:00:00Z",
+        "--to",
+        "2020-02-01T00:00:00Z",
+    ]);
     // A load into a store with events keeps its indexes, so there is nothing to rebuild.
-    let output = run(&["seed", "--data-dir", d, "--count", "5", "--seed", "2", "--from", "2020-01-01T00:00:00Z", "--to", "2020-02-01T00:00:00Z"]);
+    let output = run(&[
+        "seed",
+        "--data-dir",
+        d,
+        "--count",
+        "5",
+        "--seed",
+        "2",
+        "--from",
+        "2020-01-01T00:00:00Z",
+        "--to",
+        "2020-02-01T00:00:00Z",
+    ]);
     assert!(!String::from_utf8_lossy(&output.stderr).contains("building indexes"));
     let output = run(&["purge", "--data-dir", d, "--older-than", "30"]);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("purged 55 events"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("purged 55 events"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// The names of the indexes on the SQLite store in `dir`.
@@ -180,10 +232,16 @@ async fn refuses_retired_layout(version: &str) {
     .unwrap();
     db.close().await.unwrap();
 
-    let output = Command::new(BIN).args(["migrate", "--data-dir", dir.path().to_str().unwrap()]).output().unwrap();
+    let output =
+        Command::new(BIN).args(["migrate", "--data-dir", dir.path().to_str().unwrap()]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&format!("pre-release auditgraph build ({version})")) && stderr.contains("auditgraph import"), "{stderr}");
-    let ours: Vec<String> = sqlite_indexes(dir.path()).await.into_iter().filter(|i| !i.starts_with("sqlite_")).collect();
+    assert!(
+        stderr.contains(&format!("pre-release auditgraph build ({version})"))
+            && stderr.contains("auditgraph import"),
+        "{stderr}"
+    );
+    let ours: Vec<String> =
+        sqlite_indexes(dir.path()).await.into_iter().filter(|i| !i.starts_with("sqlite_")).collect();
     assert_eq!(ours, Vec::<String>::new(), "nothing was created");
 }

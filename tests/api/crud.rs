@@ -51,7 +51,8 @@ async fn create_get_patch_delete(app: TestApp) {
     assert_eq!(fetched["resources"], json!([]));
     assert_eq!(app.child_rows().await, 1, "the replaced resources and properties are gone");
     // The older docs' `actor.type` spelling patches auditActorType.
-    let (status, patched) = app.patch_json(&format!("{EVENTS}/{id}"), &json!({"actor": {"type": "Partner"}})).await;
+    let (status, patched) =
+        app.patch_json(&format!("{EVENTS}/{id}"), &json!({"actor": {"type": "Partner"}})).await;
     assert_eq!(status, 200);
     assert_eq!(patched["actor"]["auditActorType"], "Partner");
     assert_eq!(patched["actor"]["ipAddress"], "10.0.0.7");
@@ -62,7 +63,8 @@ async fn create_get_patch_delete(app: TestApp) {
     let (status, error) = app.get_json(&format!("{EVENTS}/{id}")).await;
     assert_eq!(status, 404);
     assert_eq!(error["error"]["code"], "ResourceNotFound");
-    let nested: Value = serde_json::from_str(error["error"]["message"].as_str().unwrap()).expect("Intune _version 3 message");
+    let nested: Value =
+        serde_json::from_str(error["error"]["message"].as_str().unwrap()).expect("Intune _version 3 message");
     assert_eq!(nested["_version"], 3);
     let response = app.client.delete(app.url(&format!("{EVENTS}/{id}"))).send().await.unwrap();
     assert_eq!(response.status(), 404);
@@ -74,15 +76,36 @@ async fn refused_writes_change_nothing(app: TestApp) {
     let (status, _) = app.post_json(EVENTS, &sample_event("keep", &days_ago(1))).await;
     assert_eq!(status, 201);
     let cases: Vec<(Value, &str)> = vec![
-        (json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "createdDateTime": "x"}), "'createdDateTime' does not exist on type 'microsoft.graph.auditEvent'"),
-        (json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "actor": {"nickname": "x"}}), "'nickname' does not exist on type 'microsoft.graph.auditActor'"),
-        (json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "resources": [{"modifiedProperties": [{"bogus": 1}]}]}), "'bogus' does not exist on type 'microsoft.graph.auditProperty'"),
+        (
+            json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "createdDateTime": "x"}),
+            "'createdDateTime' does not exist on type 'microsoft.graph.auditEvent'",
+        ),
+        (
+            json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "actor": {"nickname": "x"}}),
+            "'nickname' does not exist on type 'microsoft.graph.auditActor'",
+        ),
+        (
+            json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "resources": [{"modifiedProperties": [{"bogus": 1}]}]}),
+            "'bogus' does not exist on type 'microsoft.graph.auditProperty'",
+        ),
         (json!({"displayName": "no correlation"}), "'correlationId' is required"),
         (json!({"correlationId": "not-a-guid"}), "is not an Edm.Guid"),
-        (json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "activityDateTime": "yesterday"}), "is not an Edm.DateTimeOffset"),
-        (json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "category": 7}), "'category': expected an Edm.String, found a number"),
-        (json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "resources": {"a": 1}}), "'resources': expected a collection"),
-        (json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "displayName": "x".repeat(401)}), "longer than the limit of 400"),
+        (
+            json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "activityDateTime": "yesterday"}),
+            "is not an Edm.DateTimeOffset",
+        ),
+        (
+            json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "category": 7}),
+            "'category': expected an Edm.String, found a number",
+        ),
+        (
+            json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "resources": {"a": 1}}),
+            "'resources': expected a collection",
+        ),
+        (
+            json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "displayName": "x".repeat(401)}),
+            "longer than the limit of 400",
+        ),
         (json!([1, 2]), "must be a JSON object"),
     ];
     for (body, message) in cases {
@@ -93,12 +116,20 @@ async fn refused_writes_change_nothing(app: TestApp) {
         assert!(text.contains(message), "{text} should contain {message}");
     }
     // Malformed JSON.
-    let response = app.client.post(app.url(EVENTS)).header("content-type", "application/json").body("{\"id\": ").send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url(EVENTS))
+        .header("content-type", "application/json")
+        .body("{\"id\": ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.unwrap();
     assert!(error["error"]["message"].as_str().unwrap().starts_with("Unable to read JSON request payload"));
     // Oversized body.
-    let huge = json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "displayName": "x".repeat(2 << 20)});
+    let huge =
+        json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "displayName": "x".repeat(2 << 20)});
     let (status, error) = app.post_json(EVENTS, &huge).await;
     assert_eq!(status, 413);
     assert_eq!(error["error"]["code"], "RequestEntityTooLarge");
@@ -129,7 +160,12 @@ async fn refused_writes_change_nothing(app: TestApp) {
 async fn writes_are_all_or_nothing(app: TestApp) {
     // A batch the database refuses half-way (an id longer than its column) is
     // refused whole.
-    let good = auditgraph::domain::graph::parse_event(&sample_event("batch-ok", &days_ago(1)), String::new, chrono::Utc::now).unwrap();
+    let good = auditgraph::domain::graph::parse_event(
+        &sample_event("batch-ok", &days_ago(1)),
+        String::new,
+        chrono::Utc::now,
+    )
+    .unwrap();
     let mut bad = good.clone();
     bad.id = "x".repeat(300);
     let result = app.state.recorder.create_batch(vec![good, bad]).await;
@@ -139,11 +175,21 @@ async fn writes_are_all_or_nothing(app: TestApp) {
         assert_eq!(app.count().await, 0, "nothing half-written");
     }
     // A repeated id within one batch is stored once and reported as existing.
-    let event = auditgraph::domain::graph::parse_event(&sample_event("twice", &days_ago(1)), String::new, chrono::Utc::now).unwrap();
+    let event = auditgraph::domain::graph::parse_event(
+        &sample_event("twice", &days_ago(1)),
+        String::new,
+        chrono::Utc::now,
+    )
+    .unwrap();
     let outcome = app.state.recorder.create_batch(vec![event.clone(), event.clone()]).await.unwrap();
     assert_eq!((outcome.inserted, outcome.existing), (1, 1));
     // A stored event ahead of a new one: the new one is stored whole, with its own children.
-    let mut third = auditgraph::domain::graph::parse_event(&sample_event("third", &days_ago(1)), String::new, chrono::Utc::now).unwrap();
+    let mut third = auditgraph::domain::graph::parse_event(
+        &sample_event("third", &days_ago(1)),
+        String::new,
+        chrono::Utc::now,
+    )
+    .unwrap();
     third.resources[0].display_name = Some("third's target".into());
     third.actor.as_mut().unwrap().user_permissions = vec!["Microsoft.Intune_Audit_Read".into(), "*".into()];
     let outcome = app.state.recorder.create_batch(vec![event, third]).await.unwrap();

@@ -78,7 +78,10 @@ fn lines(text: &str) -> Vec<Value> {
 
 fn seven_digits(time: &Value) -> bool {
     let t = time.as_str().unwrap_or_default();
-    t.len() == 28 && t.ends_with('Z') && t.as_bytes()[19] == b'.' && t[20..27].bytes().all(|b| b.is_ascii_digit())
+    t.len() == 28
+        && t.ends_with('Z')
+        && t.as_bytes()[19] == b'.'
+        && t[20..27].bytes().all(|b| b.is_ascii_digit())
 }
 
 fn temp() -> tempfile::TempDir {
@@ -109,7 +112,10 @@ async fn every_import_format_is_read_forced_or_detected() {
             let output = import(dir.path(), file, &["--format", forced]);
             let report = stderr(&output);
             assert!(output.status.success(), "{file:?} as {forced}: {report}");
-            assert!(report.contains(&format!("imported {count} events, skipped 0 already present, rejected 0")), "{file:?} as {forced}: {report}");
+            assert!(
+                report.contains(&format!("imported {count} events, skipped 0 already present, rejected 0")),
+                "{file:?} as {forced}: {report}"
+            );
             assert_eq!(stored(dir.path()).await.len(), *count);
         }
     }
@@ -117,7 +123,9 @@ async fn every_import_format_is_read_forced_or_detected() {
     // The Graph page comes back exactly (v1.0 fields of the v1.0 capture).
     let dir = temp();
     ok(&["import", fixture("graph-v1-page-real-shape.json").to_str().unwrap()], dir.path());
-    let page: Value = serde_json::from_str(&std::fs::read_to_string(fixture("graph-v1-page-real-shape.json")).unwrap()).unwrap();
+    let page: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("graph-v1-page-real-shape.json")).unwrap())
+            .unwrap();
     let mut expected: Vec<Value> = page["value"].as_array().unwrap().clone();
     expected.sort_by_key(|e| e["id"].as_str().unwrap().to_string());
     let got: Vec<Value> = stored(dir.path())
@@ -199,7 +207,10 @@ async fn imports_are_idempotent_and_report_malformed_records() {
     let dir = temp();
     let report = ok(&["import", bad.to_str().unwrap(), "--batch-size", "1"], dir.path());
     assert!(report.contains("rejected record at line 2 (byte "), "{report}");
-    assert!(report.contains("rejected record at line 3 (byte ") && report.contains("'correlationId' is required"), "{report}");
+    assert!(
+        report.contains("rejected record at line 3 (byte ") && report.contains("'correlationId' is required"),
+        "{report}"
+    );
     assert!(report.contains("imported 3 events, skipped 0 already present, rejected 2"), "{report}");
     assert_eq!(stored(dir.path()).await.len(), 3);
 
@@ -241,8 +252,34 @@ async fn a_truncated_file_is_an_error_naming_the_offset() {
 /// (to fill event-hub messages past 256 KB) and 200 spread over months.
 fn seeded() -> tempfile::TempDir {
     let dir = temp();
-    ok(&["seed", "--count", "300", "--seed", "3", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-01T00:04:00Z"], dir.path());
-    ok(&["seed", "--count", "200", "--seed", "4", "--from", "2025-06-01T00:00:00Z", "--to", "2025-12-01T00:00:00Z"], dir.path());
+    ok(
+        &[
+            "seed",
+            "--count",
+            "300",
+            "--seed",
+            "3",
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--to",
+            "2026-01-01T00:04:00Z",
+        ],
+        dir.path(),
+    );
+    ok(
+        &[
+            "seed",
+            "--count",
+            "200",
+            "--seed",
+            "4",
+            "--from",
+            "2025-06-01T00:00:00Z",
+            "--to",
+            "2025-12-01T00:00:00Z",
+        ],
+        dir.path(),
+    );
     dir
 }
 
@@ -261,7 +298,10 @@ async fn every_export_format_has_its_shape() {
 
     let pages = lines(&export(d, "graph", &["--page-size", "128", "--version", "v1.0"]));
     assert_eq!(pages.len(), 4);
-    assert!(pages.iter().all(|p| p["@odata.context"] == "https://graph.microsoft.com/v1.0/$metadata#deviceManagement/auditEvents"));
+    assert!(
+        pages.iter().all(|p| p["@odata.context"]
+            == "https://graph.microsoft.com/v1.0/$metadata#deviceManagement/auditEvents")
+    );
     let events: Vec<&Value> = pages.iter().flat_map(|p| p["value"].as_array().unwrap()).collect();
     assert_eq!(events.len(), 500);
     assert!(events.iter().all(|e| seven_digits(&e["activityDateTime"]) && e["actor"].get("type").is_none()));
@@ -275,7 +315,10 @@ async fn every_export_format_has_its_shape() {
     let csv_text = export(d, "csv", &[]);
     let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    assert_eq!(&header[..7], ["Date", "Initiated by (actor)", "Application name", "Activity", "Target(s)", "Category", "Result"]);
+    assert_eq!(
+        &header[..7],
+        ["Date", "Initiated by (actor)", "Application name", "Activity", "Target(s)", "Category", "Result"]
+    );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 500);
     let first = &ndjson[0];
@@ -295,7 +338,10 @@ async fn every_export_format_has_its_shape() {
         assert_eq!(r["resultType"], e["activityResult"]);
         let p = &r["properties"];
         assert_eq!(p["AuditEventId"], e["id"]);
-        assert!(p["Category"].is_u64() && p["ActivityType"].is_u64() && p["Actor"]["ActorType"].is_u64(), "{p}");
+        assert!(
+            p["Category"].is_u64() && p["ActivityType"].is_u64() && p["Actor"]["ActorType"].is_u64(),
+            "{p}"
+        );
         assert!(p["ActivityResultStatus"].is_u64());
         assert_eq!(p["TargetObjectIds"].as_array().unwrap().len(), e["resources"].as_array().unwrap().len());
         let date = p["ActivityDate"].as_str().unwrap();
@@ -308,7 +354,8 @@ async fn every_export_format_has_its_shape() {
         assert_eq!(row["Type"], "IntuneAuditLogs");
         assert_eq!(row["Category"], "AuditLogs");
         assert_eq!(row["TimeGenerated"], r["time"]);
-        let properties: Value = serde_json::from_str(row["Properties"].as_str().expect("Properties is a string")).unwrap();
+        let properties: Value =
+            serde_json::from_str(row["Properties"].as_str().expect("Properties is a string")).unwrap();
         assert_eq!(properties, r["properties"]);
     }
 
@@ -348,7 +395,8 @@ async fn every_export_format_has_its_shape() {
         let relative = blob.strip_prefix(out.path()).unwrap().to_str().unwrap().to_string();
         assert!(relative.starts_with(prefix) && relative.ends_with("/m=00/PT1H.json"), "{relative}");
         // y=YYYY/m=MM/d=DD/h=HH → the hour every record of the blob falls in.
-        let parts: Vec<&str> = relative[prefix.len()..].split('/').map(|p| p.split_once('=').map_or(p, |(_, v)| v)).collect();
+        let parts: Vec<&str> =
+            relative[prefix.len()..].split('/').map(|p| p.split_once('=').map_or(p, |(_, v)| v)).collect();
         let hour = format!("{}-{}-{}T{}", parts[0], parts[1], parts[2], parts[3]);
         for record in lines(&std::fs::read_to_string(blob).unwrap()) {
             assert!(record["time"].as_str().unwrap().starts_with(&hour), "{relative}: {}", record["time"]);
@@ -362,7 +410,8 @@ async fn every_export_format_has_its_shape() {
     let devices = lines(&export(d, "ndjson", &["--filter", "category eq 'Device'"]));
     assert_eq!(devices.len(), ndjson.iter().filter(|e| e["category"] == "Device").count());
     assert!(!devices.is_empty());
-    let busy = lines(&export(d, "ndjson", &["--from", "2026-01-01T00:00:00Z", "--to", "2026-01-02T00:00:00Z"]));
+    let busy =
+        lines(&export(d, "ndjson", &["--from", "2026-01-01T00:00:00Z", "--to", "2026-01-02T00:00:00Z"]));
     assert_eq!(busy.len(), 300);
 }
 
@@ -380,7 +429,20 @@ fn an_export_that_cannot_be_written_fails_and_says_why() {
 #[tokio::test]
 async fn graph_ndjson_and_resource_log_round_trip_losslessly() {
     let source = temp();
-    ok(&["seed", "--count", "500", "--seed", "11", "--from", "2025-01-01T00:00:00Z", "--to", "2025-12-31T00:00:00Z"], source.path());
+    ok(
+        &[
+            "seed",
+            "--count",
+            "500",
+            "--seed",
+            "11",
+            "--from",
+            "2025-01-01T00:00:00Z",
+            "--to",
+            "2025-12-31T00:00:00Z",
+        ],
+        source.path(),
+    );
     let original = stored(source.path()).await;
     assert_eq!(original.len(), 500);
     let scratch = temp();
@@ -395,7 +457,10 @@ async fn graph_ndjson_and_resource_log_round_trip_losslessly() {
             let Some(url) = backend.fresh_database(target.path()).await else { continue };
             let args = ["import", file.to_str().unwrap(), "--batch-size", "64", "--database-url", &url];
             let report = ok(&args, target.path());
-            assert!(report.contains("imported 500 events, skipped 0 already present, rejected 0"), "{format} into {backend:?}: {report}");
+            assert!(
+                report.contains("imported 500 events, skipped 0 already present, rejected 0"),
+                "{format} into {backend:?}: {report}"
+            );
             let copy = stored_at(&url).await;
             assert_eq!(copy.len(), original.len(), "{format} into {backend:?}");
             for (a, b) in original.iter().zip(&copy) {

@@ -34,7 +34,8 @@ async fn freeze(app: &TestApp, at: &str) {
 }
 
 async fn advance(app: &TestApp, seconds: f64) {
-    let (status, body) = admin(app, "POST", "/_auditgraph/clock", Some(json!({ "advanceSeconds": seconds }))).await;
+    let (status, body) =
+        admin(app, "POST", "/_auditgraph/clock", Some(json!({ "advanceSeconds": seconds }))).await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -83,7 +84,8 @@ async fn ids(app: &TestApp) -> Vec<String> {
 
 async fn reset_empties_or_reseeds_deterministically(app: TestApp) {
     freeze(&app, T0).await;
-    let (status, body) = admin(&app, "POST", "/_auditgraph/reset", Some(json!({ "count": 40, "seed": 9 }))).await;
+    let (status, body) =
+        admin(&app, "POST", "/_auditgraph/reset", Some(json!({ "count": 40, "seed": 9 }))).await;
     assert_eq!((status, body), (200, json!({ "removed": 0, "seeded": 40 })));
     let first = ids(&app).await;
     assert_eq!(first.len(), 40);
@@ -92,10 +94,14 @@ async fn reset_empties_or_reseeds_deterministically(app: TestApp) {
 
     // A created event goes, and the same seed brings back the same events.
     let (status, _) = app
-        .post_json(EVENTS, &json!({ "category": "Device", "correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52" }))
+        .post_json(
+            EVENTS,
+            &json!({ "category": "Device", "correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52" }),
+        )
         .await;
     assert_eq!(status, 201);
-    let (status, body) = admin(&app, "POST", "/_auditgraph/reset", Some(json!({ "count": 40, "seed": 9 }))).await;
+    let (status, body) =
+        admin(&app, "POST", "/_auditgraph/reset", Some(json!({ "count": 40, "seed": 9 }))).await;
     assert_eq!((status, body), (200, json!({ "removed": 41, "seeded": 40 })));
     assert_eq!(ids(&app).await, first);
 
@@ -126,7 +132,10 @@ async fn reset_clears_the_journal_and_restores_start_up_settings() {
     let (_, settings) = admin(&app, "GET", "/_auditgraph/throttling", None).await;
     assert_eq!(settings["enabled"], true);
     assert_eq!(settings["format"], "intune");
-    assert_eq!(settings["effectiveLimits"], json!({ "tenantAny": 1000, "appAny": 500, "tenantWrite": 100, "appWrite": 50 }));
+    assert_eq!(
+        settings["effectiveLimits"],
+        json!({ "tenantAny": 1000, "appAny": 500, "tenantWrite": 100, "appWrite": 50 })
+    );
     let (_, rules) = admin(&app, "GET", "/_auditgraph/faults", None).await;
     assert_eq!(rules["rules"], json!([]));
     assert_eq!(app.get(EVENTS).await.status(), 200);
@@ -142,7 +151,10 @@ async fn the_clock_drives_defaults_and_retention() {
 
     freeze(&app, T0).await;
     let (_, created) = app
-        .post_json(EVENTS, &json!({ "category": "Device", "correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52" }))
+        .post_json(
+            EVENTS,
+            &json!({ "category": "Device", "correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52" }),
+        )
         .await;
     assert_eq!(created["activityDateTime"], "2026-06-01T12:00:00.0000000Z");
     let (_, health) = admin(&app, "GET", "/_auditgraph/health", None).await;
@@ -151,8 +163,12 @@ async fn the_clock_drives_defaults_and_retention() {
     // 364 days on, the event is still served; 366 days on, retention hides it.
     advance(&app, 364.0 * 86400.0).await;
     assert_eq!(app.count().await, 1);
-    let (status, body) = admin(&app, "POST", "/_auditgraph/clock", Some(json!({ "advanceSeconds": 2.0 * 86400.0 }))).await;
-    assert_eq!((status, &body["mode"], &body["now"]), (200, &json!("frozen"), &json!("2027-06-02T12:00:00.000000Z")));
+    let (status, body) =
+        admin(&app, "POST", "/_auditgraph/clock", Some(json!({ "advanceSeconds": 2.0 * 86400.0 }))).await;
+    assert_eq!(
+        (status, &body["mode"], &body["now"]),
+        (200, &json!("frozen"), &json!("2027-06-02T12:00:00.000000Z"))
+    );
     assert_eq!(app.count().await, 0);
 
     // An offset runs from real time.
@@ -244,7 +260,7 @@ async fn the_admin_api_answers_loopback_only_by_default() {
     let reader = app_client(&app, READER).await;
     for (client, path) in [
         (&plain, "/_auditgraph/health"),
-        (&reader, "/_auditgraph/health"), // a Graph token does not open it
+        (&reader, "/_auditgraph/health"),  // a Graph token does not open it
         (&plain, "/%5Fauditgraph/health"), // nor an encoded path
         (&plain, "/_auditgraph/identity/devicecodes/ABCD-EFGH/approve"),
     ] {
@@ -273,7 +289,10 @@ async fn the_admin_token_opens_the_admin_api_to_other_hosts() {
         }
         let response = request.send().await.expect("request");
         assert_eq!(response.status(), 401, "{authorization:?}");
-        assert_eq!(header(&response, "www-authenticate").as_deref(), Some("Bearer realm=\"auditgraph-admin\""));
+        assert_eq!(
+            header(&response, "www-authenticate").as_deref(),
+            Some("Bearer realm=\"auditgraph-admin\"")
+        );
         assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "Unauthorized");
     }
     let response = plain.get(&url).bearer_auth("let-me-in").send().await.expect("request");
@@ -290,8 +309,14 @@ async fn intune_limits_apply_per_app_and_per_tenant_in_intune_form() {
     // 0.002 × Intune's numbers: 2 requests per app, 4 per tenant, 1 write per app.
     let app = sqlite(&["--throttle-scale", "0.002"]).await;
     let (_, settings) = admin(&app, "GET", "/_auditgraph/throttling", None).await;
-    assert_eq!(settings["limits"], json!({ "tenantAny": 2000, "appAny": 1000, "tenantWrite": 200, "appWrite": 100 }));
-    assert_eq!(settings["effectiveLimits"], json!({ "tenantAny": 4, "appAny": 2, "tenantWrite": 1, "appWrite": 1 }));
+    assert_eq!(
+        settings["limits"],
+        json!({ "tenantAny": 2000, "appAny": 1000, "tenantWrite": 200, "appWrite": 100 })
+    );
+    assert_eq!(
+        settings["effectiveLimits"],
+        json!({ "tenantAny": 4, "appAny": 2, "tenantWrite": 1, "appWrite": 1 })
+    );
     freeze(&app, T0).await;
     let url = app.url(EVENTS);
     let reader = app_client(&app, READER).await;
@@ -306,7 +331,8 @@ async fn intune_limits_apply_per_app_and_per_tenant_in_intune_form() {
     assert!(header(&throttled, "content-type").unwrap().starts_with("application/json"));
     let body: Value = throttled.json().await.unwrap();
     assert_eq!(body["error"]["code"], "TooManyRequests");
-    let message: Value = serde_json::from_str(body["error"]["message"].as_str().unwrap()).expect("_version 3 JSON");
+    let message: Value =
+        serde_json::from_str(body["error"]["message"].as_str().unwrap()).expect("_version 3 JSON");
     assert_eq!(message["_version"], 3);
     assert!(message["Message"].as_str().unwrap().starts_with("An error has occurred - Operation ID"));
     assert!(body["error"]["innerError"]["request-id"].is_string());
@@ -364,7 +390,12 @@ async fn the_graph_form_and_every_retry_after_mode() {
     advance(&app, 0.25).await;
     assert_eq!(header(&get(&reader, &url).await, "retry-after").as_deref(), Some("10"), "rounded up");
 
-    for bad in [json!({ "scale": 0 }), json!({ "windowSeconds": 0 }), json!({ "retryAfter": "never" }), json!({ "limit": 1 })] {
+    for bad in [
+        json!({ "scale": 0 }),
+        json!({ "windowSeconds": 0 }),
+        json!({ "retryAfter": "never" }),
+        json!({ "limit": 1 }),
+    ] {
         let (status, body) = admin(&app, "PATCH", "/_auditgraph/throttling", Some(bad.clone())).await;
         assert_eq!(status, 400, "{bad} → {body}");
     }
@@ -457,7 +488,8 @@ async fn status_faults_answer_in_graphs_envelope() {
         .map(|r| (r["matched"].as_u64().unwrap(), r["fired"].as_u64().unwrap()))
         .collect();
     assert_eq!(counters, [(1, 1), (3, 1), (2, 1)]);
-    let statuses: Vec<Value> = journal(&app).await.iter().map(|e| json!([e["status"], e["injected"]])).collect();
+    let statuses: Vec<Value> =
+        journal(&app).await.iter().map(|e| json!([e["status"], e["injected"]])).collect();
     assert!(statuses.contains(&json!([503, ["status-503"]])), "{statuses:?}");
 
     for bad in [
@@ -473,13 +505,20 @@ async fn status_faults_answer_in_graphs_envelope() {
 #[tokio::test]
 async fn latency_delays_the_answer() {
     let app = sqlite(&[]).await;
-    let (status, rule) = admin(&app, "POST", "/_auditgraph/faults", Some(json!({ "method": "GET", "fault": "latency", "ms": 400 }))).await;
+    let (status, rule) = admin(
+        &app,
+        "POST",
+        "/_auditgraph/faults",
+        Some(json!({ "method": "GET", "fault": "latency", "ms": 400 })),
+    )
+    .await;
     assert_eq!(status, 201);
     let started = Instant::now();
     assert_eq!(app.get(EVENTS).await.status(), 200);
     assert!(started.elapsed() >= Duration::from_millis(400), "{:?}", started.elapsed());
 
-    let (status, _) = admin(&app, "DELETE", &format!("/_auditgraph/faults/{}", rule["id"].as_str().unwrap()), None).await;
+    let (status, _) =
+        admin(&app, "DELETE", &format!("/_auditgraph/faults/{}", rule["id"].as_str().unwrap()), None).await;
     assert_eq!(status, 204);
     let started = Instant::now();
     app.get(EVENTS).await;
@@ -531,7 +570,11 @@ async fn probabilistic_faults_repeat_under_a_seed() {
     let run = |seed: u64| {
         let app = &app;
         async move {
-            faults(app, json!({ "seed": seed, "rules": [{ "probability": 0.5, "fault": "status", "status": 503 }] })).await;
+            faults(
+                app,
+                json!({ "seed": seed, "rules": [{ "probability": 0.5, "fault": "status", "status": 503 }] }),
+            )
+            .await;
             let mut statuses = Vec::new();
             for _ in 0..32 {
                 statuses.push(app.get(EVENTS).await.status().as_u16());
@@ -547,7 +590,8 @@ async fn probabilistic_faults_repeat_under_a_seed() {
     // A reset restarts the dice too.
     run(42).await;
     admin(&app, "POST", "/_auditgraph/reset", None).await;
-    faults(&app, json!({ "seed": 42, "rules": [{ "probability": 0.5, "fault": "status", "status": 503 }] })).await;
+    faults(&app, json!({ "seed": 42, "rules": [{ "probability": 0.5, "fault": "status", "status": 503 }] }))
+        .await;
     let mut again = Vec::new();
     for _ in 0..32 {
         again.push(app.get(EVENTS).await.status().as_u16());
@@ -559,7 +603,11 @@ async fn probabilistic_faults_repeat_under_a_seed() {
 async fn fault_rules_load_from_a_file_at_start_up() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("faults.json");
-    std::fs::write(&file, r#"{"seed": 5, "rules": [{"path": "*/$count", "fault": "status", "status": 503}]}"#).unwrap();
+    std::fs::write(
+        &file,
+        r#"{"seed": 5, "rules": [{"path": "*/$count", "fault": "status", "status": 503}]}"#,
+    )
+    .unwrap();
     let app = sqlite(&["--faults", file.to_str().unwrap()]).await;
     assert_eq!(app.get(&format!("{EVENTS}/$count")).await.status(), 503);
     assert_eq!(app.get(EVENTS).await.status(), 200);
@@ -568,12 +616,22 @@ async fn fault_rules_load_from_a_file_at_start_up() {
 
     std::fs::write(&file, r#"{"rules": [{"fault": "status", "status": 200}]}"#).unwrap();
     let argv = [
-        "auditgraph", "serve", "--faults", file.to_str().unwrap(), "--data-dir", dir.path().to_str().unwrap(),
-        "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--no-demo",
+        "auditgraph",
+        "serve",
+        "--faults",
+        file.to_str().unwrap(),
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--http",
+        "127.0.0.1:0",
+        "--https",
+        "127.0.0.1:0",
+        "--no-demo",
     ];
     let cli = <auditgraph::config::Cli as clap::Parser>::try_parse_from(argv).unwrap();
     let Some(auditgraph::config::Command::Serve(args)) = cli.command else { panic!("serve") };
-    let error = auditgraph::startup::Application::build(args).await.err().expect("invalid rules stop start-up");
+    let error =
+        auditgraph::startup::Application::build(args).await.err().expect("invalid rules stop start-up");
     assert!(error.to_string().contains("5xx"), "{error}");
 }
 
@@ -582,7 +640,10 @@ async fn health_and_unknown_admin_routes() {
     let app = sqlite(&[]).await;
     let (status, body) = admin(&app, "GET", "/_auditgraph/health", None).await;
     assert_eq!(status, 200);
-    assert_eq!((&body["status"], &body["backend"], &body["events"]), (&json!("ok"), &json!("SQLite"), &json!(0)));
+    assert_eq!(
+        (&body["status"], &body["backend"], &body["events"]),
+        (&json!("ok"), &json!("SQLite"), &json!(0))
+    );
     let (status, body) = admin(&app, "GET", "/_auditgraph/nothing-here", None).await;
     assert_eq!((status, &body["error"]["code"]), (400, &json!("BadRequest")));
     assert!(app.banner.contains("/_auditgraph/health"), "{}", app.banner);

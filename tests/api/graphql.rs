@@ -53,7 +53,15 @@ fn no_errors(body: &Value) {
     assert!(body.get("errors").is_none(), "unexpected errors: {body}");
 }
 
-fn event(id: &str, days: i64, category: &str, result: &str, upn: &str, resource: Option<&str>, name: &str) -> AuditEvent {
+fn event(
+    id: &str,
+    days: i64,
+    category: &str,
+    result: &str,
+    upn: &str,
+    resource: Option<&str>,
+    name: &str,
+) -> AuditEvent {
     let mut body = sample_event(id, &days_ago(days));
     body["category"] = json!(category);
     body["activityResult"] = json!(result);
@@ -90,9 +98,15 @@ async fn rest_ids(app: &TestApp, filter: &str) -> Vec<String> {
 
 /// Ids `auditEvents(<args>)` answers, in its order.
 async fn gql_ids(app: &TestApp, args: &str) -> Vec<String> {
-    let body = gql(app, &format!("{{ auditEvents({args}, first: 100) {{ nodes {{ id }} }} }}"), json!({})).await;
+    let body =
+        gql(app, &format!("{{ auditEvents({args}, first: 100) {{ nodes {{ id }} }} }}"), json!({})).await;
     no_errors(&body);
-    body["data"]["auditEvents"]["nodes"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect()
+    body["data"]["auditEvents"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 async fn queries_and_both_filter_styles(app: TestApp) {
@@ -115,18 +129,40 @@ async fn queries_and_both_filter_styles(app: TestApp) {
     no_errors(&body);
     let (_, rest) = app.get_json(&format!("{EVENTS}/e1")).await;
     let e = &body["data"]["auditEvent"];
-    for field in ["id", "displayName", "componentName", "activity", "activityDateTime", "activityType", "activityOperationType", "activityResult", "correlationId", "category"] {
+    for field in [
+        "id",
+        "displayName",
+        "componentName",
+        "activity",
+        "activityDateTime",
+        "activityType",
+        "activityOperationType",
+        "activityResult",
+        "correlationId",
+        "category",
+    ] {
         assert_eq!(e[field], rest[field], "{field}");
     }
     assert!(e["activityDateTime"].as_str().unwrap().ends_with('Z'));
     assert_eq!(e["actor"]["userPrincipalName"], "alice@contoso.com");
     assert_eq!(e["actor"]["userPermissions"], json!(["*"]));
-    assert_eq!(e["resources"], rest["resources"].as_array().map(|r| {
-        r.iter().map(|r| json!({
-            "displayName": r["displayName"], "auditResourceType": r["auditResourceType"],
-            "resourceId": r["resourceId"], "modifiedProperties": r["modifiedProperties"],
-        })).collect::<Vec<_>>()
-    }).map(Value::from).unwrap());
+    assert_eq!(
+        e["resources"],
+        rest["resources"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .map(|r| {
+                        json!({
+                            "displayName": r["displayName"], "auditResourceType": r["auditResourceType"],
+                            "resourceId": r["resourceId"], "modifiedProperties": r["modifiedProperties"],
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .map(Value::from)
+            .unwrap()
+    );
 
     // `filter` is REST's $filter: same answers, same order.
     for filter in [
@@ -147,15 +183,24 @@ async fn queries_and_both_filter_styles(app: TestApp) {
         (r#"where: { category: "device" }"#.to_string(), "category eq 'Device'".to_string()),
         (r#"where: { activityResult: "Failure" }"#.into(), "activityResult eq 'Failure'".into()),
         (r#"where: { activityOperationType: "delete" }"#.into(), "activityOperationType eq 'Delete'".into()),
-        (r#"where: { activityType: "Sync device type" }"#.into(), "activityType eq 'Sync device type'".into()),
-        (r#"where: { actorUserPrincipalName: "ALICE@contoso.com" }"#.into(), "actor/userPrincipalName eq 'alice@contoso.com'".into()),
+        (
+            r#"where: { activityType: "Sync device type" }"#.into(),
+            "activityType eq 'Sync device type'".into(),
+        ),
+        (
+            r#"where: { actorUserPrincipalName: "ALICE@contoso.com" }"#.into(),
+            "actor/userPrincipalName eq 'alice@contoso.com'".into(),
+        ),
         (r#"where: { resourceId: "r-1" }"#.into(), "resources/any(r: r/resourceId eq 'r-1')".into()),
         (r#"where: { textContains: "mobileapp" }"#.into(), text.into()),
         (
             format!(r#"where: {{ activityDateTime: {{ from: "{from}", to: "{to}" }} }}"#),
             format!("activityDateTime ge {from} and activityDateTime lt {to}"),
         ),
-        (r#"where: { category: "Device", activityResult: "Success" }"#.into(), "category eq 'Device' and activityResult eq 'Success'".into()),
+        (
+            r#"where: { category: "Device", activityResult: "Success" }"#.into(),
+            "category eq 'Device' and activityResult eq 'Success'".into(),
+        ),
     ];
     for (args, odata) in cases {
         let expected = rest_ids(&app, &odata).await;
@@ -170,7 +215,8 @@ async fn queries_and_both_filter_styles(app: TestApp) {
     // Filter errors are REST's, as BAD_USER_INPUT.
     let (status, rest_error) = app.get_json(&format!("{EVENTS}?$filter=createdDateTime%20eq%201")).await;
     assert_eq!(status, 400);
-    let body = gql(&app, r#"{ auditEvents(filter: "createdDateTime eq 1") { totalCount } }"#, json!({})).await;
+    let body =
+        gql(&app, r#"{ auditEvents(filter: "createdDateTime eq 1") { totalCount } }"#, json!({})).await;
     assert_eq!(code(&body), "BAD_USER_INPUT");
     assert_eq!(body["errors"][0]["message"], rest_error["error"]["message"]);
 
@@ -185,7 +231,8 @@ async fn queries_and_both_filter_styles(app: TestApp) {
     assert!(body["data"]["auditActivityTypes"].as_array().unwrap().contains(&json!("Wipe laptop type")));
 
     // One missing event: null and NOT_FOUND, the others still answer.
-    let body = gql(&app, r#"{ a: auditEvent(id: "e2") { id } b: auditEvent(id: "nope") { id } }"#, json!({})).await;
+    let body =
+        gql(&app, r#"{ a: auditEvent(id: "e2") { id } b: auditEvent(id: "nope") { id } }"#, json!({})).await;
     assert_eq!(body["data"]["a"]["id"], "e2");
     assert!(body["data"]["b"].is_null());
     assert_eq!(code(&body), "NOT_FOUND");
@@ -230,7 +277,12 @@ async fn page_backwards(app: &TestApp, size: usize, mut before: Value) -> Vec<St
         .await;
         no_errors(&body);
         let connection = &body["data"]["auditEvents"];
-        let page: Vec<String> = connection["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_string()).collect();
+        let page: Vec<String> = connection["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(connection["pageInfo"]["hasNextPage"], !before.is_null());
         ids.splice(0..0, page);
         if connection["pageInfo"]["hasPreviousPage"] != true {
@@ -248,7 +300,9 @@ async fn paging_forwards_and_backwards(app: TestApp) {
     let events: Vec<AuditEvent> = times
         .iter()
         .enumerate()
-        .map(|(i, t)| parse_event(&sample_event(&format!("p{i}"), t), || unreachable!(), || unreachable!()).unwrap())
+        .map(|(i, t)| {
+            parse_event(&sample_event(&format!("p{i}"), t), || unreachable!(), || unreachable!()).unwrap()
+        })
         .collect();
     app.insert(events).await;
     let expected = rest_ids(&app, "category eq 'Application'").await;
@@ -268,7 +322,8 @@ async fn paging_forwards_and_backwards(app: TestApp) {
     assert_eq!(page_backwards(&app, 2, fourth).await, expected[..3]);
 
     // Ascending is the exact reverse (the id tiebreak flips with the last key).
-    let (ascending, _) = page_forwards(&app, "orderBy: [{field: ACTIVITY_DATE_TIME, direction: ASC}],", 2).await;
+    let (ascending, _) =
+        page_forwards(&app, "orderBy: [{field: ACTIVITY_DATE_TIME, direction: ASC}],", 2).await;
     let mut reversed = expected.clone();
     reversed.reverse();
     assert_eq!(ascending, reversed);
@@ -290,7 +345,12 @@ async fn paging_forwards_and_backwards(app: TestApp) {
         assert_eq!(code(&body), "BAD_USER_INPUT", "{args}");
         assert!(body["errors"][0]["message"].as_str().unwrap().contains(&needle), "{args}: {body}");
     }
-    let body = gql(&app, r#"query($c: String) { auditEvents(filter: "category eq 'Device'", after: $c) { totalCount } }"#, json!({"c": fourth_cursor(&app).await})).await;
+    let body = gql(
+        &app,
+        r#"query($c: String) { auditEvents(filter: "category eq 'Device'", after: $c) { totalCount } }"#,
+        json!({"c": fourth_cursor(&app).await}),
+    )
+    .await;
     assert_eq!(code(&body), "BAD_USER_INPUT");
 }
 
@@ -322,11 +382,21 @@ async fn mutations(app: TestApp) {
     full.as_object_mut().unwrap().retain(|_, v| !v.is_null());
     let body = gql(&app, CREATE, json!({"input": full})).await;
     no_errors(&body);
-    assert_eq!(body["data"]["createAuditEvent"]["actor"]["userPrincipalName"], "it.admin@contoso.onmicrosoft.com");
-    assert_eq!(body["data"]["createAuditEvent"]["resources"][0]["resourceId"], "df07f17c-2d58-42d9-8491-31d1a6c2a0b5");
+    assert_eq!(
+        body["data"]["createAuditEvent"]["actor"]["userPrincipalName"],
+        "it.admin@contoso.onmicrosoft.com"
+    );
+    assert_eq!(
+        body["data"]["createAuditEvent"]["resources"][0]["resourceId"],
+        "df07f17c-2d58-42d9-8491-31d1a6c2a0b5"
+    );
 
     // The same validation and messages as REST.
-    for input in [json!({"displayName": "no correlation"}), json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "id": ""}), json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "displayName": "x".repeat(5000)})] {
+    for input in [
+        json!({"displayName": "no correlation"}),
+        json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "id": ""}),
+        json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "displayName": "x".repeat(5000)}),
+    ] {
         let (status, rest) = app.post_json(EVENTS, &input).await;
         assert_eq!(status, 400, "{input}");
         let body = gql(&app, CREATE, json!({"input": input})).await;
@@ -336,7 +406,12 @@ async fn mutations(app: TestApp) {
     let body = gql(&app, CREATE, json!({"input": {"correlationId": "not-a-guid"}})).await;
     assert_eq!(code(&body), "BAD_USER_INPUT");
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("is not an Edm.Guid"), "{body}");
-    let body = gql(&app, CREATE, json!({"input": {"id": "m-1", "correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52"}})).await;
+    let body = gql(
+        &app,
+        CREATE,
+        json!({"input": {"id": "m-1", "correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52"}}),
+    )
+    .await;
     assert_eq!(code(&body), "BAD_USER_INPUT");
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("already exists"), "{body}");
 
@@ -344,7 +419,10 @@ async fn mutations(app: TestApp) {
     let body = gql(&app, UPDATE, json!({"id": "m-1", "input": {"actor": {"ipAddress": "10.0.0.7"}, "resources": [], "displayName": null, "activityResult": "Failure"}})).await;
     no_errors(&body);
     let updated = &body["data"]["updateAuditEvent"];
-    assert_eq!(updated["actor"], json!({"userPrincipalName": "it.admin@contoso.onmicrosoft.com", "ipAddress": "10.0.0.7"}));
+    assert_eq!(
+        updated["actor"],
+        json!({"userPrincipalName": "it.admin@contoso.onmicrosoft.com", "ipAddress": "10.0.0.7"})
+    );
     assert_eq!(updated["resources"], json!([]));
     assert!(updated["displayName"].is_null());
     let (_, rest) = app.get_json(&format!("{EVENTS}/m-1")).await;
@@ -369,7 +447,14 @@ async fn mutations(app: TestApp) {
 
 async fn a_page_costs_a_constant_number_of_statements(app: TestApp) {
     let events: Vec<AuditEvent> = (0..60)
-        .map(|i| parse_event(&sample_event(&format!("s{i:02}"), &days_ago(1 + i % 9)), || unreachable!(), || unreachable!()).unwrap())
+        .map(|i| {
+            parse_event(
+                &sample_event(&format!("s{i:02}"), &days_ago(1 + i % 9)),
+                || unreachable!(),
+                || unreachable!(),
+            )
+            .unwrap()
+        })
         .collect();
     app.insert(events).await;
     let full = "id activityDateTime actor { userPrincipalName userPermissions } resources { resourceId modifiedProperties { displayName newValue } }";
@@ -378,7 +463,12 @@ async fn a_page_costs_a_constant_number_of_statements(app: TestApp) {
     let mut costs = Vec::new();
     for size in [5, 50] {
         let before = statements(&app);
-        let body = gql(&app, &format!("{{ auditEvents(first: {size}) {{ totalCount edges {{ node {{ {full} }} }} }} }}"), json!({})).await;
+        let body = gql(
+            &app,
+            &format!("{{ auditEvents(first: {size}) {{ totalCount edges {{ node {{ {full} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
         no_errors(&body);
         assert_eq!(body["data"]["auditEvents"]["edges"].as_array().unwrap().len(), size);
         costs.push(statements(&app) - before);
@@ -395,7 +485,8 @@ async fn a_page_costs_a_constant_number_of_statements(app: TestApp) {
     // Many `auditEvent(id:)` fields share one batch.
     let mut costs = Vec::new();
     for n in [1, 8] {
-        let fields: String = (0..n).map(|i| format!("e{i}: auditEvent(id: \"s{i:02}\") {{ {full} }} ")).collect();
+        let fields: String =
+            (0..n).map(|i| format!("e{i}: auditEvent(id: \"s{i:02}\") {{ {full} }} ")).collect();
         let before = statements(&app);
         no_errors(&gql(&app, &format!("{{ {fields} }}"), json!({})).await);
         costs.push(statements(&app) - before);
@@ -403,7 +494,12 @@ async fn a_page_costs_a_constant_number_of_statements(app: TestApp) {
     assert_eq!(costs[0], costs[1], "{costs:?}");
 }
 
-backend_tests!(queries_and_both_filter_styles, paging_forwards_and_backwards, mutations, a_page_costs_a_constant_number_of_statements);
+backend_tests!(
+    queries_and_both_filter_styles,
+    paging_forwards_and_backwards,
+    mutations,
+    a_page_costs_a_constant_number_of_statements
+);
 
 async fn sqlite() -> TestApp {
     TestApp::spawn(Backend::Sqlite, &[]).await.expect("SQLite is always available")
@@ -423,14 +519,26 @@ async fn auth_failures_carry_codes() {
     let noaccess = client_credentials(&reqwest::Client::new(), &app.address, NOACCESS).await;
     let body = gql_as(&app, &client_with(Some(&noaccess)), events, json!({})).await;
     assert_eq!(code(&body), "FORBIDDEN");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("DeviceManagementApps.Read.All"), "{body}");
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().contains("DeviceManagementApps.Read.All"),
+        "{body}"
+    );
 
     // A reader reads, and may not write: nothing is stored.
     let reader = client_with(Some(&client_credentials(&reqwest::Client::new(), &app.address, READER).await));
     no_errors(&gql_as(&app, &reader, events, json!({})).await);
-    let body = gql_as(&app, &reader, CREATE, json!({"input": {"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52"}})).await;
+    let body = gql_as(
+        &app,
+        &reader,
+        CREATE,
+        json!({"input": {"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52"}}),
+    )
+    .await;
     assert_eq!(code(&body), "FORBIDDEN");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("DeviceManagementApps.ReadWrite.All"), "{body}");
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().contains("DeviceManagementApps.ReadWrite.All"),
+        "{body}"
+    );
     assert_eq!(app.count().await, 0);
 
     // The schema is public: introspection needs no token.
@@ -543,7 +651,11 @@ async fn subscriptions_deliver_events_from_every_door() {
     let app = sqlite().await;
     let reader = client_credentials(&reqwest::Client::new(), &app.address, READER).await;
     let mut socket = connect(&app).await;
-    send(&mut socket, json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {reader}")}})).await;
+    send(
+        &mut socket,
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {reader}")}}),
+    )
+    .await;
     assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
     send(
         &mut socket,
@@ -561,10 +673,18 @@ async fn subscriptions_deliver_events_from_every_door() {
     for attempt in 0..40 {
         let newest = format!("probe-{attempt}");
         app.insert(vec![parse_event(&device(&newest), || unreachable!(), || unreachable!()).unwrap()]).await;
-        if let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_millis(500), socket.next()).await {
+        if let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_millis(500), socket.next()).await
+        {
             let mut message: Value = serde_json::from_str(&text).unwrap();
             while message["payload"]["data"]["auditEventCreated"]["id"] != newest.as_str() {
-                assert!(message["payload"]["data"]["auditEventCreated"]["id"].as_str().unwrap().starts_with("probe-"), "{message}");
+                assert!(
+                    message["payload"]["data"]["auditEventCreated"]["id"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("probe-"),
+                    "{message}"
+                );
                 message = receive_json(&mut socket).await;
             }
             listening = true;
@@ -583,10 +703,14 @@ async fn subscriptions_deliver_events_from_every_door() {
     let imported = parse_event(&device("via-import"), || unreachable!(), || unreachable!()).unwrap();
     app.insert(vec![imported]).await;
     // Outside the retention window: never served, so never delivered.
-    app.insert(vec![parse_event(&device("too-old"), || unreachable!(), || unreachable!()).map(|mut e| {
-        e.activity_date_time -= chrono::Duration::days(400);
-        e
-    }).unwrap()])
+    app.insert(vec![
+        parse_event(&device("too-old"), || unreachable!(), || unreachable!())
+            .map(|mut e| {
+                e.activity_date_time -= chrono::Duration::days(400);
+                e
+            })
+            .unwrap(),
+    ])
     .await;
 
     for expected in ["via-rest", "via-graphql", "via-import"] {
@@ -601,7 +725,11 @@ async fn subscriptions_deliver_events_from_every_door() {
 
     // A bad filter is refused on subscribe, with REST's message.
     let mut socket = connect(&app).await;
-    send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {reader}")}})).await;
+    send(
+        &mut socket,
+        json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {reader}")}}),
+    )
+    .await;
     assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
     send(&mut socket, json!({"id": "2", "type": "subscribe", "payload": {"query": "subscription { auditEventCreated(filter: \"nope eq 1\") { id } }"}})).await;
     let message = receive_json(&mut socket).await;
@@ -611,7 +739,8 @@ async fn subscriptions_deliver_events_from_every_door() {
     assert!(error["message"].as_str().unwrap().starts_with("Invalid filter clause:"), "{message}");
     assert_eq!(receive_json(&mut socket).await["type"], "complete");
     // So is an invalid document (async-graphql answers `next` with errors, not `error`).
-    send(&mut socket, json!({"id": "3", "type": "subscribe", "payload": {"query": "subscription { nope }"}})).await;
+    send(&mut socket, json!({"id": "3", "type": "subscribe", "payload": {"query": "subscription { nope }"}}))
+        .await;
     let message = receive_json(&mut socket).await;
     assert_eq!(message["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{message}");
 }
@@ -620,7 +749,11 @@ async fn subscriptions_deliver_events_from_every_door() {
 async fn websocket_connection_init_needs_a_token() {
     let app = sqlite().await;
     let noaccess = client_credentials(&reqwest::Client::new(), &app.address, NOACCESS).await;
-    for payload in [json!({}), json!({"Authorization": "Bearer not-a-jwt"}), json!({"Authorization": format!("Bearer {noaccess}")})] {
+    for payload in [
+        json!({}),
+        json!({"Authorization": "Bearer not-a-jwt"}),
+        json!({"Authorization": format!("Bearer {noaccess}")}),
+    ] {
         let mut socket = connect(&app).await;
         send(&mut socket, json!({"type": "connection_init", "payload": payload})).await;
         match receive(&mut socket).await {
@@ -643,7 +776,8 @@ fn expiring_in(app: &TestApp, token: &str, seconds: i64) -> String {
     header.typ = Some("JWT".into());
     header.kid = part(0)["kid"].as_str().map(String::from);
     let pem = std::fs::read_to_string(app.data_dir().join("identity/signing-key.pem")).unwrap();
-    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap()).unwrap()
+    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap())
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -652,7 +786,11 @@ async fn a_subscription_ends_when_its_token_expires() {
     let reader = client_credentials(&reqwest::Client::new(), &app.address, READER).await;
     let short_lived = expiring_in(&app, &reader, 3);
     let mut socket = connect(&app).await;
-    send(&mut socket, json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {short_lived}")}})).await;
+    send(
+        &mut socket,
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {short_lived}")}}),
+    )
+    .await;
     assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
     send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { auditEventCreated { id } }"}})).await;
 
@@ -685,11 +823,18 @@ fn the_schema_file_matches_the_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explorer_page_and_assets_are_served_locally() {
     let app = sqlite().await;
-    let page = reqwest::Client::new().get(app.url("/graphql")).header("accept", "text/html").send().await.unwrap();
+    let page =
+        reqwest::Client::new().get(app.url("/graphql")).header("accept", "text/html").send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let html = page.text().await.unwrap();
-    for src in ["/graphql/assets/graphiql.min.js", "/graphql/assets/graphiql.min.css", "/graphql/assets/react.production.min.js", "/graphql/assets/react-dom.production.min.js", "/graphql/assets/graphql-ws.min.js"] {
+    for src in [
+        "/graphql/assets/graphiql.min.js",
+        "/graphql/assets/graphiql.min.css",
+        "/graphql/assets/react.production.min.js",
+        "/graphql/assets/react-dom.production.min.js",
+        "/graphql/assets/graphql-ws.min.js",
+    ] {
         assert!(html.contains(src), "{src}");
         let asset = reqwest::Client::new().get(app.url(src)).send().await.unwrap();
         assert_eq!(asset.status(), 200, "{src}");
@@ -698,7 +843,11 @@ async fn explorer_page_and_assets_are_served_locally() {
     // Every script and stylesheet comes from this server (or is inline data).
     for attribute in ["src=\"", "href=\""] {
         for value in html.split(attribute).skip(1) {
-            assert!(value.starts_with('/') || value.starts_with("data:"), "{attribute}{}", &value[..value.len().min(60)]);
+            assert!(
+                value.starts_with('/') || value.starts_with("data:"),
+                "{attribute}{}",
+                &value[..value.len().min(60)]
+            );
         }
     }
     let missing = reqwest::Client::new().get(app.url("/graphql/assets/nope.js")).send().await.unwrap();
@@ -718,10 +867,15 @@ async fn explorer_runs_a_query_in_an_offline_browser() {
     let browser = Browser::launch().await;
     let c = &browser.client;
     c.goto(&app.url("/graphql")).await.expect("open the explorer");
-    c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css(".graphiql-query-editor .CodeMirror")).await.expect("GraphiQL renders");
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(".graphiql-query-editor .CodeMirror"))
+        .await
+        .expect("GraphiQL renders");
 
     // Type into GraphiQL's editors (CodeMirror keeps its instance on the element).
-    let query = "{ auditEvents(where: { category: \"Device\" }, first: 10) { totalCount nodes { id category } } }";
+    let query =
+        "{ auditEvents(where: { category: \"Device\" }, first: 10) { totalCount nodes { id category } } }";
     c.execute(
         r#"const editors = [...document.querySelectorAll('.CodeMirror')].map(e => e.CodeMirror);
            const headers = editors.find(cm => cm.getValue().includes('Bearer <token>'));
@@ -739,7 +893,12 @@ async fn explorer_runs_a_query_in_an_offline_browser() {
         )
         .await
         .expect("fill in the query");
-        c.find(Locator::Css(".graphiql-execute-button")).await.expect("run button").click().await.expect("run");
+        c.find(Locator::Css(".graphiql-execute-button"))
+            .await
+            .expect("run button")
+            .click()
+            .await
+            .expect("run");
     };
     let response = || async {
         let text = c
@@ -767,11 +926,17 @@ async fn explorer_runs_a_query_in_an_offline_browser() {
     }
     browser.screenshot("graphql-explorer").await;
     assert_eq!(result["data"]["auditEvents"]["totalCount"], 3, "{result}");
-    let ids: Vec<&str> = result["data"]["auditEvents"]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = result["data"]["auditEvents"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["e1", "e2", "e6"]);
 
     // Everything the page loaded came from this server.
-    let loaded = c.execute("return performance.getEntriesByType('resource').map(e => e.name);", vec![]).await.unwrap();
+    let loaded =
+        c.execute("return performance.getEntriesByType('resource').map(e => e.name);", vec![]).await.unwrap();
     let loaded = loaded.as_array().unwrap();
     assert!(loaded.len() >= 5, "{loaded:?}");
     for url in loaded {
@@ -797,6 +962,9 @@ async fn explorer_runs_a_query_in_an_offline_browser() {
     }
     browser.screenshot("graphql-explorer-subscription").await;
     assert_eq!(delivered["data"]["auditEventCreated"]["category"], "Device", "{delivered}");
-    assert!(delivered["data"]["auditEventCreated"]["id"].as_str().unwrap().starts_with("live-"), "{delivered}");
+    assert!(
+        delivered["data"]["auditEventCreated"]["id"].as_str().unwrap().starts_with("live-"),
+        "{delivered}"
+    );
     browser.close().await;
 }

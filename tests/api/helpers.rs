@@ -82,7 +82,11 @@ impl Backend {
 }
 
 /// A Graph token for an app of the development tenant, from the token endpoint.
-pub async fn client_credentials(client: &reqwest::Client, address: &str, (id, secret): (&str, &str)) -> String {
+pub async fn client_credentials(
+    client: &reqwest::Client,
+    address: &str,
+    (id, secret): (&str, &str),
+) -> String {
     let response = client
         .post(format!("{address}/{TENANT}/oauth2/v2.0/token"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -112,7 +116,12 @@ impl TestApp {
         TestApp::serve(self.backend, data_dir, self.database_url.clone(), extra).await
     }
 
-    async fn serve(backend: Backend, data_dir: tempfile::TempDir, database_url: String, extra: &[&str]) -> TestApp {
+    async fn serve(
+        backend: Backend,
+        data_dir: tempfile::TempDir,
+        database_url: String,
+        extra: &[&str],
+    ) -> TestApp {
         let data_dir_arg = data_dir.path().display().to_string();
         let mut argv = vec!["auditgraph", "serve", "--https", "127.0.0.1:0", "--no-demo"];
         // A test may listen elsewhere (e.g. 0.0.0.0:0 to be reached from another address).
@@ -132,21 +141,10 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         let token = client_credentials(&reqwest::Client::new(), &address, WRITER).await;
         let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {token}").parse().expect("header value"),
-        );
+        headers
+            .insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header value"));
         let client = reqwest::Client::builder().default_headers(headers).build().expect("client");
-        TestApp {
-            address,
-            https_address,
-            banner,
-            client,
-            state,
-            backend,
-            database_url,
-            _data_dir: data_dir,
-        }
+        TestApp { address, https_address, banner, client, state, backend, database_url, _data_dir: data_dir }
     }
 
     /// The data directory: the SQLite file, `identity/signing-key.pem`, `tls/ca.pem`.
@@ -195,7 +193,10 @@ impl TestApp {
             let body: Value = response.json().await.expect("JSON");
             next = body.get("@odata.nextLink").map(|l| l.as_str().expect("nextLink is a string").to_string());
             if next.is_some() {
-                assert!(!body["value"].as_array().unwrap().is_empty(), "an empty page carries a nextLink: {url}");
+                assert!(
+                    !body["value"].as_array().unwrap().is_empty(),
+                    "an empty page carries a nextLink: {url}"
+                );
             }
             pages.push(body);
             assert!(pages.len() < 10_000, "paging does not end");
@@ -215,7 +216,10 @@ impl TestApp {
         let mut total = 0;
         for table in ["audit_actors", "audit_resources", "audit_properties"] {
             let row = db
-                .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) FROM {table}")))
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    format!("SELECT COUNT(*) FROM {table}"),
+                ))
                 .await
                 .unwrap()
                 .unwrap();

@@ -15,8 +15,23 @@ use crate::surface::{days_ago, sample_event};
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 
 const WORDS: &[&str] = &[
-    "Device", "device", "DEVICE", "Role", "Application", "Compliance", "O'Neil", "50%_off!", "Élan",
-    "élan", "", "Create MobileApp", "Delete MobileApp", "wipe ManagedDevice", "a", "ab", "b",
+    "Device",
+    "device",
+    "DEVICE",
+    "Role",
+    "Application",
+    "Compliance",
+    "O'Neil",
+    "50%_off!",
+    "Élan",
+    "élan",
+    "",
+    "Create MobileApp",
+    "Delete MobileApp",
+    "wipe ManagedDevice",
+    "a",
+    "ab",
+    "b",
 ];
 
 fn maybe(rng: &mut ChaCha8Rng, p_null: f64) -> Option<String> {
@@ -26,20 +41,28 @@ fn maybe(rng: &mut ChaCha8Rng, p_null: f64) -> Option<String> {
 fn random_event(rng: &mut ChaCha8Rng, i: usize) -> AuditEvent {
     let now = chrono::Utc::now();
     // Few distinct times, so ties exercise the id tiebreak.
-    let at = now - chrono::Duration::minutes(rng.random_range(0..40) * 600) - chrono::Duration::nanoseconds(rng.random_range(0..3) * 100);
+    let at = now
+        - chrono::Duration::minutes(rng.random_range(0..40) * 600)
+        - chrono::Duration::nanoseconds(rng.random_range(0..3) * 100);
     let resources = (0..rng.random_range(0..4))
         .map(|_| AuditResource {
             display_name: maybe(rng, 0.2),
             resource_type: maybe(rng, 0.2),
             resource_id: maybe(rng, 0.2),
             modified_properties: (0..rng.random_range(0..3))
-                .map(|_| AuditProperty { display_name: maybe(rng, 0.2), old_value: maybe(rng, 0.4), new_value: maybe(rng, 0.2) })
+                .map(|_| AuditProperty {
+                    display_name: maybe(rng, 0.2),
+                    old_value: maybe(rng, 0.4),
+                    new_value: maybe(rng, 0.2),
+                })
                 .collect(),
         })
         .collect();
     let actor = rng.random_bool(0.85).then(|| AuditActor {
         actor_type: maybe(rng, 0.1),
-        user_permissions: (0..rng.random_range(0..3)).map(|_| ["*", "Audit/Read", "Device/Wipe"][rng.random_range(0..3)].to_string()).collect(),
+        user_permissions: (0..rng.random_range(0..3))
+            .map(|_| ["*", "Audit/Read", "Device/Wipe"][rng.random_range(0..3)].to_string())
+            .collect(),
         application_id: maybe(rng, 0.3),
         application_display_name: maybe(rng, 0.3),
         user_principal_name: maybe(rng, 0.3),
@@ -69,14 +92,34 @@ fn quote(s: &str) -> String {
 }
 
 fn random_atom(rng: &mut ChaCha8Rng, events: &[AuditEvent]) -> String {
-    const EVENT_FIELDS: &[&str] = &["displayName", "componentName", "activity", "activityType", "activityOperationType", "activityResult", "category", "id"];
-    const ACTOR_FIELDS: &[&str] = &["auditActorType", "applicationId", "applicationDisplayName", "userPrincipalName", "ipAddress", "userId"];
+    const EVENT_FIELDS: &[&str] = &[
+        "displayName",
+        "componentName",
+        "activity",
+        "activityType",
+        "activityOperationType",
+        "activityResult",
+        "category",
+        "id",
+    ];
+    const ACTOR_FIELDS: &[&str] = &[
+        "auditActorType",
+        "applicationId",
+        "applicationDisplayName",
+        "userPrincipalName",
+        "ipAddress",
+        "userId",
+    ];
     const OPS: &[&str] = &["eq", "ne", "gt", "ge", "lt", "le"];
     let word = |rng: &mut ChaCha8Rng| quote(WORDS[rng.random_range(0..WORDS.len())]);
     let op = |rng: &mut ChaCha8Rng| OPS[rng.random_range(0..OPS.len())];
     match rng.random_range(0..14) {
-        0 | 1 => format!("{} {} {}", EVENT_FIELDS[rng.random_range(0..EVENT_FIELDS.len())], op(rng), word(rng)),
-        2 => format!("{} {} null", EVENT_FIELDS[rng.random_range(0..7)], ["eq", "ne"][rng.random_range(0..2)]),
+        0 | 1 => {
+            format!("{} {} {}", EVENT_FIELDS[rng.random_range(0..EVENT_FIELDS.len())], op(rng), word(rng))
+        }
+        2 => {
+            format!("{} {} null", EVENT_FIELDS[rng.random_range(0..7)], ["eq", "ne"][rng.random_range(0..2)])
+        }
         3 => {
             let e = &events[rng.random_range(0..events.len())];
             format!("activityDateTime {} {}", op(rng), format_graph_datetime(e.activity_date_time))
@@ -89,9 +132,20 @@ fn random_atom(rng: &mut ChaCha8Rng, events: &[AuditEvent]) -> String {
             word(rng)
         ),
         6 => format!("category in ({}, {}, null)", word(rng), word(rng)),
-        7 => format!("actor/{} {} {}", ACTOR_FIELDS[rng.random_range(0..ACTOR_FIELDS.len())], op(rng), word(rng)),
-        8 => format!("actor/{} {} null", ACTOR_FIELDS[rng.random_range(0..ACTOR_FIELDS.len())], ["eq", "ne"][rng.random_range(0..2)]),
-        9 => format!("contains(actor/{},{})", ACTOR_FIELDS[rng.random_range(0..ACTOR_FIELDS.len())], word(rng)),
+        7 => format!(
+            "actor/{} {} {}",
+            ACTOR_FIELDS[rng.random_range(0..ACTOR_FIELDS.len())],
+            op(rng),
+            word(rng)
+        ),
+        8 => format!(
+            "actor/{} {} null",
+            ACTOR_FIELDS[rng.random_range(0..ACTOR_FIELDS.len())],
+            ["eq", "ne"][rng.random_range(0..2)]
+        ),
+        9 => {
+            format!("contains(actor/{},{})", ACTOR_FIELDS[rng.random_range(0..ACTOR_FIELDS.len())], word(rng))
+        }
         10 => format!(
             "resources/{}(r:r/{} {} {})",
             ["any", "all"][rng.random_range(0..2)],
@@ -106,7 +160,10 @@ fn random_atom(rng: &mut ChaCha8Rng, events: &[AuditEvent]) -> String {
             ["displayName", "oldValue", "newValue"][rng.random_range(0..3)],
             word(rng)
         ),
-        12 => format!("actor/userPermissions/any(u:u eq {})", quote(["*", "audit/read", "x"][rng.random_range(0..3)])),
+        12 => format!(
+            "actor/userPermissions/any(u:u eq {})",
+            quote(["*", "audit/read", "x"][rng.random_range(0..3)])
+        ),
         _ => ["resources/any()", "true", "not(resources/any())"][rng.random_range(0..3)].to_string(),
     }
 }
@@ -125,7 +182,8 @@ fn random_filter(rng: &mut ChaCha8Rng, events: &[AuditEvent], depth: u32) -> Str
 }
 
 fn random_orderby(rng: &mut ChaCha8Rng) -> String {
-    const KEYS: &[&str] = &["activityDateTime", "category", "displayName", "id", "correlationId", "activityResult"];
+    const KEYS: &[&str] =
+        &["activityDateTime", "category", "displayName", "id", "correlationId", "activityResult"];
     let n = rng.random_range(0..3);
     KEYS.choose_multiple(rng, n)
         .map(|key| format!("{key} {}", ["asc", "desc"][rng.random_range(0..2)]))
@@ -162,7 +220,9 @@ async fn filters_agree_with_the_in_memory_evaluator(app: TestApp) {
         let pages = app.all_pages(&query).await;
         let got: Vec<String> = pages
             .iter()
-            .flat_map(|p| p["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()))
+            .flat_map(|p| {
+                p["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string())
+            })
             .collect();
         assert_eq!(got, expected, "{:?}: $filter={filter_text} $orderby={orderby_text}", app.backend);
         assert_eq!(pages[0]["@odata.count"], json!(expected.len()), "$filter={filter_text}");
@@ -171,7 +231,11 @@ async fn filters_agree_with_the_in_memory_evaluator(app: TestApp) {
 
 async fn real_client_queries_all_run(app: TestApp) {
     app.post_json(EVENTS, &sample_event("q1", &days_ago(1))).await;
-    let fixture = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/real-client-queries.txt")).unwrap();
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/real-client-queries.txt"
+    ))
+    .unwrap();
     for line in fixture.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
         let (status, body) = app.get_json(&format!("{EVENTS}?{line}")).await;
         assert_eq!(status, 200, "{line}: {body}");
@@ -182,17 +246,26 @@ async fn paging_follows_graph_rules(app: TestApp) {
     let now = chrono::Utc::now();
     let events: Vec<AuditEvent> = (0..5)
         .map(|i| {
-            let mut e = auditgraph::domain::graph::parse_event(&sample_event(&format!("p{i}"), &days_ago(1)), String::new, chrono::Utc::now).unwrap();
+            let mut e = auditgraph::domain::graph::parse_event(
+                &sample_event(&format!("p{i}"), &days_ago(1)),
+                String::new,
+                chrono::Utc::now,
+            )
+            .unwrap();
             e.activity_date_time = auditgraph::domain::truncate_to_ticks(now - chrono::Duration::hours(i));
             e
         })
         .collect();
     app.insert(events).await;
-    let first = format!("{EVENTS}?$filter=category eq 'Application'&$top=2&$count=true&$select=id,activityDateTime");
+    let first =
+        format!("{EVENTS}?$filter=category eq 'Application'&$top=2&$count=true&$select=id,activityDateTime");
     let pages = app.all_pages(&first).await;
     let sizes: Vec<usize> = pages.iter().map(|p| p["value"].as_array().unwrap().len()).collect();
     assert_eq!(sizes, vec![2, 2, 1]);
-    let ids: Vec<&str> = pages.iter().flat_map(|p| p["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap())).collect();
+    let ids: Vec<&str> = pages
+        .iter()
+        .flat_map(|p| p["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()))
+        .collect();
     assert_eq!(ids, ["p0", "p1", "p2", "p3", "p4"], "newest first by default");
     assert_eq!(pages[0]["@odata.count"], 5);
     assert_eq!(
@@ -202,7 +275,13 @@ async fn paging_follows_graph_rules(app: TestApp) {
     assert_eq!(pages[0]["value"][0].as_object().unwrap().len(), 2, "only the selected properties");
     let link = pages[0]["@odata.nextLink"].as_str().unwrap();
     assert!(link.starts_with(&format!("{}/v1.0/deviceManagement/auditEvents?", app.address)), "{link}");
-    for option in ["$filter=category%20eq%20%27Application%27", "$top=2", "$count=true", "$select=id%2CactivityDateTime", "$skiptoken="] {
+    for option in [
+        "$filter=category%20eq%20%27Application%27",
+        "$top=2",
+        "$count=true",
+        "$select=id%2CactivityDateTime",
+        "$skiptoken=",
+    ] {
         assert!(link.contains(option), "{link} lacks {option}");
     }
     assert!(pages[2].get("@odata.nextLink").is_none());
@@ -213,7 +292,8 @@ async fn paging_follows_graph_rules(app: TestApp) {
 
     // $skip applies before paging; asc order and $top larger than the max clamp.
     let (_, body) = app.get_json(&format!("{EVENTS}?$orderby=activityDateTime asc&$skip=1&$top=2")).await;
-    let ids: Vec<&str> = body["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        body["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["p3", "p2"]);
 
     // A token replayed with another query, or altered, is refused.
@@ -228,7 +308,9 @@ async fn paging_follows_graph_rules(app: TestApp) {
     assert_eq!(status, 400);
     // The JS client's $skipToken spelling and %24 names work.
     let (status, body) = app
-        .get_json(&format!("{EVENTS}?%24filter=category%20eq%20%27Application%27&%24top=2&$skipToken={token}"))
+        .get_json(&format!(
+            "{EVENTS}?%24filter=category%20eq%20%27Application%27&%24top=2&$skipToken={token}"
+        ))
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["value"][0]["id"], "p2");
@@ -237,8 +319,14 @@ async fn paging_follows_graph_rules(app: TestApp) {
 async fn paging_has_no_gaps_or_duplicates_under_concurrent_inserts(app: TestApp) {
     let base = chrono::Utc::now() - chrono::Duration::days(1);
     let make = |id: String, minutes: i64| {
-        let mut e = auditgraph::domain::graph::parse_event(&sample_event(&id, &days_ago(1)), String::new, chrono::Utc::now).unwrap();
-        e.activity_date_time = auditgraph::domain::truncate_to_ticks(base + chrono::Duration::minutes(minutes));
+        let mut e = auditgraph::domain::graph::parse_event(
+            &sample_event(&id, &days_ago(1)),
+            String::new,
+            chrono::Utc::now,
+        )
+        .unwrap();
+        e.activity_date_time =
+            auditgraph::domain::truncate_to_ticks(base + chrono::Duration::minutes(minutes));
         e
     };
     app.insert((0..60).map(|i| make(format!("old-{i:03}"), i * 10)).collect()).await;
@@ -271,7 +359,8 @@ async fn retention_hides_and_purges_old_events(app: TestApp) {
     let (status, _) = app.post_json(EVENTS, &sample_event("ancient", &days_ago(400))).await;
     assert_eq!(status, 201);
     let (_, body) = app.get_json(EVENTS).await;
-    let ids: Vec<&str> = body["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        body["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["recent"]);
     let (status, _) = app.get_json(&format!("{EVENTS}/ancient")).await;
     assert_eq!(status, 404);
@@ -287,14 +376,22 @@ async fn instances_share_one_database(app: TestApp) {
     let key = std::fs::read_to_string(app.data_dir().join("paging.key")).unwrap();
     let other = app.another_instance(&["--paging-key", key.trim()]).await;
     let events: Vec<AuditEvent> = (0..25)
-        .map(|i| auditgraph::domain::graph::parse_event(&sample_event(&format!("s{i:02}"), &days_ago(1)), String::new, chrono::Utc::now).unwrap())
+        .map(|i| {
+            auditgraph::domain::graph::parse_event(
+                &sample_event(&format!("s{i:02}"), &days_ago(1)),
+                String::new,
+                chrono::Utc::now,
+            )
+            .unwrap()
+        })
         .collect();
     app.insert(events).await;
 
     // A nextLink from one instance works on the other.
     let (_, first) = app.get_json(&format!("{EVENTS}?$top=10&$orderby=id")).await;
     let link = first["@odata.nextLink"].as_str().unwrap().replacen(&app.address, &other.address, 1);
-    let mut ids: Vec<String> = first["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()).collect();
+    let mut ids: Vec<String> =
+        first["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()).collect();
     for page in other.all_pages(link.strip_prefix(&other.address).unwrap()).await {
         ids.extend(page["value"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()));
     }
@@ -316,4 +413,3 @@ backend_tests!(
     paging_has_no_gaps_or_duplicates_under_concurrent_inserts,
     retention_hides_and_purges_old_events,
 );
-

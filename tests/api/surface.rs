@@ -64,7 +64,10 @@ async fn list_has_graph_envelope_and_headers(app: TestApp) {
     assert!(uuid::Uuid::parse_str(headers["request-id"].to_str().unwrap()).is_ok());
     assert!(headers.contains_key("date"));
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["@odata.context"], format!("{}/v1.0/$metadata#deviceManagement/auditEvents", app.address));
+    assert_eq!(
+        body["@odata.context"],
+        format!("{}/v1.0/$metadata#deviceManagement/auditEvents", app.address)
+    );
     assert!(body.get("@odata.nextLink").is_none());
     assert!(body.get("@odata.count").is_none());
     let expected = sample_event("e-1", &at);
@@ -83,7 +86,10 @@ async fn beta_adds_type_and_beta_only_actor_fields(app: TestApp) {
     assert_eq!(status, 201, "{created}");
 
     let (_, v1) = app.get_json("/v1.0/deviceManagement/auditEvents/e-beta").await;
-    assert_eq!(v1["@odata.context"], format!("{}/v1.0/$metadata#deviceManagement/auditEvents/$entity", app.address));
+    assert_eq!(
+        v1["@odata.context"],
+        format!("{}/v1.0/$metadata#deviceManagement/auditEvents/$entity", app.address)
+    );
     assert!(v1["actor"].get("type").is_none());
     assert!(v1["actor"].get("remoteTenantId").is_none());
     assert!(v1["resources"][0].get("type").is_none());
@@ -94,7 +100,10 @@ async fn beta_adds_type_and_beta_only_actor_fields(app: TestApp) {
     assert_eq!(beta["actor"]["auditActorType"], "ItPro");
     assert_eq!(beta["actor"]["remoteTenantId"], "t-remote");
     assert_eq!(beta["actor"]["remoteUserId"], Value::Null);
-    assert_eq!(beta["actor"]["userRoleScopeTags"], json!([{"displayName": "Default", "roleScopeTagId": "0"}]));
+    assert_eq!(
+        beta["actor"]["userRoleScopeTags"],
+        json!([{"displayName": "Default", "roleScopeTagId": "0"}])
+    );
     assert_eq!(beta["resources"][0]["type"], "WinGetApp");
     assert_eq!(beta["resources"][0]["auditResourceType"], "WinGetApp");
 }
@@ -108,7 +117,8 @@ async fn datetimes_round_trip_with_100ns_precision(app: TestApp) {
         ("t3", format!("{day}T22:17:09.123456789Z"), format!("{day}T22:17:09.1234567Z")),
         ("t4", format!("{day}T23:00:00.5+02:00"), format!("{day}T21:00:00.5000000Z")),
     ] {
-        let (status, created) = app.post_json("/v1.0/deviceManagement/auditEvents", &sample_event(id, &sent)).await;
+        let (status, created) =
+            app.post_json("/v1.0/deviceManagement/auditEvents", &sample_event(id, &sent)).await;
         assert_eq!(status, 201, "{created}");
         assert_eq!(created["activityDateTime"], served.as_str());
         let (_, fetched) = app.get_json(&format!("/v1.0/deviceManagement/auditEvents/{id}")).await;
@@ -116,18 +126,16 @@ async fn datetimes_round_trip_with_100ns_precision(app: TestApp) {
     }
     // Exact equality through $filter: the stored value is the served value.
     let (_, body) = app
-        .get_json(&format!("/v1.0/deviceManagement/auditEvents?$filter=activityDateTime eq {day}T22:17:09.7552025Z"))
+        .get_json(&format!(
+            "/v1.0/deviceManagement/auditEvents?$filter=activityDateTime eq {day}T22:17:09.7552025Z"
+        ))
         .await;
     assert_eq!(body["value"].as_array().unwrap().len(), 1);
     assert_eq!(body["value"][0]["id"], "t1");
 }
 
 async fn functions_answer_in_every_spelling(app: TestApp) {
-    for path in [
-        "getAuditCategories",
-        "getAuditCategories()",
-        "microsoft.graph.getAuditCategories()",
-    ] {
+    for path in ["getAuditCategories", "getAuditCategories()", "microsoft.graph.getAuditCategories()"] {
         let (status, body) = app.get_json(&format!("/v1.0/deviceManagement/auditEvents/{path}")).await;
         assert_eq!(status, 200, "{path}");
         assert_eq!(body["@odata.context"], format!("{}/v1.0/$metadata#Collection(Edm.String)", app.address));
@@ -156,7 +164,9 @@ async fn functions_answer_in_every_spelling(app: TestApp) {
     let mut stored = sample_event("f4", &days_ago(1));
     stored["activityType"] = json!("Frobnicate MobileApp");
     app.post_json("/v1.0/deviceManagement/auditEvents", &stored).await;
-    let (_, body) = app.get_json("/v1.0/deviceManagement/auditEvents/getAuditActivityTypes(category='Application')").await;
+    let (_, body) = app
+        .get_json("/v1.0/deviceManagement/auditEvents/getAuditActivityTypes(category='Application')")
+        .await;
     let types: Vec<&str> = body["value"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(types.contains(&"Frobnicate MobileApp"), "{types:?}");
     assert!(types.contains(&"Delete MobileApp"), "{types:?}");
@@ -164,7 +174,9 @@ async fn functions_answer_in_every_spelling(app: TestApp) {
     sorted.sort();
     sorted.dedup();
     assert_eq!(types, sorted);
-    let (_, body) = app.get_json("/v1.0/deviceManagement/auditEvents/getAuditActivityTypes(category='NoSuchCategory')").await;
+    let (_, body) = app
+        .get_json("/v1.0/deviceManagement/auditEvents/getAuditActivityTypes(category='NoSuchCategory')")
+        .await;
     assert_eq!(body["value"], json!([]));
 }
 
@@ -189,13 +201,18 @@ async fn metadata_declares_every_served_property(app: TestApp) {
         assert_eq!(response.status(), 200);
         assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/xml"));
         let csdl = response.text().await.unwrap();
-        let on_disk = std::fs::read_to_string(format!("{}/schema/metadata-{version}.xml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let on_disk =
+            std::fs::read_to_string(format!("{}/schema/metadata-{version}.xml", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
         assert_eq!(csdl, on_disk);
         let (_, event) = app.get_json(&format!("/{version}/deviceManagement/auditEvents/m1")).await;
         let mut names: Vec<String> = Vec::new();
         collect_keys(&event, &mut names);
         for name in names.iter().filter(|n| !n.starts_with('@')) {
-            assert!(csdl.contains(&format!("Name=\"{name}\"")), "{version} serves '{name}' but $metadata lacks it");
+            assert!(
+                csdl.contains(&format!("Name=\"{name}\"")),
+                "{version} serves '{name}' but $metadata lacks it"
+            );
         }
     }
 }

@@ -21,8 +21,8 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use sea_orm_migration::prelude::*;
 
 use crate::{
-    ID_LEN, PERMISSION_SET_LEN, SHORT_TEXT_LEN, audit_actor as actor, audit_permission_set as permission_set,
-    audit_event as event, audit_property as property, audit_resource as resource,
+    ID_LEN, PERMISSION_SET_LEN, SHORT_TEXT_LEN, audit_actor as actor, audit_event as event,
+    audit_permission_set as permission_set, audit_property as property, audit_resource as resource,
 };
 
 pub struct Migration;
@@ -99,11 +99,7 @@ async fn mysql_collation(manager: &SchemaManager<'_>) -> Result<&'static str, Db
         Some(row) => row.try_get("", "v")?,
         None => String::new(),
     };
-    Ok(if version.contains("MariaDB") {
-        "utf8mb4_nopad_bin"
-    } else {
-        "utf8mb4_0900_bin"
-    })
+    Ok(if version.contains("MariaDB") { "utf8mb4_nopad_bin" } else { "utf8mb4_0900_bin" })
 }
 
 async fn create(
@@ -119,7 +115,11 @@ async fn create(
 
 /// A child table keyed by (event, ordinal…): clustered by that key on SQLite,
 /// which sea-query cannot say, hence the suffix on its SQL.
-async fn create_clustered(manager: &SchemaManager<'_>, collation: Option<&str>, table: &mut TableCreateStatement) -> Result<(), DbErr> {
+async fn create_clustered(
+    manager: &SchemaManager<'_>,
+    collation: Option<&str>,
+    table: &mut TableCreateStatement,
+) -> Result<(), DbErr> {
     if manager.get_database_backend() != DbBackend::Sqlite {
         return create(manager, collation, table).await;
     }
@@ -277,12 +277,7 @@ impl MigrationTrait for Migration {
                 .col(c.long_text(M::OldValueCi, false))
                 .col(c.long_text(M::NewValue, true))
                 .col(c.long_text(M::NewValueCi, false))
-                .primary_key(
-                    Index::create()
-                        .col(M::EventSeq)
-                        .col(M::ResourceOrdinal)
-                        .col(M::Ordinal),
-                )
+                .primary_key(Index::create().col(M::EventSeq).col(M::ResourceOrdinal).col(M::Ordinal))
                 .foreign_key(&mut cascade_to_event(property::Entity, "fk_properties_event")),
         )
         .await?;

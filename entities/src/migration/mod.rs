@@ -27,7 +27,11 @@ pub struct SecondaryIndex {
 /// bulk load into an empty SQLite store (one sorted build beats a million
 /// scattered inserts), so they are defined once, here.
 pub fn secondary_indexes() -> Vec<SecondaryIndex> {
-    fn index<T: IntoIden + Clone + 'static>(name: &'static str, table: T, columns: Vec<DynIden>) -> SecondaryIndex {
+    fn index<T: IntoIden + Clone + 'static>(
+        name: &'static str,
+        table: T,
+        columns: Vec<DynIden>,
+    ) -> SecondaryIndex {
         let mut statement = Index::create();
         statement.name(name).table(table);
         for column in columns {
@@ -47,8 +51,20 @@ pub fn secondary_indexes() -> Vec<SecondaryIndex> {
         index("ix_events_activity_type_time", event::Entity, by_time(Some(E::ActivityTypeCi))),
         index("ix_events_component_time", event::Entity, by_time(Some(E::ComponentNameCi))),
         index("ix_events_correlation", event::Entity, vec![E::CorrelationId.into_iden()]),
-        index("ix_actors_upn", actor::Entity, vec![A::UserPrincipalNameCi.into_iden(), A::EventSeq.into_iden()]),
-        index("ix_actors_application", actor::Entity, vec![A::ApplicationIdCi.into_iden(), A::EventSeq.into_iden()]),
-        index("ix_resources_resource_id", resource::Entity, vec![R::ResourceIdCi.into_iden(), R::EventSeq.into_iden()]),
+        index(
+            "ix_actors_upn",
+            actor::Entity,
+            vec![A::UserPrincipalNameCi.into_iden(), A::EventSeq.into_iden()],
+        ),
+        index(
+            "ix_actors_application",
+            actor::Entity,
+            vec![A::ApplicationIdCi.into_iden(), A::EventSeq.into_iden()],
+        ),
+        index(
+            "ix_resources_resource_id",
+            resource::Entity,
+            vec![R::ResourceIdCi.into_iden(), R::EventSeq.into_iden()],
+        ),
     ]
 }
