@@ -6,6 +6,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::domain::graph::ApiVersion;
+use crate::emulator::{RetryAfterMode, ThrottleFormat};
+use crate::export::ExportFormat;
+use crate::telemetry::LogFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "auditgraph",
@@ -64,18 +69,6 @@ impl StoreArgs {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuthMode {
-    On,
-    Off,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Pretty,
-    Json,
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -100,7 +93,7 @@ pub struct ServeArgs {
     /// `on` checks every Graph call's bearer token; `off` is for quick
     /// exploration only: anyone may read and write.
     #[arg(long, env = "AUDITGRAPH_AUTH", value_enum, default_value = "on")]
-    pub auth: AuthMode,
+    pub auth: Switch,
     /// Also trust access tokens signed by the keys in this JWKS file (to replay
     /// real tokens).
     #[arg(long, env = "AUDITGRAPH_TRUSTED_JWKS")]
@@ -148,32 +141,11 @@ pub struct ServeArgs {
     pub emulator: EmulatorArgs,
 }
 
+/// On or off, for every switch on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Switch {
     On,
     Off,
-}
-
-/// How a 429 body reads (spec graph-audit-events.md §5.2, §5.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ThrottleFormat {
-    /// Intune's: `error.message` is a `_version: 3` JSON document (what auditEvents returns).
-    Intune,
-    /// The Graph gateway's: "Too many requests."
-    Graph,
-}
-
-/// What a 429's `Retry-After` header carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RetryAfterMode {
-    /// Whole seconds, at least 1 (every SDK parses it).
-    Seconds,
-    /// No header at all, as real Intune auditEvents 429s were seen.
-    Absent,
-    /// Seconds with a fraction (`19.500`): a chaos option; kiota-python fails on it.
-    Fractional,
 }
 
 /// The emulator controls: the admin API, throttling, faults, the request journal.
@@ -299,35 +271,9 @@ pub struct ImportArgs {
     #[arg(long, env = "AUDITGRAPH_IMPORT_STRICT")]
     pub strict: bool,
     /// Events per write transaction.
-    #[arg(long, env = "AUDITGRAPH_IMPORT_BATCH_SIZE", default_value_t = crate::cli::BULK_BATCH as u64,
+    #[arg(long, env = "AUDITGRAPH_IMPORT_BATCH_SIZE", default_value_t = crate::seed::BULK_BATCH as u64,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub batch_size: u64,
-}
-
-/// What `export` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExportFormat {
-    /// Graph list responses, one `{"@odata.context":…,"value":[…]}` page per line.
-    Graph,
-    /// One Graph auditEvent object per line.
-    Ndjson,
-    /// One row per event with the admin center's columns.
-    Csv,
-    /// One Azure Monitor resource-log record per line.
-    ResourceLog,
-    /// Event-hub messages `{"records":[…]}`, one per line, each under 256 KB.
-    EventHub,
-    /// IntuneAuditLogs rows (Log Analytics), one per line.
-    LogAnalytics,
-    /// The storage-account blob tree (`insights-logs-auditlogs/…/PT1H.json`) under --output.
-    Storage,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GraphVersion {
-    #[value(name = "v1.0")]
-    V1,
-    Beta,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -352,7 +298,7 @@ pub struct ExportArgs {
     /// Graph API version of `graph` and `ndjson` objects; v1.0 leaves out the
     /// beta-only actor fields, exactly as the v1.0 API does.
     #[arg(long, env = "AUDITGRAPH_EXPORT_VERSION", value_enum, default_value = "beta")]
-    pub version: GraphVersion,
+    pub version: ApiVersion,
     /// Events per Graph page (and per store read).
     #[arg(long, env = "AUDITGRAPH_EXPORT_PAGE_SIZE", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]

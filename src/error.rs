@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use chrono::Utc;
 use serde_json::json;
 
-use crate::config::ThrottleFormat;
+use crate::emulator::ThrottleFormat;
 use crate::odata::ODataError;
 
 pub type ApiResult<T, E = ApiError> = std::result::Result<T, E>;

@@ -15,6 +15,7 @@ pub mod config;
 pub mod domain;
 pub mod emulator;
 pub mod error;
+pub mod export;
 pub mod graphql;
 pub mod identity;
 pub mod odata;

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use auditgraph::config::{Cli, Command, LogFormat};
+use auditgraph::config::{Cli, Command};
+use auditgraph::telemetry::LogFormat;
 
 // glibc's allocator spent a third of a bulk load consolidating and unlinking
 // chunks (the writer allocates and frees millions of short strings); mimalloc

@@ -12,7 +12,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::audit::Recorder;
 use crate::clock::Clock;
-use crate::config::{AuthMode, ServeArgs};
+use crate::config::{ServeArgs, Switch};
 use crate::emulator::{self, Emulator};
 use crate::graphql;
 use crate::identity::{self, IdentityConfig, IdentityService};
@@ -40,7 +40,7 @@ impl Application {
         let seeded = if args.no_demo {
             None
         } else {
-            crate::cli::seed_demo_if_empty(&store, &clock, args.demo_events).await?
+            crate::seed::seed_demo_if_empty(&store, &clock, args.demo_events).await?
         };
         let http = TcpListener::bind(args.http).with_context(|| {
             format!("cannot listen on {} (is another auditgraph running? try --http 127.0.0.1:0)", args.http)
@@ -78,7 +78,7 @@ impl Application {
             retention_days: args.retention_days,
             max_body_bytes: args.max_body_bytes,
             public_base_url: args.public_base_url.clone(),
-            verifier: (args.auth == AuthMode::On).then(|| identity.verifier()),
+            verifier: (args.auth == Switch::On).then(|| identity.verifier()),
         });
 
         let app_state = state.clone();
@@ -160,16 +160,16 @@ impl Application {
             ));
         }
         match args.auth {
-            AuthMode::On => banner.push_str(&format!(
+            Switch::On => banner.push_str(&format!(
                 "  token       curl -s {base}/{tenant}/oauth2/v2.0/token -d grant_type=client_credentials -d client_id=00000000-0000-0000-0000-00000000a001 -d client_secret=reader-secret -d scope=https://graph.microsoft.com/.default\n"
             )),
-            AuthMode::Off => banner.push_str(
+            Switch::Off => banner.push_str(
                 "\n  !!! AUTH IS OFF: anyone who reaches this port may read and write every event.\n  !!! For quick exploration only; restart without --auth off for real tests.\n\n",
             ),
         }
         banner.push_str(&format!(
             "  try         curl '{base}/v1.0/deviceManagement/auditEvents?$top=2'{}\n  stop        Ctrl+C\n",
-            if args.auth == AuthMode::On { " -H \"Authorization: Bearer $TOKEN\"" } else { "" }
+            if args.auth == Switch::On { " -H \"Authorization: Bearer $TOKEN\"" } else { "" }
         ));
         Ok(Application { port, https_port, server, state, banner })
     }

@@ -2,7 +2,13 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+
+/// How log lines read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
 
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 
+use super::progress::Progress;
 use crate::audit::Recorder;
 use crate::config::BenchArgs;
 use crate::domain::graph::{ApiVersion, event_json};
@@ -33,9 +34,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("auditgraph bench: {} events into SQLite at {}", args.events, db_path.display());
         let from = to - chrono::Duration::days(365);
         let started = Instant::now();
-        let (inserted, _) =
-            super::write_generated(&Recorder::new(store.clone()), args.seed, args.events, from, to, true)
-                .await?;
+        let progress = Progress::events(args.events);
+        let recorder = Recorder::new(store.clone());
+        let on_load = |p| progress.on_load(p, true);
+        let inserted =
+            crate::seed::write_generated(&recorder, args.seed, args.events, from, to, &on_load).await?.inserted;
         let import = started.elapsed();
         println!(
             "import: {inserted} events in {:.1} s = {:.0} events/s",

@@ -25,7 +25,7 @@ use anyhow::Context;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::Progress;
+use super::progress::Progress;
 use crate::audit::Recorder;
 use crate::config::{ImportArgs, ImportFormat};
 use crate::domain::AuditEvent;
@@ -40,6 +40,7 @@ const MAX_RECORD_BYTES: usize = 64 << 20;
 pub(super) async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let store = super::open(&args.store).await?;
     let recorder = Recorder::new(store);
+    let steps = Progress::steps_only();
     let from_stdin = args.input.as_os_str() == "-";
     let total = if from_stdin { 0 } else { std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0) };
 
@@ -64,7 +65,7 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<()> {
             None => open_file(&args.input)?,
         };
         let written =
-            super::bulk_load(recorder.store(), true, pipeline(reader, total, &args, Some(&recorder))).await?;
+            crate::seed::bulk_load(recorder.store(), &|p| steps.on_load(p, false), pipeline(reader, total, &args, Some(&recorder))).await?;
         eprintln!("{}", written.report());
         return match written.failure() {
             Some(failure) => Err(anyhow::anyhow!("{failure} (the input changed during the import)")),
@@ -75,7 +76,7 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let reader: Box<dyn Read + Send> =
         if from_stdin { Box::new(io::stdin()) } else { open_file(&args.input)? };
     let outcome =
-        super::bulk_load(recorder.store(), true, pipeline(reader, total, &args, Some(&recorder))).await?;
+        crate::seed::bulk_load(recorder.store(), &|p| steps.on_load(p, false), pipeline(reader, total, &args, Some(&recorder))).await?;
     eprintln!("{}", outcome.report());
     match outcome.error {
         Some(error) => Err(error.into()),
@@ -154,7 +155,7 @@ async fn pipeline(
     let (tx, mut rx) = mpsc::channel::<Batch>(2);
     let (format, strict, batch_size) = (args.format, args.strict, args.batch_size as usize);
     let parser = tokio::task::spawn_blocking(move || parse_all(reader, format, strict, batch_size, tx));
-    let progress = Progress::bytes(total, recorder.is_some());
+    let progress = if recorder.is_some() { Progress::bytes(total) } else { Progress::steps_only() };
     let mut outcome = Outcome { writing: recorder.is_some(), ..Outcome::default() };
     let mut reached = 0;
     while let Some(batch) = rx.recv().await {

@@ -167,7 +167,9 @@ async fn reset(
     let seeded = match request.count {
         Some(count) if count > 0 => {
             let seed = request.seed.unwrap_or(1);
-            crate::cli::write_generated(&state.recorder, seed, count, from, to, false).await?.0
+            crate::seed::write_generated(&state.recorder, seed, count, from, to, &crate::seed::quiet)
+                .await?
+                .inserted
         }
         _ => 0,
     };

@@ -19,7 +19,28 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
-use crate::config::{RetryAfterMode, ThrottleFormat};
+
+/// How a 429 body reads (spec graph-audit-events.md §5.2, §5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThrottleFormat {
+    /// Intune's: `error.message` is a `_version: 3` JSON document (what auditEvents returns).
+    Intune,
+    /// The Graph gateway's: "Too many requests."
+    Graph,
+}
+
+/// What a 429's `Retry-After` header carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryAfterMode {
+    /// Whole seconds, at least 1 (every SDK parses it).
+    Seconds,
+    /// No header at all, as real Intune auditEvents 429s were seen.
+    Absent,
+    /// Seconds with a fraction (`19.500`): a chaos option; kiota-python fails on it.
+    Fractional,
+}
 
 /// Requests per window (Intune's documented numbers, before scaling).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -22,6 +22,7 @@
 //! * a small share of events fail, and a failed request changes nothing;
 //! * Creates report every property with a null `oldValue`; patches report old → new.
 
+mod bulk;
 mod catalogue;
 mod generator;
 mod rhythm;
@@ -30,5 +31,6 @@ mod template;
 #[cfg(test)]
 mod tests;
 
+pub use bulk::{BULK_BATCH, LoadProgress, Loaded, OnProgress, bulk_load, quiet, seed_demo_if_empty, write_generated};
 pub use catalogue::{Catalogue, activity_types, catalogue};
 pub use generator::{Generator, generate};

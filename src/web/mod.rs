@@ -25,7 +25,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::auth::Operation;
-use crate::config::ExportFormat;
+use crate::export::{self, ExportFormat};
 use crate::domain::graph::ApiVersion;
 use crate::error::ApiError;
 use crate::identity::IdentityService;
@@ -118,14 +118,8 @@ async fn export(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         Some(text) => Some(parse_filter(text)?),
         None => None,
     };
-    let chunks = crate::cli::export::chunks(
-        state.store.clone(),
-        filter,
-        state.retention_start(),
-        format,
-        ApiVersion::Beta,
-        EXPORT_PAGE_SIZE,
-    )?;
+    let pages = export::pages(state.store.clone(), filter, state.retention_start(), EXPORT_PAGE_SIZE);
+    let chunks = export::chunks(pages, format, ApiVersion::Beta)?;
     // The first page is read before answering, so a store that fails at once
     // gets a proper 500; a failure later can only cut the download short
     // (logged here; the browser reports a failed download).

@@ -20,7 +20,7 @@ pub enum Backend {
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var("TEST_LOG").is_ok() {
-        auditgraph::telemetry::init(auditgraph::config::LogFormat::Pretty);
+        auditgraph::telemetry::init(auditgraph::telemetry::LogFormat::Pretty);
     }
 });
 
