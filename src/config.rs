@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::domain::graph::ApiVersion;
 use crate::emulator::{RetryAfterMode, ThrottleFormat};
 use crate::export::ExportFormat;
+use crate::import::ImportFormat;
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -241,21 +242,6 @@ pub struct BenchArgs {
     /// Timed runs per query.
     #[arg(long, env = "AUDITGRAPH_BENCH_ITERATIONS", default_value_t = 200)]
     pub iterations: usize,
-}
-
-/// What `import` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ImportFormat {
-    /// Detect from the content: Graph pages, arrays, NDJSON events or records.
-    Auto,
-    /// Graph list responses: one or many `{"@odata.context":…,"value":[…]}` pages.
-    Graph,
-    /// One or many JSON arrays of auditEvent objects.
-    JsonArray,
-    /// One auditEvent object per line.
-    Ndjson,
-    /// Azure Monitor records: JSON lines, or `{"records":[…]}` messages.
-    ResourceLog,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -18,6 +18,7 @@ pub mod error;
 pub mod export;
 pub mod graphql;
 pub mod identity;
+pub mod import;
 pub mod odata;
 pub mod paging;
 pub mod rest;

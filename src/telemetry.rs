@@ -2,7 +2,6 @@
 
 use tracing_subscriber::EnvFilter;
 
-
 /// How log lines read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {

@@ -37,8 +37,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let progress = Progress::events(args.events);
         let recorder = Recorder::new(store.clone());
         let on_load = |p| progress.on_load(p, true);
-        let inserted =
-            crate::seed::write_generated(&recorder, args.seed, args.events, from, to, &on_load).await?.inserted;
+        let inserted = crate::seed::write_generated(&recorder, args.seed, args.events, from, to, &on_load)
+            .await?
+            .inserted;
         let import = started.elapsed();
         println!(
             "import: {inserted} events in {:.1} s = {:.0} events/s",

@@ -10,11 +10,11 @@ use anyhow::Context;
 use chrono::{Duration, Utc};
 
 use crate::audit::Recorder;
-use progress::Progress;
 use crate::config::{Cli, Command, SeedArgs, ServeArgs, StoreArgs};
 use crate::domain::Ticks;
 use crate::startup::Application;
 use crate::store::Store;
+use progress::Progress;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -72,4 +72,3 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
-

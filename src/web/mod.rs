@@ -25,9 +25,9 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::auth::Operation;
-use crate::export::{self, ExportFormat};
 use crate::domain::graph::ApiVersion;
 use crate::error::ApiError;
+use crate::export::{self, ExportFormat};
 use crate::identity::IdentityService;
 use crate::identity::well_known::dev;
 use crate::odata::parse_filter;
