@@ -101,8 +101,6 @@ impl Application {
                 // `/{tenant}/…` and `/graphql/…`.
                 .configure(graphql::configure)
                 .configure(identity::configure)
-                // After identity's own `/_auditgraph/identity/…` routes, which its
-                // `/_auditgraph` scope would otherwise shadow.
                 .configure(emulator::configure)
                 // The admin page (`/`, `/auditlogs/…`), also before `/{version}/…`.
                 .configure(crate::web::configure)

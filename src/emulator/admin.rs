@@ -8,9 +8,9 @@
 //! | `GET, DELETE /_auditgraph/requests` | the request journal |
 //! | `GET, PATCH /_auditgraph/throttling` | throttling settings |
 //! | `GET, PUT, POST, DELETE /_auditgraph/faults`, `DELETE …/faults/{id}` | fault rules |
+//! | `POST /_auditgraph/identity/devicecodes/{user_code}/approve`, `…/decline` | settles a device code |
 //!
-//! [`gate`] guards every path under `/_auditgraph/`, the identity platform's
-//! device-code approval included.
+//! [`gate`] guards every path under `/_auditgraph/`.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -23,9 +23,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::Emulator;
 use super::faults::{FaultSet, Rule};
 use super::throttle::ThrottlePatch;
+use super::{Emulator, device_codes};
 use crate::clock::ClockMode;
 use crate::domain::Ticks;
 use crate::error::ApiError;
@@ -47,6 +47,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/faults", web::post().to(add_fault))
             .route("/faults", web::delete().to(clear_faults))
             .route("/faults/{id}", web::delete().to(remove_fault))
+            .route("/identity/devicecodes/{user_code}/approve", web::post().to(device_codes::approve_device))
+            .route("/identity/devicecodes/{user_code}/decline", web::post().to(device_codes::decline_device))
             .default_service(web::to(unknown)),
     );
 }

@@ -12,6 +12,7 @@
 //! never opens it ([`admin::gate`]). All state here is per process.
 
 pub mod admin;
+mod device_codes;
 pub mod faults;
 pub mod journal;
 pub mod throttle;

@@ -24,8 +24,11 @@
 //! process would be accepted once more there) and the "approve after N polls"
 //! counters.
 
+mod authorize;
 mod device;
+mod device_code;
 pub mod directory;
+mod discovery;
 mod errors;
 mod files;
 mod html;
@@ -33,6 +36,7 @@ pub mod keys;
 mod routes;
 pub mod scopes;
 pub mod tls;
+mod token;
 pub mod tokens;
 pub mod well_known;
 
@@ -314,6 +318,11 @@ impl IdentityService {
     }
 
     /// Declines a pending device code.
+    /// A user code in its canonical form (`ABCD-EFGH`), if it is one.
+    pub fn normalise_user_code(user_code: &str) -> Option<String> {
+        DeviceStore::normalise_user_code(user_code)
+    }
+
     pub fn decline_device_code(&self, user_code: &str) -> Result<String, DeviceApprovalError> {
         self.settle_device_code(user_code, None, false)
     }
