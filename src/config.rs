@@ -291,7 +291,7 @@ pub struct ExportArgs {
     pub page_size: u64,
     /// `tenantId` of Azure Monitor records (and the Log Analytics `TenantId`).
     #[arg(long, env = "AUDITGRAPH_EXPORT_TENANT_ID",
-          default_value = crate::identity::well_known::dev::TENANT_ID)]
+          default_value = crate::directory::well_known::dev::TENANT_ID)]
     pub tenant_id: String,
     /// `resourceId` segment of storage blob paths.
     /// Default: `/TENANTS/{TENANT-ID}/PROVIDERS/MICROSOFT.INTUNE`.

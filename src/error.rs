@@ -104,7 +104,7 @@ impl ApiError {
 /// Intune's backend errors carry a JSON document serialised into `error.message`
 /// (spec graph-audit-events.md §5.2); clients that parse it expect this layout.
 pub fn intune_message(text: &str) -> String {
-    let activity = crate::rest::headers::RequestIds::current().request_id;
+    let activity = crate::http::RequestIds::current().request_id;
     crate::auth::intune_error_message(&format!(
         "{text} - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: {activity} - Url: {}",
         crate::auth::DEFAULT_INTUNE_URL
@@ -124,7 +124,7 @@ impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> Self {
         tracing::info!(reason = %e, "request refused");
         // Intune's 403 quotes an Activity ID: make it this request's id.
-        let e = match uuid::Uuid::parse_str(&crate::rest::headers::RequestIds::current().request_id) {
+        let e = match uuid::Uuid::parse_str(&crate::http::RequestIds::current().request_id) {
             Ok(id) => e.with_activity_id(id),
             Err(_) => e,
         };
@@ -174,14 +174,14 @@ impl ResponseError for ApiError {
             response.insert_header((header::RETRY_AFTER, value));
         }
         response
-            .content_type(crate::rest::headers::JSON_CONTENT_TYPE)
+            .content_type(crate::domain::graph::JSON_CONTENT_TYPE)
             .body(envelope(self.code(), &self.message()).to_string())
     }
 }
 
 /// The Graph error envelope, carrying the ids of the request being answered.
 pub fn envelope(code: &str, message: &str) -> serde_json::Value {
-    let ids = crate::rest::headers::RequestIds::current();
+    let ids = crate::http::RequestIds::current();
     json!({
         "error": {
             "code": code,

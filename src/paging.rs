@@ -61,12 +61,15 @@ impl PagingKey {
             return Ok(PagingKey(bytes));
         }
         let bytes: [u8; 32] = rand::random();
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // Private, and created once: a second process starting at the same
+        // moment reads the key the first one wrote.
+        if crate::data_dir::create_once(path, hex_encode(&bytes).as_bytes(), true)? {
+            return Ok(PagingKey(bytes));
         }
-        std::fs::write(path, hex_encode(&bytes))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(PagingKey(bytes))
+        let text = crate::data_dir::read_text(path)?;
+        hex_decode(text.trim())
+            .map(PagingKey)
+            .with_context(|| format!("{} is not a 64-digit hex key", path.display()))
     }
 
     fn mac(&self, payload: &[u8]) -> Vec<u8> {

@@ -11,6 +11,7 @@ use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
 use crate::audit::Recorder;
+use crate::auth::{TokenVerifier, TrustedKey};
 use crate::clock::Clock;
 use crate::config::{ServeArgs, Switch};
 use crate::emulator::{self, Emulator};
@@ -59,13 +60,13 @@ impl Application {
         let data_dir = &args.store.data_dir;
         let mut identity_config = IdentityConfig::new(data_dir.clone(), https_origin.clone());
         identity_config.tenant_file = args.tenant_file.clone();
-        identity_config.external_jwks_file = args.trusted_jwks.clone();
         identity_config.device_code_auto_approve_after = args.device_code_auto_approve_after;
         identity_config.auto_approve_user = args.auto_approve_user.clone();
         let identity = IdentityService::new(identity_config)?;
         let user_cert = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
-        let tls = identity::load_or_create_tls(data_dir, user_cert)?;
+        let tls = crate::tls::load_or_create_tls(data_dir, user_cert)?;
 
+        let verifier = verifier(&identity, args.trusted_jwks.as_deref())?;
         let state = web::Data::new(AppState {
             recorder: Recorder::new(store.clone()),
             paging_key: match &args.paging_key {
@@ -78,12 +79,14 @@ impl Application {
             retention_days: args.retention_days,
             max_body_bytes: args.max_body_bytes,
             public_base_url: args.public_base_url.clone(),
-            verifier: (args.auth == Switch::On).then(|| identity.verifier()),
+            verifier: (args.auth == Switch::On).then(|| verifier.clone()),
         });
 
         let app_state = state.clone();
         let schema = web::Data::new(graphql::schema(state.clone()));
         let identity_data = web::Data::new(identity.clone());
+        // userinfo verifies Graph tokens even when Graph's own doors do not (--auth off).
+        let verifier_data = web::Data::new(verifier);
         let emulator_data = emulator.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -92,9 +95,10 @@ impl Application {
                 .wrap(from_fn(emulator::gate))
                 .wrap(from_fn(emulator::record))
                 .wrap(TracingLogger::default())
-                .wrap(from_fn(rest::headers::graph_headers))
+                .wrap(from_fn(crate::http::graph_headers))
                 .app_data(app_state.clone())
                 .app_data(identity_data.clone())
+                .app_data(verifier_data.clone())
                 .app_data(emulator_data.clone())
                 .app_data(schema.clone())
                 // Before the Graph routes, whose `/{version}/…` pattern would take
@@ -191,6 +195,21 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The resource side's verifier: trusts the token service's key and an
+/// external issuer's JWKS (to replay real Entra tokens), and resolves tenants
+/// and Intune roles in the token service's directory.
+fn verifier(
+    identity: &IdentityService,
+    trusted_jwks: Option<&std::path::Path>,
+) -> anyhow::Result<TokenVerifier> {
+    let key = identity.signing_key();
+    let mut keys = vec![TrustedKey::auditgraph(key.kid(), key.decoding_key().clone())];
+    if let Some(path) = trusted_jwks {
+        keys.extend(crate::auth::load_jwks_file(path)?);
+    }
+    Ok(TokenVerifier::new(identity.directory().clone(), keys))
 }
 
 /// Purges events that left the retention window, now and then every `every`.

@@ -1,7 +1,7 @@
 //! What every request handler shares, created once at startup.
 
 use crate::audit::Recorder;
-use crate::auth::{Operation, Principal, TokenVerifier};
+use crate::auth::TokenVerifier;
 use crate::clock::Clock;
 use crate::domain::Ticks;
 use crate::paging::PagingKey;
@@ -22,21 +22,6 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The caller, if its token allows `operation`. With auth off, a stand-in
-    /// application that may do anything.
-    pub fn authorize(
-        &self,
-        authorization: Option<&str>,
-        operation: Operation,
-    ) -> Result<Principal, crate::auth::AuthError> {
-        let Some(verifier) = &self.verifier else {
-            return Ok(Principal::auth_disabled());
-        };
-        let principal = verifier.verify(authorization)?;
-        principal.authorize(operation)?;
-        Ok(principal)
-    }
-
     /// A category's activity types: Intune's catalogue and whatever the store
     /// holds, sorted and deduplicated (`getAuditActivityTypes`, REST and GraphQL).
     pub async fn activity_types(&self, category: &str) -> anyhow::Result<Vec<String>> {

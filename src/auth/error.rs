@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use uuid::Uuid;
 
 use super::PrincipalKind;
-use crate::identity::well_known::permissions::{
+use crate::directory::well_known::permissions::{
     DEVICE_MANAGEMENT_APPS_READ_ALL, DEVICE_MANAGEMENT_APPS_READWRITE_ALL,
 };
 

@@ -23,13 +23,13 @@ mod verifier;
 pub use error::{
     AuthError, DEFAULT_INTUNE_URL, Forbidden, Operation, WWW_AUTHENTICATE, intune_error_message,
 };
-pub use verifier::{KeySource, TokenVerifier, TrustedKey, load_jwks_file, parse_jwks};
+pub use verifier::{KeySource, TokenVerifier, TrustedKey, bearer_token, load_jwks_file, parse_jwks};
 
 use chrono::{DateTime, Utc};
 
-use crate::identity::well_known::directory_roles::AUDIT_ADMIN_ROLES;
-use crate::identity::well_known::intune;
-use crate::identity::well_known::permissions::{
+use crate::directory::well_known::directory_roles::AUDIT_ADMIN_ROLES;
+use crate::directory::well_known::intune;
+use crate::directory::well_known::permissions::{
     DEVICE_MANAGEMENT_APPS_READ_ALL, DEVICE_MANAGEMENT_APPS_READWRITE_ALL,
 };
 
@@ -198,7 +198,7 @@ impl Principal {
     pub fn auth_disabled() -> Self {
         Self {
             kind: PrincipalKind::Application,
-            tenant_id: crate::identity::well_known::dev::TENANT_ID.to_string(),
+            tenant_id: crate::directory::well_known::dev::TENANT_ID.to_string(),
             app_id: "00000000-0000-0000-0000-000000000000".to_string(),
             app_display_name: Some("auditgraph (auth off)".to_string()),
             object_id: "00000000-0000-0000-0000-000000000000".to_string(),
@@ -208,7 +208,7 @@ impl Principal {
             scopes: Vec::new(),
             directory_roles: Vec::new(),
             intune_permissions: Vec::new(),
-            audience: crate::identity::well_known::GRAPH_RESOURCE_URI.to_string(),
+            audience: crate::directory::well_known::GRAPH_RESOURCE_URI.to_string(),
             token_id: None,
             expires_at: DateTime::<Utc>::MAX_UTC,
         }

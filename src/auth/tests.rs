@@ -6,13 +6,22 @@ use rsa::pkcs1::EncodeRsaPrivateKey as _;
 use rsa::pkcs8::DecodePrivateKey as _;
 
 use super::*;
+use crate::directory::AccessTokenClaims;
+use crate::directory::well_known::{GRAPH_APP_ID, dev, directory_roles, permissions};
 use crate::identity::IdentityService;
 use crate::identity::test_support;
-use crate::identity::tokens::AccessTokenClaims;
-use crate::identity::well_known::{GRAPH_APP_ID, dev, directory_roles, permissions};
 
 fn service() -> IdentityService {
     test_support::service("auth")
+}
+
+/// The verifier `startup` builds: it trusts the token service's key.
+fn verifier(svc: &IdentityService) -> TokenVerifier {
+    let key = svc.signing_key();
+    TokenVerifier::new(
+        svc.directory().clone(),
+        vec![TrustedKey::auditgraph(key.kid(), key.decoding_key().clone())],
+    )
 }
 
 fn app_claims(svc: &IdentityService) -> AccessTokenClaims {
@@ -50,7 +59,7 @@ fn assert_invalid(result: Result<Principal, AuthError>, reason: &str) {
 fn valid_app_token_gives_principal() {
     let svc = service();
     let token = svc.issue_app_token(dev::TENANT_ID, dev::READER_CLIENT_ID, false).expect("token");
-    let p = svc.verifier().verify(Some(&bearer(&token))).expect("valid");
+    let p = verifier(&svc).verify(Some(&bearer(&token))).expect("valid");
     assert_eq!(p.kind, PrincipalKind::Application);
     assert_eq!(p.tenant_id, dev::TENANT_ID);
     assert_eq!(p.app_id, dev::READER_CLIENT_ID);
@@ -60,12 +69,12 @@ fn valid_app_token_gives_principal() {
     assert!(!p.may_write());
     // Both audience forms are accepted.
     let guid = svc.issue_app_token(dev::TENANT_ID, dev::READER_CLIENT_ID, true).expect("token");
-    assert_eq!(svc.verifier().verify(Some(&bearer(&guid))).expect("valid").audience, GRAPH_APP_ID);
+    assert_eq!(verifier(&svc).verify(Some(&bearer(&guid))).expect("valid").audience, GRAPH_APP_ID);
 }
 
 #[test]
 fn missing_and_empty_tokens() {
-    let v = service().verifier();
+    let v = verifier(&service());
     assert_eq!(v.verify(None), Err(AuthError::MissingToken));
     assert_eq!(v.verify(Some("")), Err(AuthError::MissingToken));
     assert_eq!(v.verify(Some("Bearer ")), Err(AuthError::MissingToken));
@@ -75,7 +84,7 @@ fn missing_and_empty_tokens() {
 
 #[test]
 fn malformed_tokens() {
-    let v = service().verifier();
+    let v = verifier(&service());
     for token in ["abc", "a.b", "a.b.c", "e30.e30", "e30.e30.e30.e30.e30", "!!!.e30.", "W10.e30."] {
         assert_eq!(v.verify(Some(&bearer(token))), Err(AuthError::MalformedToken), "{token}");
     }
@@ -89,7 +98,7 @@ fn alg_none_is_refused() {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("json"));
     let token = format!("{header}.{payload}.");
-    assert_invalid(svc.verifier().verify(Some(&bearer(&token))), "alg 'none'");
+    assert_invalid(verifier(&svc).verify(Some(&bearer(&token))), "alg 'none'");
 }
 
 #[test]
@@ -101,7 +110,7 @@ fn hmac_with_public_key_is_refused() {
     header.kid = Some(svc.kid().to_string());
     let token = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(b"AQAB"))
         .expect("sign");
-    assert_invalid(svc.verifier().verify(Some(&bearer(&token))), "alg 'HS256'");
+    assert_invalid(verifier(&svc).verify(Some(&bearer(&token))), "alg 'HS256'");
 }
 
 #[test]
@@ -111,12 +120,12 @@ fn other_key_is_refused_even_with_our_kid() {
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some(svc.kid().to_string());
     let forged = sign_raw(test_support::other_key_pem(), header, &claims);
-    assert_invalid(svc.verifier().verify(Some(&bearer(&forged))), "bad signature");
+    assert_invalid(verifier(&svc).verify(Some(&bearer(&forged))), "bad signature");
 
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some("someone-elses-key".into());
     let foreign = sign_raw(test_support::other_key_pem(), header, &claims);
-    assert_invalid(svc.verifier().verify(Some(&bearer(&foreign))), "no trusted key");
+    assert_invalid(verifier(&svc).verify(Some(&bearer(&foreign))), "no trusted key");
 
     // Tampering with the payload breaks our own signature too.
     let token = svc.sign_access_token(&claims).expect("token");
@@ -124,7 +133,7 @@ fn other_key_is_refused_even_with_our_kid() {
     let mut evil = claims.clone();
     evil.roles = Some(vec![permissions::DEVICE_MANAGEMENT_APPS_READWRITE_ALL.into()]);
     parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&evil).expect("json"));
-    assert_invalid(svc.verifier().verify(Some(&bearer(&parts.join(".")))), "bad signature");
+    assert_invalid(verifier(&svc).verify(Some(&bearer(&parts.join(".")))), "bad signature");
 }
 
 #[test]
@@ -136,20 +145,20 @@ fn lifetime_checks_allow_small_skew() {
     claims.nbf = now - 7200;
     claims.exp = now - 3600;
     let expired = svc.sign_access_token(&claims).expect("token");
-    assert_invalid(svc.verifier().verify(Some(&bearer(&expired))), "expired");
+    assert_invalid(verifier(&svc).verify(Some(&bearer(&expired))), "expired");
 
     claims.exp = now - 60; // within the 5-minute skew
     let recent = svc.sign_access_token(&claims).expect("token");
-    assert!(svc.verifier().verify(Some(&bearer(&recent))).is_ok());
+    assert!(verifier(&svc).verify(Some(&bearer(&recent))).is_ok());
     assert_invalid(
-        svc.verifier().with_clock_skew(std::time::Duration::ZERO).verify(Some(&bearer(&recent))),
+        verifier(&svc).with_clock_skew(std::time::Duration::ZERO).verify(Some(&bearer(&recent))),
         "expired",
     );
 
     claims.nbf = now + 3600;
     claims.exp = now + 7200;
     let future = svc.sign_access_token(&claims).expect("token");
-    assert_invalid(svc.verifier().verify(Some(&bearer(&future))), "nbf");
+    assert_invalid(verifier(&svc).verify(Some(&bearer(&future))), "nbf");
 }
 
 #[test]
@@ -158,7 +167,7 @@ fn wrong_audience_is_refused() {
     let mut claims = app_claims(&svc);
     claims.aud = "https://management.azure.com".into();
     let token = svc.sign_access_token(&claims).expect("token");
-    let err = svc.verifier().verify(Some(&bearer(&token))).expect_err("wrong aud");
+    let err = verifier(&svc).verify(Some(&bearer(&token))).expect_err("wrong aud");
     assert_eq!(err.message(), "Access token validation failure.");
     assert_eq!(err.status(), actix_web::http::StatusCode::UNAUTHORIZED);
     assert_invalid(Err(err), "audience");
@@ -169,14 +178,14 @@ fn unknown_tenant_and_wrong_issuer_are_refused() {
     let svc = service();
     let mut claims = app_claims(&svc);
     claims.tid = "11111111-2222-3333-4444-555555555555".into();
-    claims.iss = crate::identity::tokens::v1_issuer(&claims.tid);
+    claims.iss = crate::directory::v1_issuer(&claims.tid);
     let token = svc.sign_access_token(&claims).expect("token");
-    assert_invalid(svc.verifier().verify(Some(&bearer(&token))), "unknown tenant");
+    assert_invalid(verifier(&svc).verify(Some(&bearer(&token))), "unknown tenant");
 
     let mut claims = app_claims(&svc);
     claims.iss = "https://sts.windows.net/11111111-2222-3333-4444-555555555555/".into();
     let token = svc.sign_access_token(&claims).expect("token");
-    assert_invalid(svc.verifier().verify(Some(&bearer(&token))), "issuer");
+    assert_invalid(verifier(&svc).verify(Some(&bearer(&token))), "issuer");
 }
 
 #[test]
@@ -186,18 +195,18 @@ fn external_jwks_keys_are_trusted() {
         crate::identity::keys::SigningKey::from_pkcs8_pem(test_support::other_key_pem()).expect("key");
     let jwks = serde_json::json!({ "keys": [other.jwk(None)] }).to_string();
     let keys = parse_jwks(&jwks).expect("jwks");
-    let verifier = TokenVerifier::new(svc.directory().clone(), keys);
+    let external = TokenVerifier::new(svc.directory().clone(), keys);
     let mut claims = app_claims(&svc);
     claims.iss = format!("https://login.microsoftonline.com/{}/v2.0", dev::TENANT_ID);
     let token = other.sign(&claims, "JWT").expect("sign");
-    assert!(verifier.verify(Some(&bearer(&token))).is_ok());
+    assert!(external.verify(Some(&bearer(&token))).is_ok());
     // ...but not by the default verifier.
-    assert_invalid(svc.verifier().verify(Some(&bearer(&token))), "no trusted key");
+    assert_invalid(verifier(&svc).verify(Some(&bearer(&token))), "no trusted key");
 }
 
 fn user(svc: &IdentityService, upn: &str, scope: &str) -> Principal {
     let token = svc.issue_user_token(dev::TENANT_ID, dev::PUBLIC_CLIENT_ID, upn, scope).expect("token");
-    svc.verifier().verify(Some(&bearer(&token))).expect("valid user token")
+    verifier(&svc).verify(Some(&bearer(&token))).expect("valid user token")
 }
 
 #[test]
@@ -234,7 +243,7 @@ fn delegated_rules_follow_intune_rbac() {
 fn app_403_names_accepted_scopes() {
     let svc = service();
     let token = svc.issue_app_token(dev::TENANT_ID, dev::NOACCESS_CLIENT_ID, false).expect("token");
-    let p = svc.verifier().verify(Some(&bearer(&token))).expect("valid");
+    let p = verifier(&svc).verify(Some(&bearer(&token))).expect("valid");
     assert!(p.roles.is_empty());
     let err = p.authorize_read().expect_err("403");
     assert!(err.message().contains(
@@ -242,7 +251,7 @@ fn app_403_names_accepted_scopes() {
     ));
     let reader = svc.issue_app_token(dev::TENANT_ID, dev::READER_CLIENT_ID, false).expect("token");
     let err =
-        svc.verifier().verify(Some(&bearer(&reader))).expect("valid").authorize_write().expect_err("403");
+        verifier(&svc).verify(Some(&bearer(&reader))).expect("valid").authorize_write().expect_err("403");
     assert!(err.message().contains("one of the following scopes: DeviceManagementApps.ReadWrite.All - "));
 }
 
@@ -250,7 +259,7 @@ fn app_403_names_accepted_scopes() {
 fn actors() {
     let svc = service();
     let token = svc.issue_app_token(dev::TENANT_ID, dev::WRITER_CLIENT_ID, false).expect("token");
-    let app = svc.verifier().verify(Some(&bearer(&token))).expect("valid").actor();
+    let app = verifier(&svc).verify(Some(&bearer(&token))).expect("valid").actor();
     assert_eq!(app.audit_actor_type.as_deref(), Some("Application"));
     assert_eq!(app.application_id.as_deref(), Some(dev::WRITER_CLIENT_ID));
     assert_eq!(app.application_display_name.as_deref(), Some("auditgraph-writer"));

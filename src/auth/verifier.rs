@@ -19,9 +19,9 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::{AuthError, Principal, PrincipalKind};
-use crate::identity::Directory;
-use crate::identity::tokens::{AccessTokenClaims, v1_issuer};
-use crate::identity::well_known::{GRAPH_APP_ID, GRAPH_RESOURCE_URI};
+use crate::directory::Directory;
+use crate::directory::well_known::{GRAPH_APP_ID, GRAPH_RESOURCE_URI};
+use crate::directory::{AccessTokenClaims, v1_issuer};
 
 /// Who published a trusted key; decides which issuers it may sign for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,16 @@ pub enum KeySource {
     Auditgraph,
     /// A key from the external JWKS file: the v1 or v2 Entra issuer of `tid`.
     External,
+}
+
+/// The token of a bearer `Authorization` value: the one parsing rule of every
+/// door. The scheme is case-insensitive (RFC 7235 §2.1), separated by
+/// whitespace; `None` for another scheme or an empty token.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let value = authorization.trim();
+    let (scheme, token) = value.split_once(char::is_whitespace)?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// A public key the verifier accepts signatures from.
@@ -117,15 +127,7 @@ impl TokenVerifier {
 
     /// Verifies the raw `Authorization` header value (`None` when absent).
     pub fn verify(&self, authorization_header: Option<&str>) -> Result<Principal, AuthError> {
-        let header = authorization_header.map(str::trim).unwrap_or_default();
-        let (scheme, rest) = header.split_once(char::is_whitespace).unwrap_or((header, ""));
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(AuthError::MissingToken);
-        }
-        let token = rest.trim();
-        if token.is_empty() {
-            return Err(AuthError::MissingToken);
-        }
+        let token = authorization_header.and_then(bearer_token).ok_or(AuthError::MissingToken)?;
         self.verify_token(token)
     }
 

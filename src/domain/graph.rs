@@ -19,6 +19,10 @@ pub const MAX_SHORT_TEXT: usize = entities::SHORT_TEXT_LEN as usize;
 pub const MAX_LONG_TEXT: usize = 16_384;
 const MAX_ID: usize = entities::ID_LEN as usize;
 
+/// The full OData media type Graph sends with JSON bodies.
+pub const JSON_CONTENT_TYPE: &str =
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+
 /// A Graph API version: `v1.0` or `beta` (also the `--version` of export).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ApiVersion {

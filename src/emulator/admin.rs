@@ -76,11 +76,8 @@ pub async fn gate(
         }
     });
     let token = req.app_data::<web::Data<Emulator>>().and_then(|e| e.admin_token.clone());
-    let presented = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let presented =
+        req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(crate::auth::bearer_token);
     let refusal = match (loopback, token, presented) {
         (true, _, _) => None,
         (false, Some(token), Some(presented)) if constant_time_eq(token.as_bytes(), presented.as_bytes()) => None,

@@ -30,7 +30,6 @@ use base64::Engine as _;
 use crate::clock::Clock;
 use crate::config::{EmulatorArgs, Switch};
 use crate::error::ApiError;
-use crate::state::AppState;
 use faults::{Fault, FaultSet, Faults};
 use journal::{Entry, Journal};
 use throttle::{Caller, Limits, Throttle, ThrottleConfig};
@@ -113,7 +112,7 @@ fn caller(req: &ServiceRequest) -> Caller {
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(crate::auth::bearer_token)
         .and_then(|token| token.split('.').nth(1))
         .and_then(|payload| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()
@@ -167,18 +166,19 @@ pub async fn graph_controls(
             Ok(req.into_response(HttpResponse::Ok().streaming(failing)))
         }
         Some(Fault::EmptyPage) => {
-            let page = req
-                .app_data::<web::Data<AppState>>()
-                .and_then(|state| crate::rest::empty_page(req.request(), state));
-            match page {
-                Some(page) => Ok(req.into_response(page)),
-                // Not a collection read: the rule does not apply.
-                None => Ok(next.call(req).await?.map_into_boxed_body()),
-            }
+            // Only the Graph door knows which requests read a collection (and
+            // how its pages look): it answers; other requests ignore the mark.
+            req.extensions_mut().insert(EmptyPageFault);
+            Ok(next.call(req).await?.map_into_boxed_body())
         }
         Some(Fault::Latency { .. }) => unreachable!("latency is never terminal"),
     }
 }
+
+/// The mark of an `empty-page` fault on a request: a collection read answers
+/// no events, and a nextLink to the very same request.
+#[derive(Debug, Clone, Copy)]
+pub struct EmptyPageFault;
 
 /// Journals every request but the admin API's own.
 pub async fn record(
@@ -198,7 +198,7 @@ pub async fn record(
         path: req.path().to_string(),
         query: req.query_string().to_string(),
         status: None,
-        request_id: crate::rest::headers::RequestIds::current().request_id,
+        request_id: crate::http::RequestIds::current().request_id,
         client_request_id: header("client-request-id"),
         retry_attempt: header("retry-attempt"),
         duration_ms: 0,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, AUTHORIZATION};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use async_graphql::dataloader::DataLoader;
@@ -21,20 +21,14 @@ use serde_json::json;
 
 use super::error::Code;
 use super::loader::EventLoader;
-use super::{AuditSchema, Caller, explorer};
+use super::{AuditSchema, explorer};
 use crate::auth::Operation;
+use crate::http::{BodyError, Caller, read_body};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/graphql").route(web::post().to(execute)).route(web::get().to(get)))
         .route("/graphql/assets/{file}", web::get().to(explorer::asset));
-}
-
-fn caller(req: &HttpRequest) -> Caller {
-    Caller {
-        authorization: req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string),
-        ip_address: crate::rest::client_ip(req),
-    }
 }
 
 /// A request refused before any GraphQL execution (unreadable, too large, or not a
@@ -47,24 +41,23 @@ fn rejected(status: StatusCode, message: &str) -> HttpResponse {
 }
 
 async fn execute(
-    req: HttpRequest,
     state: web::Data<AppState>,
     schema: web::Data<AuditSchema>,
-    mut body: web::Payload,
+    caller: Caller,
+    body: web::Payload,
 ) -> HttpResponse {
-    let mut bytes = web::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let Ok(chunk) = chunk else {
+    let bytes = match read_body(body, state.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::Unreadable) => {
             return rejected(StatusCode::BAD_REQUEST, "The request body could not be read.");
-        };
-        if bytes.len() + chunk.len() > state.max_body_bytes {
+        }
+        Err(BodyError::TooLarge(limit)) => {
             return rejected(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("The request body is larger than the limit of {} bytes.", state.max_body_bytes),
+                &format!("The request body is larger than the limit of {limit} bytes."),
             );
         }
-        bytes.extend_from_slice(&chunk);
-    }
+    };
     let request: BatchRequest = match serde_json::from_slice(&bytes) {
         Ok(request) => request,
         Err(e) => {
@@ -78,7 +71,6 @@ async fn execute(
     };
     // One loader per HTTP request: every `auditEvent(id:)` in it shares one batch.
     let loader = Arc::new(DataLoader::new(EventLoader { state: state.clone() }, tokio::spawn));
-    let caller = caller(&req);
     let request = request.data(caller).data(loader);
     let response = schema.execute_batch(request).await;
     HttpResponse::Ok()
@@ -156,13 +148,14 @@ fn websocket(
     let on_init = {
         let state = state.clone();
         let refused = refused.clone();
-        let fallback = caller(&req);
+        let fallback = Caller::of(&req);
         move |payload: serde_json::Value| async move {
-            let caller = Caller {
-                authorization: payload_authorization(&payload).or(fallback.authorization),
-                ip_address: fallback.ip_address,
+            let from_payload = payload_authorization(&payload);
+            let caller = match from_payload {
+                Some(authorization) => fallback.with_authorization(Some(authorization)),
+                None => fallback,
             };
-            if let Err(e) = state.authorize(caller.authorization.as_deref(), Operation::Read) {
+            if let Err(e) = caller.authorize(&state, Operation::Read) {
                 refused.store(true, Ordering::SeqCst);
                 tracing::info!(reason = %e, "GraphQL websocket refused");
                 return Err(async_graphql::Error::new(e.reason()));

@@ -29,6 +29,7 @@ use actix_web::web;
 use async_graphql::{Context, Schema, SchemaBuilder};
 
 use crate::auth::{AuthError, Operation, Principal};
+use crate::http::Caller;
 use crate::state::AppState;
 
 pub use error::ErrorCodes;
@@ -64,20 +65,11 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-/// Who is calling, as the transport saw it: the `Authorization` value (a header over
-/// HTTP, the `connection_init` payload over the websocket) and the peer address.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Caller {
-    pub authorization: Option<String>,
-    pub ip_address: Option<String>,
-}
-
 fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<web::Data<AppState>>()
 }
 
 /// The caller, if it may perform `operation`: the same verification and rules as REST.
 fn authorize(ctx: &Context<'_>, operation: Operation) -> Result<Principal, AuthError> {
-    let caller = ctx.data_opt::<Caller>();
-    state(ctx).authorize(caller.and_then(|c| c.authorization.as_deref()), operation)
+    ctx.data_opt::<Caller>().cloned().unwrap_or_default().authorize(state(ctx), operation)
 }

@@ -7,12 +7,13 @@ use async_graphql::{Context, ID, Object};
 
 use super::inputs::AuditEventInput;
 use super::types::Event;
-use super::{Caller, authorize, state};
+use super::{authorize, state};
 use crate::audit::caller_actor;
 use crate::auth::Operation;
 use crate::domain::graph::{parse_event, patch_event};
 use crate::domain::truncate_to_ticks;
 use crate::error::ApiError;
+use crate::http::Caller;
 
 pub struct Mutation;
 
@@ -29,7 +30,7 @@ impl Mutation {
         let now = truncate_to_ticks(state.clock.now());
         let mut event = parse_event(&input.to_json(), || uuid::Uuid::new_v4().to_string(), || now)?;
         if event.actor.is_none() {
-            let ip = ctx.data_opt::<Caller>().and_then(|c| c.ip_address.clone());
+            let ip = ctx.data_opt::<Caller>().and_then(|c| c.ip_address()).map(str::to_string);
             event.actor = Some(caller_actor(&principal, ip));
         }
         let event = state.recorder.create(event).await.map_err(ApiError::from)?;

@@ -5,11 +5,13 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::directory::{AppRegistration, TenantScope};
 use super::errors::{ErrorStamp, TokenError, json_body};
 use super::scopes::{self};
 use super::tokens::{self, ArtifactKind, AuthCode};
 use super::{IdentityService, html};
+use crate::auth::TokenVerifier;
+use crate::directory::{AppRegistration, TenantScope};
+use crate::http::Caller;
 
 use super::routes::{Params, now, own_hosts, param, parse_params};
 
@@ -291,9 +293,12 @@ pub(super) async fn logout(req: HttpRequest, body: Option<web::Bytes>) -> HttpRe
 
 /// OIDC userinfo for a delegated Graph token (Graph serves this at
 /// `/oidc/userinfo`; the discovery document points here).
-pub(super) async fn userinfo(svc: web::Data<IdentityService>, req: HttpRequest) -> HttpResponse {
-    let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let principal = match svc.verifier().verify(authorization) {
+pub(super) async fn userinfo(
+    svc: web::Data<IdentityService>,
+    verifier: web::Data<TokenVerifier>,
+    caller: Caller,
+) -> HttpResponse {
+    let principal = match verifier.verify(caller.authorization()) {
         Ok(p) => p,
         Err(e) => {
             let mut builder = HttpResponse::build(e.status());

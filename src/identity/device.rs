@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use super::files;
+use crate::data_dir;
 
 /// Where a device code stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +83,7 @@ impl DeviceStore {
         self.prune(chrono::Utc::now().timestamp());
         let text = serde_json::to_string(entry)?;
         anyhow::ensure!(
-            files::create_once(&self.path(user_code), text.as_bytes(), false)?,
+            data_dir::create_once(&self.path(user_code), text.as_bytes(), false)?,
             "user code collision"
         );
         Ok(())
@@ -98,7 +98,7 @@ impl DeviceStore {
     }
 
     pub fn put(&self, user_code: &str, entry: &DeviceEntry) -> anyhow::Result<()> {
-        files::replace(&self.path(user_code), serde_json::to_string(entry)?.as_bytes(), false)
+        data_dir::replace(&self.path(user_code), serde_json::to_string(entry)?.as_bytes(), false)
     }
 
     /// Counts a poll of a pending code; returns how many polls were seen

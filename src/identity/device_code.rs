@@ -6,11 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::device::{DeviceEntry, DeviceStatus, DeviceStore};
-use super::directory::TenantScope;
 use super::errors::{ErrorStamp, TokenError, json_body, no_store_headers};
 use super::scopes::{self};
 use super::tokens::{self, ArtifactKind, DeviceCode};
 use super::{DeviceApprovalError, IdentityService, html};
+use crate::directory::TenantScope;
 
 use super::routes::{Params, now, own_hosts, param, parse_params, required, secs};
 use super::token::blocking_failed;

@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::IdentityService;
-use super::directory::TenantScope;
 use super::errors::{ErrorStamp, TokenError, json_body};
+use crate::directory::TenantScope;
 
 use super::routes::{cached_json, origin_authority, param, parse_params};
 

@@ -21,7 +21,7 @@ use rsa::traits::PublicKeyParts as _;
 use serde::Serialize;
 use sha1::Digest as _;
 
-use super::files;
+use crate::data_dir;
 
 /// The file name of the signing key inside `{data_dir}/identity/`.
 pub const SIGNING_KEY_FILE: &str = "signing-key.pem";
@@ -51,11 +51,11 @@ impl SigningKey {
         let path = data_dir.join("identity").join(SIGNING_KEY_FILE);
         if !path.exists() {
             let pem = generate_pem()?;
-            if files::create_once(&path, pem.as_bytes(), true)? {
+            if data_dir::create_once(&path, pem.as_bytes(), true)? {
                 tracing::info!(path = %path.display(), "created token signing key");
             }
         }
-        let pem = files::read_text(&path)?;
+        let pem = data_dir::read_text(&path)?;
         let mut key = Self::from_pkcs8_pem(&pem)
             .with_context(|| format!("invalid signing key in {}", path.display()))?;
         key.path = Some(path);

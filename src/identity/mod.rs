@@ -1,20 +1,17 @@
 //! The built-in Microsoft identity platform: a token service that issues
 //! Graph access tokens to unmodified MSAL / azure-identity / @azure/identity /
-//! `oauth2` clients, plus the directory it issues them from and the TLS
-//! material the https listener needs (`tls`).
+//! `oauth2` clients, from the tenants of [`crate::directory`].
 //!
 //! This module only *issues*. The resource side (`crate::auth`) never trusts
 //! anything but a token whose signature it verified against the keys this
-//! module publishes; [`IdentityService::verifier`] hands it those keys.
+//! module publishes; `startup` hands it [`IdentityService::signing_key`].
 //!
 //! What lives where:
-//! - [`directory`]: tenants, apps, users, Intune RBAC; the tenant file parser.
-//! - [`well_known`]: fixed ids (Graph, roles, permissions, the dev tenant).
 //! - `keys`: the RSA signing key in `{data_dir}/identity/signing-key.pem`.
-//! - [`tls`]: the local CA and server certificate in `{data_dir}/tls/`.
-//! - `routes`: the HTTP endpoints ([`configure`]).
-//! - `tokens`, `scopes`, `errors`, `device`: claims, scope rules, AADSTS
-//!   errors and device-code state.
+//! - `routes`: the endpoint table ([`configure`]) and its shared helpers; one
+//!   file per endpoint family: `discovery`, `token`, `authorize`, `device_code`.
+//! - `tokens`, `scopes`, `errors`, `device`: token contents, scope rules,
+//!   AADSTS errors and device-code state.
 //!
 //! State shared between processes that use one data directory: the signing
 //! key, the CA, and device-code approvals (files). Authorization codes,
@@ -27,23 +24,17 @@
 mod authorize;
 mod device;
 mod device_code;
-pub mod directory;
 mod discovery;
 mod errors;
-mod files;
 mod html;
 pub mod keys;
 mod routes;
 pub mod scopes;
-pub mod tls;
 mod token;
 pub mod tokens;
-pub mod well_known;
 
 #[cfg(test)]
 pub(crate) mod test_support;
-#[cfg(test)]
-mod tests_http;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -52,16 +43,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-pub use directory::{Directory, DirectoryError};
 pub use errors::TokenError;
 pub use routes::configure;
-pub use tls::{TlsMaterial, load_or_create_tls, load_or_create_tls_for};
 
-use crate::auth::{TokenVerifier, TrustedKey};
+use crate::directory::{AccessTokenClaims, Directory};
 use device::{DeviceStatus, DeviceStore};
 use keys::SigningKey;
 use scopes::{Audience, OwnHosts};
-use tokens::AccessTokenClaims;
 
 /// Settings of the token service.
 #[derive(Debug, Clone)]
@@ -91,9 +79,6 @@ pub struct IdentityConfig {
     /// Sign the `login_hint` user in without a form when it names a user of
     /// the app's tenant. Default true (headless tests need no browser).
     pub login_hint_auto_approve: bool,
-    /// A JWKS file of an external issuer whose tokens the resource side also
-    /// accepts (for replaying real Entra tokens).
-    pub external_jwks_file: Option<PathBuf>,
     /// Extra host names whose URL-derived scope (`https://<host>/.default`,
     /// as kiota derives it) means Graph. The origin's host, `localhost`,
     /// `127.0.0.1` and `::1` are always included, as is the request's host.
@@ -114,7 +99,6 @@ impl IdentityConfig {
             device_code_auto_approve_after: None,
             auto_approve_user: None,
             login_hint_auto_approve: true,
-            external_jwks_file: None,
             extra_hosts: Vec::new(),
         }
     }
@@ -132,7 +116,6 @@ struct Inner {
     origin: String,
     directory: Arc<Directory>,
     key: Arc<SigningKey>,
-    external_keys: Vec<TrustedKey>,
     own_hosts: OwnHosts,
     devices: DeviceStore,
     /// Redeemed authorization code ids → their expiry (unix seconds).
@@ -189,10 +172,6 @@ impl IdentityService {
             );
         }
         let key = SigningKey::load_or_create(&config.data_dir)?;
-        let external_keys = match &config.external_jwks_file {
-            Some(path) => crate::auth::load_jwks_file(path)?,
-            None => Vec::new(),
-        };
 
         let mut hosts: Vec<String> = vec![scopes::strip_port(host).to_string()];
         hosts.extend(["localhost", "127.0.0.1", "::1"].map(String::from));
@@ -205,7 +184,6 @@ impl IdentityService {
                 origin,
                 directory: Arc::new(directory),
                 key: Arc::new(key),
-                external_keys,
                 redeemed_codes: Mutex::default(),
                 config,
             }),
@@ -235,13 +213,10 @@ impl IdentityService {
         self.inner.key.path()
     }
 
-    /// The resource-side verifier: trusts this service's key and the
-    /// external JWKS, resolves tenants and Intune roles in this directory.
-    pub fn verifier(&self) -> TokenVerifier {
-        let mut keys =
-            vec![TrustedKey::auditgraph(self.inner.key.kid(), self.inner.key.decoding_key().clone())];
-        keys.extend(self.inner.external_keys.iter().cloned());
-        TokenVerifier::new(self.inner.directory.clone(), keys)
+    /// The key every token this service issues is signed with; the resource
+    /// side trusts its public half.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.inner.key
     }
 
     /// Signs arbitrary access-token claims with the service key. For tests
@@ -373,7 +348,7 @@ impl IdentityService {
         &self,
         tenant: &str,
         client_id: &str,
-    ) -> anyhow::Result<(&directory::Tenant, &directory::AppRegistration)> {
+    ) -> anyhow::Result<(&crate::directory::Tenant, &crate::directory::AppRegistration)> {
         let scope =
             self.inner.directory.resolve(tenant).with_context(|| format!("unknown tenant '{tenant}'"))?;
         self.inner

@@ -13,9 +13,9 @@
 //!   `/.default` grants the app's configured delegated permissions; explicitly
 //!   named permissions are granted as if the user consented to them.
 
-use super::directory::AppRegistration;
 use super::errors::TokenError;
-use super::well_known::{GRAPH_APP_ID, GRAPH_RESOURCE_URI};
+use crate::directory::AppRegistration;
+use crate::directory::well_known::{GRAPH_APP_ID, GRAPH_RESOURCE_URI};
 
 /// The `aud` form of a Graph token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -245,8 +245,8 @@ pub fn delegated_scope(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::directory::Directory;
-    use crate::identity::well_known::dev;
+    use crate::directory::Directory;
+    use crate::directory::well_known::dev;
 
     fn own() -> OwnHosts {
         OwnHosts::new(["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()])

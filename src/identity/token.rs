@@ -11,10 +11,10 @@ use sha2::Digest as _;
 
 use super::IdentityService;
 use super::device::{DeviceEntry, DeviceStatus};
-use super::directory::{AppRegistration, Tenant, TenantScope, User};
 use super::errors::{ErrorStamp, TokenError, json_body, no_store_headers};
 use super::scopes::{self};
 use super::tokens::{self, ArtifactError, ArtifactKind, AuthCode, DeviceCode, RefreshToken};
+use crate::directory::{AppRegistration, Tenant, TenantScope, User};
 
 use super::routes::{Params, now, own_hosts, param, parse_params, required, secs};
 

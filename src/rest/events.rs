@@ -1,20 +1,20 @@
 //! `/deviceManagement/auditEvents` and its functions: list, get, create, update,
 //! delete, `$count`, `getAuditCategories`, `getAuditActivityTypes`, and `$metadata`.
 
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
-use super::headers::JSON_CONTENT_TYPE;
 use super::path::Target;
 use crate::auth::{Operation, Principal};
+use crate::domain::graph::JSON_CONTENT_TYPE;
 use crate::domain::graph::{self, ApiVersion, event_json};
 use crate::domain::vocabulary::CATEGORIES;
 use crate::domain::{AuditActor, AuditEvent, truncate_to_ticks};
+use crate::emulator::EmptyPageFault;
 use crate::error::ApiError;
+use crate::http::{BodyError, Caller, read_body};
 use crate::odata::{QueryOptions, SelectProperty};
 use crate::paging::query_hash;
 use crate::state::AppState;
@@ -45,6 +45,9 @@ pub async fn handle(
         (Target::Metadata, Method::GET) => {
             Ok(HttpResponse::Ok().content_type("application/xml").body(metadata(version)))
         }
+        (Target::Events, Method::GET) if req.extensions().contains::<EmptyPageFault>() => {
+            Ok(empty_page(req, state, version))
+        }
         (Target::Events, Method::GET) => list(req, state, version).await,
         (Target::Events, Method::POST) => create(req, state, version, principal, body).await,
         (Target::Count, Method::GET) => count(req, state).await,
@@ -65,8 +68,7 @@ pub async fn handle(
 }
 
 fn authorize(req: &HttpRequest, state: &AppState, operation: Operation) -> Result<Principal, ApiError> {
-    let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    Ok(state.authorize(header, operation)?)
+    Ok(Caller::of(req).authorize(state, operation)?)
 }
 
 /// Scheme, host and port clients reach us on: the configured public base URL, or
@@ -172,7 +174,7 @@ async fn list(req: &HttpRequest, state: &AppState, version: ApiVersion) -> Resul
 }
 
 /// An empty page whose nextLink repeats the request (the `empty-page` fault).
-pub fn empty_page(req: &HttpRequest, state: &AppState, version: ApiVersion) -> HttpResponse {
+fn empty_page(req: &HttpRequest, state: &AppState, version: ApiVersion) -> HttpResponse {
     let query = req.query_string();
     let link =
         format!("{}{}{}{query}", origin(req, state), req.path(), if query.is_empty() { "" } else { "?" });
@@ -216,15 +218,11 @@ async fn get(
 }
 
 /// Reads the body within the size limit, as JSON.
-async fn json_body(state: &AppState, mut body: web::Payload) -> Result<Value, ApiError> {
-    let mut bytes = web::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|_| ApiError::bad_request("The request body could not be read."))?;
-        if bytes.len() + chunk.len() > state.max_body_bytes {
-            return Err(ApiError::PayloadTooLarge(state.max_body_bytes));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+async fn json_body(state: &AppState, body: web::Payload) -> Result<Value, ApiError> {
+    let bytes = read_body(body, state.max_body_bytes).await.map_err(|e| match e {
+        BodyError::TooLarge(limit) => ApiError::PayloadTooLarge(limit),
+        BodyError::Unreadable => ApiError::bad_request("The request body could not be read."),
+    })?;
     serde_json::from_slice(&bytes).map_err(|_| {
         ApiError::bad_request(
             "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
@@ -235,7 +233,7 @@ async fn json_body(state: &AppState, mut body: web::Payload) -> Result<Value, Ap
 /// The actor of an event created through the API: the caller, unless the body
 /// names one (so recorded fixtures can be replayed as they were).
 fn actor_of(req: &HttpRequest, principal: &Principal) -> AuditActor {
-    crate::audit::caller_actor(principal, super::client_ip(req))
+    crate::audit::caller_actor(principal, Caller::of(req).ip_address().map(str::to_string))
 }
 
 async fn create(

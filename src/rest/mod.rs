@@ -2,7 +2,6 @@
 //! are thin: parse the request, ask the store or the recorder, shape the answer.
 
 mod events;
-pub mod headers;
 mod path;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -18,26 +17,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(actix_web::middleware::from_fn(crate::emulator::graph_controls))
             .route(web::route().to(dispatch)),
     );
-}
-
-/// What the `empty-page` fault answers to a collection GET: no events, and a
-/// nextLink to the very same request. `None` for any other request.
-pub fn empty_page(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
-    if req.method() != actix_web::http::Method::GET {
-        return None;
-    }
-    let (version, segments) = split(req.path()).ok()?;
-    match path::resolve(&segments).ok()? {
-        path::Target::Events => Some(events::empty_page(req, state, version)),
-        _ => None,
-    }
-}
-
-/// The client's address (without the port), as `actor.ipAddress` records it.
-pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.connection_info().realip_remote_addr().map(|addr| {
-        addr.parse::<std::net::SocketAddr>().map(|s| s.ip().to_string()).unwrap_or_else(|_| addr.to_string())
-    })
 }
 
 /// Anything no route matched, in Graph's words.

@@ -19,17 +19,18 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::header::{self, AUTHORIZATION};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::auth::Operation;
+use crate::directory::well_known::dev;
 use crate::domain::graph::ApiVersion;
 use crate::error::ApiError;
 use crate::export::{self, ExportFormat};
+use crate::http::Caller;
 use crate::identity::IdentityService;
-use crate::identity::well_known::dev;
 use crate::odata::parse_filter;
 use crate::state::AppState;
 
@@ -102,8 +103,7 @@ fn asset(content_type: &str, body: &'static str) -> HttpResponse {
 /// page lists for that filter (inside the retention window, as the list is),
 /// oldest first, in `auditgraph export`'s format (beta objects, its default).
 async fn export(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let bearer = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state.authorize(bearer, Operation::Read)?;
+    Caller::of(&req).authorize(&state, Operation::Read)?;
     let params: HashMap<String, String> = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| ApiError::bad_request("The query string is not valid form encoding."))?;
     let (format, content_type, extension) = match params.get("format").map(String::as_str) {

@@ -1,16 +1,12 @@
-//! Headers every Graph response carries: `request-id`, `client-request-id` (the
-//! client's when sent), `OData-Version`, plus the ids in error bodies. The ids of
-//! the request being served are a task-local, so the error envelope can read them
-//! wherever the error is rendered.
+//! Request ids, in one place: every response carries `request-id` and
+//! `client-request-id` (the client's when sent), plus Graph's `OData-Version`.
+//! The ids of the request being served are a task-local, so an error envelope,
+//! the journal or an audit event can read them wherever they are made.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-
-/// The full OData media type Graph sends with JSON bodies.
-pub const JSON_CONTENT_TYPE: &str =
-    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 #[derive(Debug, Clone)]
 pub struct RequestIds {

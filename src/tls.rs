@@ -25,7 +25,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
 
-use super::files;
+use crate::data_dir;
 
 /// The names every generated server certificate covers.
 pub const DEFAULT_SERVER_NAMES: &[&str] = &["localhost", "127.0.0.1", "::1"];
@@ -105,11 +105,12 @@ pub fn load_or_create_tls_for(
     if !ca_path.exists() {
         let ca_key = rcgen::KeyPair::generate().context("cannot generate the CA key")?;
         let ca_key_pem = ca_key.serialize_pem();
-        files::create_once(&ca_key_path, ca_key_pem.as_bytes(), true)?;
+        data_dir::create_once(&ca_key_path, ca_key_pem.as_bytes(), true)?;
         // Another process may have won the race for the key: use whatever is on disk.
-        let ca_key = rcgen::KeyPair::from_pem(&files::read_text(&ca_key_path)?).context("invalid CA key")?;
+        let ca_key =
+            rcgen::KeyPair::from_pem(&data_dir::read_text(&ca_key_path)?).context("invalid CA key")?;
         let ca_cert = ca_params().self_signed(&ca_key).context("cannot create the CA certificate")?;
-        created |= files::create_once(&ca_path, ca_cert.pem().as_bytes(), false)?;
+        created |= data_dir::create_once(&ca_path, ca_cert.pem().as_bytes(), false)?;
     }
 
     let meta: Option<ServerMeta> =
@@ -169,8 +170,8 @@ fn issue_server_certificate(
     meta_path: &Path,
     names: &[String],
 ) -> anyhow::Result<()> {
-    let ca_key = rcgen::KeyPair::from_pem(&files::read_text(ca_key_path)?).context("invalid CA key")?;
-    let ca_pem = files::read_text(ca_path)?;
+    let ca_key = rcgen::KeyPair::from_pem(&data_dir::read_text(ca_key_path)?).context("invalid CA key")?;
+    let ca_pem = data_dir::read_text(ca_path)?;
     let issuer = rcgen::Issuer::new(ca_params(), ca_key);
 
     let mut params =
@@ -197,10 +198,10 @@ fn issue_server_certificate(
     let cert = params.signed_by(&key, &issuer).context("cannot sign the server certificate")?;
     let chain = format!("{}{}", cert.pem(), ca_pem);
     // Key before certificate: a reader that sees the new certificate also finds its key.
-    files::replace(key_path, key.serialize_pem().as_bytes(), true)?;
-    files::replace(cert_path, chain.as_bytes(), false)?;
+    data_dir::replace(key_path, key.serialize_pem().as_bytes(), true)?;
+    data_dir::replace(cert_path, chain.as_bytes(), false)?;
     let meta = ServerMeta { names: names.to_vec(), not_after };
-    files::replace(meta_path, serde_json::to_string_pretty(&meta)?.as_bytes(), false)?;
+    data_dir::replace(meta_path, serde_json::to_string_pretty(&meta)?.as_bytes(), false)?;
     tracing::info!(path = %cert_path.display(), names = ?names, "issued https server certificate");
     Ok(())
 }
