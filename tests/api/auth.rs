@@ -32,8 +32,7 @@ use reqwest012 as r12;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{Backend, NOACCESS, READER, TENANT, TestApp, WRITER};
-use crate::surface::{days_ago, sample_event};
+use crate::helpers::{Backend, NOACCESS, READER, TENANT, TestApp, WRITER, days_ago, sample_event};
 
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";

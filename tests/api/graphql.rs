@@ -15,8 +15,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::backend_tests;
 use crate::browser::Browser;
-use crate::helpers::{Backend, NOACCESS, READER, TestApp, WRITER, client_credentials};
-use crate::surface::{days_ago, sample_event};
+use crate::helpers::{
+    Backend, NOACCESS, READER, TestApp, WRITER, client_credentials, days_ago, sample_event,
+};
 
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 

@@ -9,7 +9,7 @@ use auditgraph::domain::AuditEvent;
 use auditgraph::startup::Application;
 use auditgraph::state::AppState;
 use sea_orm::{ConnectionTrait, Database};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -228,6 +228,43 @@ impl TestApp {
         db.close().await.unwrap();
         total
     }
+}
+
+/// A Graph-shaped event as a client would POST it (an Intune app deletion).
+pub fn sample_event(id: &str, at: &str) -> Value {
+    json!({
+        "id": id,
+        "displayName": "Delete application.",
+        "componentName": "MobileApp",
+        "activity": null,
+        "activityDateTime": at,
+        "activityType": "Delete MobileApp",
+        "activityOperationType": "Delete",
+        "activityResult": "Success",
+        "correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52",
+        "category": "Application",
+        "actor": {
+            "auditActorType": "ItPro",
+            "userPermissions": ["*"],
+            "applicationId": "5926fc8e-304e-4f59-8bed-58ca97cc39a4",
+            "applicationDisplayName": "Microsoft Intune portal extension",
+            "userPrincipalName": "it.admin@contoso.onmicrosoft.com",
+            "servicePrincipalName": null,
+            "ipAddress": null,
+            "userId": "910ed5ca-4ecf-414c-a1be-d53511bfe1a5"
+        },
+        "resources": [{
+            "displayName": "Windows Calculator",
+            "auditResourceType": "WinGetApp",
+            "resourceId": "df07f17c-2d58-42d9-8491-31d1a6c2a0b5",
+            "modifiedProperties": [{"displayName": "Name", "oldValue": null, "newValue": "Calc"}]
+        }]
+    })
+}
+
+/// An ISO time `days` before now, with Graph's 7 digits.
+pub fn days_ago(days: i64) -> String {
+    auditgraph::domain::format_graph_datetime(chrono::Utc::now() - chrono::Duration::days(days))
 }
 
 /// Defines one `#[tokio::test]` per backend for each listed test function
