@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use auditgraph::config::{Cli, Command};
 use auditgraph::domain::AuditEvent;
+use auditgraph::domain::graph::parse_event;
 use auditgraph::startup::Application;
 use auditgraph::state::AppState;
 use sea_orm::{ConnectionTrait, Database};
@@ -230,6 +231,11 @@ impl TestApp {
     }
 }
 
+/// A server over a fresh SQLite database (always available) with `extra` flags.
+pub async fn sqlite(extra: &[&str]) -> TestApp {
+    TestApp::spawn(Backend::Sqlite, extra).await.expect("SQLite is always available")
+}
+
 /// A Graph-shaped event as a client would POST it (an Intune app deletion).
 pub fn sample_event(id: &str, at: &str) -> Value {
     json!({
@@ -265,6 +271,70 @@ pub fn sample_event(id: &str, at: &str) -> Value {
 /// An ISO time `days` before now, with Graph's 7 digits.
 pub fn days_ago(days: i64) -> String {
     auditgraph::domain::format_graph_datetime(chrono::Utc::now() - chrono::Duration::days(days))
+}
+
+// ---------------------------------------------------------------------------
+// GraphQL (graphql, graphql_subscriptions, graphql_explorer)
+// ---------------------------------------------------------------------------
+
+/// The `createAuditEvent` mutation, with the fields the tests read.
+pub const CREATE: &str = "mutation($input: AuditEventInput!) { createAuditEvent(input: $input) { id activityDateTime displayName actor { auditActorType applicationId userPrincipalName ipAddress } resources { resourceId } } }";
+
+/// Posts a GraphQL request with the app's writer token; the HTTP status is always 200.
+pub async fn gql(app: &TestApp, query: &str, variables: Value) -> Value {
+    gql_as(app, &app.client, query, variables).await
+}
+
+/// Posts a GraphQL request as `client`; the HTTP status is always 200.
+pub async fn gql_as(app: &TestApp, client: &reqwest::Client, query: &str, variables: Value) -> Value {
+    let response = client
+        .post(app.url("/graphql"))
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("JSON body")
+}
+
+pub fn no_errors(body: &Value) {
+    assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+}
+
+fn filter_event(
+    id: &str,
+    days: i64,
+    category: &str,
+    result: &str,
+    upn: &str,
+    resource: Option<&str>,
+    name: &str,
+) -> AuditEvent {
+    let mut body = sample_event(id, &days_ago(days));
+    body["category"] = json!(category);
+    body["activityResult"] = json!(result);
+    body["displayName"] = json!(name);
+    body["activityType"] = json!(format!("{name} type"));
+    body["actor"]["userPrincipalName"] = json!(upn);
+    match resource {
+        Some(r) => body["resources"][0]["resourceId"] = json!(r),
+        None => body["resources"] = json!([]),
+    }
+    parse_event(&body, || unreachable!(), || unreachable!()).expect("valid event")
+}
+
+/// Six events over the last week for filter tests: e1, e2 and e6 are `Device`,
+/// e3 and e4 `Application`, e5 `Role`.
+pub async fn seed_filter_events(app: &TestApp) {
+    app.insert(vec![
+        filter_event("e1", 1, "Device", "Success", "alice@contoso.com", Some("r-1"), "Wipe laptop"),
+        filter_event("e2", 2, "Device", "Failure", "bob@contoso.com", Some("r-2"), "Retire phone"),
+        filter_event("e3", 3, "Application", "Success", "alice@contoso.com", Some("r-1"), "Delete MobileApp"),
+        filter_event("e4", 4, "Application", "Failure", "carol@contoso.com", Some("r-3"), "Create MobileApp"),
+        filter_event("e5", 5, "Role", "Success", "bob@contoso.com", None, "Assign role"),
+        filter_event("e6", 6, "Device", "Success", "carol@contoso.com", Some("r-2"), "Sync device"),
+    ])
+    .await;
 }
 
 /// Defines one `#[tokio::test]` per backend for each listed test function

@@ -13,5 +13,7 @@ mod data;
 mod emulator;
 mod errors;
 mod graphql;
+mod graphql_explorer;
+mod graphql_subscriptions;
 mod query;
 mod surface;
