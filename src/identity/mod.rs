@@ -38,8 +38,6 @@ pub mod well_known;
 
 #[cfg(test)]
 pub(crate) mod test_support;
-#[cfg(test)]
-mod tests_http;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -23,8 +23,8 @@ use crate::helpers::{
 
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 
-const APP_READ_403: &str = "Application is not authorized to perform this operation. Application must have one of the following scopes: DeviceManagementApps.Read.All, DeviceManagementApps.ReadWrite.All - Operation ID";
-const APP_WRITE_403: &str = "Application is not authorized to perform this operation. Application must have one of the following scopes: DeviceManagementApps.ReadWrite.All - Operation ID";
+const APP_READ_403: &str = "Application is not authorized to perform this operation. Application must have one of the following scopes: DeviceManagementApps.Read.All, DeviceManagementApps.ReadWrite.All - Operation ID (for customer support): ";
+const APP_WRITE_403: &str = "Application is not authorized to perform this operation. Application must have one of the following scopes: DeviceManagementApps.ReadWrite.All - Operation ID (for customer support): ";
 
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)

@@ -310,7 +310,8 @@ pub const WWW_AUTHENTICATE: &str = r#"Bearer realm="", authorization_uri="https:
 pub const EMPTY: &str = "Access token is empty.";
 pub const MALFORMED: &str = "CompactToken parsing failed with error code: 80049217";
 pub const INVALID: &str = "Access token validation failure.";
-pub const USER_403: &str = "User is not authorized to perform this operation";
+pub const USER_403: &str =
+    "User is not authorized to perform this operation - Operation ID (for customer support): ";
 
 pub type PublicClient = BasicClient<EndpointSet, EndpointSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
@@ -349,6 +350,14 @@ impl Reply {
         self.headers.get(name).map(|v| v.to_str().expect("ASCII header"))
     }
 
+    /// The body as text (an HTML page, say).
+    pub fn text(&self) -> String {
+        match &self.body {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        }
+    }
+
     async fn read(response: r12::Response) -> Reply {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -381,6 +390,17 @@ pub async fn call(
     Reply::read(response).await
 }
 
+/// Sends `request` and reads the reply whole.
+pub async fn send(request: r12::RequestBuilder) -> Reply {
+    let response = request.send().await.unwrap_or_else(|e| panic!("{e}"));
+    Reply::read(response).await
+}
+
+/// POSTs `form` as an `application/x-www-form-urlencoded` body.
+pub async fn post_form<T: serde::Serialize + ?Sized>(http: &r12::Client, url: &str, form: &T) -> Reply {
+    send(http.post(url).form(form)).await
+}
+
 pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
@@ -393,6 +413,42 @@ pub fn jwt_part(token: &str, index: usize) -> Value {
 
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// An identity platform error as Entra gives it (identity.md §7): status, `error`,
+/// one error code, a description that starts with `AADSTS{code}: ` and ends with the
+/// trace and correlation ids and the timestamp, and the error page's URI. Returns
+/// the body for further checks.
+pub fn assert_aadsts<'r>(reply: &'r Reply, status: u16, error: &str, code: u32, case: &str) -> &'r Value {
+    let body = &reply.body;
+    assert_eq!(reply.status, status, "{case}: {body}");
+    assert_eq!(reply.header("content-type"), Some("application/json; charset=utf-8"), "{case}");
+    assert_eq!(body["error"], error, "{case}: {body}");
+    assert_eq!(body["error_codes"], json!([code]), "{case}: {body}");
+    let description = body["error_description"].as_str().expect("error_description");
+    assert!(description.starts_with(&format!("AADSTS{code}: ")), "{case}: {description}");
+    let timestamp = body["timestamp"].as_str().expect("timestamp");
+    assert!(
+        timestamp.len() == 20
+            && chrono::NaiveDateTime::parse_from_str(timestamp, "%Y-%m-%d %H:%M:%SZ").is_ok(),
+        "{case}: timestamp '{timestamp}' must look like 2016-01-09 02:02:12Z"
+    );
+    let (trace, correlation) = (
+        body["trace_id"].as_str().expect("trace_id"),
+        body["correlation_id"].as_str().expect("correlation_id"),
+    );
+    assert!(
+        uuid::Uuid::parse_str(trace).is_ok() && uuid::Uuid::parse_str(correlation).is_ok(),
+        "{case}: {body}"
+    );
+    assert!(
+        description.ends_with(&format!(
+            "\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}"
+        )),
+        "{case}: {description:?}"
+    );
+    assert_eq!(body["error_uri"], format!("https://login.microsoftonline.com/error?code={code}"), "{case}");
+    body
 }
 
 /// Graph's error envelope with its ids; returns `error.message`.

@@ -1,6 +1,7 @@
 //! A tenant file (`--tenant-file`) in place of the development tenant: its
 //! apps, users and Intune roles decide and are recorded; a malformed file stops
-//! start-up naming the line.
+//! start-up naming the line; the shipped example serves tokens and refuses its
+//! expired secret.
 
 use std::time::Duration;
 
@@ -11,8 +12,8 @@ use oauth2::{
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    GRAPH_DEFAULT, READWRITE_ALL, TENANT, USER_403, WRITER, assert_403, bearer, call, plain, sample_without,
-    serve_in,
+    GRAPH_DEFAULT, READWRITE_ALL, TENANT, USER_403, WRITER, assert_403, assert_aadsts, bearer, call,
+    jwt_part, plain, post_form, sample_without, serve_in,
 };
 
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
@@ -226,4 +227,30 @@ fn a_malformed_tenant_file_stops_startup_naming_the_line() {
         let expected = format!("{}: {line}", file.display());
         assert!(stderr.contains(&expected), "{name}: the error should name '{expected}':\n{stderr}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_secret_from_tenant_file() {
+    // The example tenant file shipped beside the directory code.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenants.toml");
+    std::fs::write(&file, include_str!("../../src/identity/tenant.example.toml")).expect("write tenant file");
+    let (base, _, _) =
+        serve_in(dir.path(), &["--tenant-file", file.to_str().unwrap()]).await.expect("starts");
+    let http = plain();
+    let token_endpoint = format!("{base}/fabrikam.onmicrosoft.com/oauth2/v2.0/token");
+    let cc = |secret: &'static str| {
+        [
+            ("grant_type", "client_credentials"),
+            ("client_id", "3f2a1b0c-0d9e-4f8a-b7c6-d5e4f3a2b201"),
+            ("client_secret", secret),
+            ("scope", GRAPH_DEFAULT),
+        ]
+    };
+    let reply = post_form(&http, &token_endpoint, &cc("rotated-out")).await;
+    assert_aadsts(&reply, 401, "invalid_client", 7000222, "expired secret");
+    let reply = post_form(&http, &token_endpoint, &cc("siem-secret")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let c = jwt_part(reply.body["access_token"].as_str().expect("token"), 1);
+    assert_eq!(c["tid"], "3f2a1b0c-0d9e-4f8a-b7c6-d5e4f3a2b100");
 }

@@ -1,9 +1,17 @@
 //! Key material and TLS: the `oauth2` crate over https trusting nothing but the
-//! local CA, a signing key and CA that survive a restart, and a user's
-//! certificate in place of the local CA.
+//! local CA (client credentials, authorization code, refresh, device code), a
+//! signing key and CA that survive a restart, and a user's certificate in place
+//! of the local CA.
 
-use oauth2::{AuthType, AuthorizationCode, CsrfToken, PkceCodeChallenge, Scope, TokenResponse as _};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use oauth2::{
+    AuthType, AuthorizationCode, CsrfToken, PkceCodeChallenge, Scope, StandardDeviceAuthorizationResponse,
+    TokenResponse as _,
+};
 use reqwest012 as r12;
+use serde_json::json;
 
 use crate::helpers::{
     ADMIN, AUDITOR, GRAPH_DEFAULT, READ_ALL, READER, TENANT, WRITER, app_token, bearer, call, jwt_part,
@@ -29,8 +37,9 @@ async fn oauth2_over_https_with_auto_approve_user_trusting_the_local_ca() {
         .unwrap();
     assert!(untrusting.get(format!("{origin}/healthz")).send().await.is_err());
 
-    // Client credentials over https, secret via HTTP Basic.
+    // Client credentials over https, secret via HTTP Basic...
     let token = app_token(&https, origin, READER, AuthType::BasicAuth, GRAPH_DEFAULT).await;
+    assert!(token.refresh_token().is_none());
     let reply =
         call(&https, "GET", &format!("{origin}{EVENTS}"), Some(&bearer(token.access_token().secret())), None)
             .await;
@@ -40,6 +49,12 @@ async fn oauth2_over_https_with_auto_approve_user_trusting_the_local_ca() {
         "{}",
         reply.body
     );
+    // ...and in the body, with the scope kiota derives from the server's own URL.
+    let token = app_token(&https, origin, READER, AuthType::RequestBody, &format!("{origin}/.default")).await;
+    let reply =
+        call(&https, "GET", &format!("{origin}{EVENTS}"), Some(&bearer(token.access_token().secret())), None)
+            .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
 
     // Authorization code + PKCE over https; no login_hint: the configured user signs in.
     let client = public_client(origin, origin);
@@ -66,7 +81,7 @@ async fn oauth2_over_https_with_auto_approve_user_trusting_the_local_ca() {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, _) = client
         .authorize_url(CsrfToken::new_random)
-        .add_scope(Scope::new(READ_ALL.into()))
+        .add_scopes([READ_ALL, "offline_access"].map(|s| Scope::new(s.into())))
         .add_extra_param("login_hint", ADMIN)
         .set_pkce_challenge(challenge)
         .url();
@@ -78,6 +93,58 @@ async fn oauth2_over_https_with_auto_approve_user_trusting_the_local_ca() {
         .await
         .expect("code exchange");
     assert_eq!(jwt_part(token.access_token().secret(), 1)["upn"], ADMIN);
+    let reply =
+        call(&https, "GET", &format!("{origin}{EVENTS}"), Some(&bearer(token.access_token().secret())), None)
+            .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // The refresh token (offline_access) works over https too.
+    let refreshed = client
+        .exchange_refresh_token(token.refresh_token().expect("offline_access gives a refresh token"))
+        .request_async(&https)
+        .await
+        .expect("refresh over https");
+    let reply = call(
+        &https,
+        "GET",
+        &format!("{origin}{EVENTS}"),
+        Some(&bearer(refreshed.access_token().secret())),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    // Device code over https, approved through the admin call while the client polls.
+    let details: StandardDeviceAuthorizationResponse = client
+        .exchange_device_code()
+        .add_scope(Scope::new(READ_ALL.into()))
+        .request_async(&https)
+        .await
+        .expect("device authorization over https");
+    let approve =
+        format!("{origin}/_auditgraph/identity/devicecodes/{}/approve", details.user_code().secret());
+    let pauses = AtomicU32::new(0);
+    let token = client
+        .exchange_device_access_token(&details)
+        .request_async(
+            &https,
+            |_| {
+                // Instead of sleeping: approve after the first pending answer.
+                pauses.fetch_add(1, Ordering::SeqCst);
+                let (https, approve) = (https.clone(), approve.clone());
+                async move {
+                    let reply = call(&https, "POST", &approve, None, Some(&json!({ "user": AUDITOR }))).await;
+                    assert_eq!(reply.status, 200, "approve: {}", reply.body);
+                }
+            },
+            Some(Duration::from_secs(30)),
+        )
+        .await
+        .expect("device token over https");
+    assert_eq!(pauses.load(Ordering::SeqCst), 1, "one authorization_pending, then the token");
+    let access = token.access_token().secret();
+    assert_eq!(jwt_part(access, 1)["upn"], AUDITOR);
+    let reply = call(&https, "GET", &format!("{origin}{EVENTS}"), Some(&bearer(access)), None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,18 +1,24 @@
-//! The token endpoint (`/{tenant}/oauth2/v2.0/token`): client credentials
-//! through the `oauth2` crate, the caching headers Entra sends, and the error
-//! catalogue (identity.md §7).
+//! The token endpoint (`/{tenant}/oauth2/v2.0/token`, and the v1 `/oauth2/token`):
+//! client credentials through the `oauth2` crate and on the wire (body and HTTP
+//! Basic, tenant spellings, scope forms and audiences), the password grant, the
+//! caching headers Entra sends, and the error catalogue (identity.md §7).
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, Scope, TokenResponse as _};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{
-    ADMIN, ADMIN_OID, GRAPH_APP_ID, GRAPH_DEFAULT, PUBLIC_CLIENT, READ_ALL, READER, REDIRECT, Reply, TENANT,
-    WRITER, app_token, bearer, call, jwt_part, now, oauth_error, plain, public_client, redirect_query,
-    sample_without, sqlite, token_url,
+    ADMIN, ADMIN_OID, GRAPH_APP_ID, GRAPH_DEFAULT, HELPDESK, PASSWORD, PUBLIC_CLIENT, READ_ALL, READER,
+    READWRITE_ALL, REDIRECT, Reply, TENANT, USER_403, WRITER, app_token, assert_403, assert_aadsts, bearer,
+    call, jwt_part, now, oauth_error, plain, post_form, public_client, redirect_query, sample_without, send,
+    sqlite, token_url,
 };
 
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
+const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+const READER_OID: &str = "7d0f0a2c-1b1e-4c55-9a3e-2f5c0000c001";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauth2_client_credentials_with_secret_in_body_and_basic() {
@@ -63,6 +69,191 @@ async fn oauth2_client_credentials_with_secret_in_body_and_basic() {
         call(&http, "POST", &app.url(EVENTS), Some(&bearer(access)), Some(&sample_without("cc-1", &[])))
             .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
+}
+
+// ---------------------------------------------------------------------------
+// Client credentials on the wire
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_with_secret_in_body() {
+    let app = sqlite(&[]).await;
+    let http = plain();
+    let reply = post_form(
+        &http,
+        &format!("{}/{TENANT}/oauth2/v2.0/token", app.address),
+        &[
+            ("client_id", READER.0),
+            ("scope", GRAPH_DEFAULT),
+            ("client_secret", READER.1),
+            ("grant_type", "client_credentials"),
+            // What azure-identity adds; must be accepted and ignored.
+            ("claims", r#"{"access_token":{"xms_cc":{"values":["CP1"]}}}"#),
+            ("x-client-SKU", "MSAL.Python"),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    for (name, value) in [
+        ("cache-control", "no-store, no-cache"),
+        ("pragma", "no-cache"),
+        ("expires", "-1"),
+        ("content-type", "application/json; charset=utf-8"),
+    ] {
+        assert_eq!(reply.header(name), Some(value), "{name}");
+    }
+    let body = &reply.body;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3599);
+    assert_eq!(body["ext_expires_in"], 3599);
+    assert!(body.get("refresh_token").is_none() && body.get("scope").is_none(), "{body}");
+
+    let token = body["access_token"].as_str().expect("token");
+    let c = jwt_part(token, 1);
+    assert_eq!(c["iss"], format!("https://sts.windows.net/{TENANT}/"));
+    assert_eq!(c["aud"], GRAPH_RESOURCE);
+    assert_eq!(c["tid"], TENANT);
+    assert_eq!(c["appid"], READER.0);
+    assert_eq!(c["app_displayname"], "auditgraph-reader");
+    assert_eq!(c["oid"], READER_OID);
+    assert_eq!(c["sub"], READER_OID);
+    assert_eq!(c["idtyp"], "app");
+    assert_eq!(c["roles"], json!([READ_ALL]));
+    assert_eq!(c["ver"], "1.0");
+    assert_eq!(c["xms_cc"], json!(["CP1"]));
+    assert!(c["uti"].is_string() && c["exp"].as_i64() > c["iat"].as_i64(), "{c}");
+    assert!(c.get("scp").is_none(), "{c}");
+
+    let reply = call(&http, "GET", &app.url(EVENTS), Some(&bearer(token)), None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_with_http_basic_and_tenant_aliases() {
+    let app = sqlite(&[]).await;
+    let http = plain();
+    // RFC 6749 §2.3.1: both parts form-encoded before base64.
+    let basic = STANDARD.encode(format!("{}:{}", WRITER.0, WRITER.1));
+    for tenant in [TENANT, "contoso.onmicrosoft.com", "common", "organizations"] {
+        let reply = send(
+            http.post(format!("{}/{tenant}/oauth2/v2.0/token", app.address))
+                .header("authorization", format!("Basic {basic}"))
+                .form(&[("grant_type", "client_credentials"), ("scope", GRAPH_DEFAULT)]),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{tenant}: {}", reply.body);
+        let c = jwt_part(reply.body["access_token"].as_str().expect("token"), 1);
+        assert_eq!(c["tid"], TENANT, "{tenant}");
+        assert_eq!(c["roles"], json!([READWRITE_ALL]), "{tenant}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_scope_forms_and_audiences() {
+    let app = sqlite(&[]).await;
+    let http = plain();
+    let cases = [
+        (GRAPH_DEFAULT, None, GRAPH_RESOURCE),
+        ("00000003-0000-0000-c000-000000000000/.default", None, GRAPH_APP_ID),
+        // kiota derives the scope from the request URL: any port of an own host.
+        ("https://localhost:5443/.default", None, GRAPH_RESOURCE),
+        ("http://127.0.0.1/.default", None, GRAPH_RESOURCE),
+        ("https://localhost/.default", None, GRAPH_RESOURCE),
+        ("http://auditgraph.internal:8080/.default", Some("auditgraph.internal:8080"), GRAPH_RESOURCE),
+    ];
+    for (scope, host, aud) in cases {
+        let mut request = http.post(format!("{}/{TENANT}/oauth2/v2.0/token", app.address)).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", READER.0),
+            ("client_secret", READER.1),
+            ("scope", scope),
+        ]);
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        let reply = send(request).await;
+        assert_eq!(reply.status, 200, "{scope}: {}", reply.body);
+        assert_eq!(jwt_part(reply.body["access_token"].as_str().expect("token"), 1)["aud"], aud, "{scope}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_token_endpoint_takes_resource() {
+    let app = sqlite(&[]).await;
+    let reply = post_form(
+        &plain(),
+        &format!("{}/{TENANT}/oauth2/token", app.address),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", READER.0),
+            ("client_secret", READER.1),
+            ("resource", "https://graph.microsoft.com/"),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = &reply.body;
+    assert_eq!(body["expires_in"], "3599");
+    assert_eq!(body["resource"], GRAPH_RESOURCE);
+    assert_eq!(jwt_part(body["access_token"].as_str().expect("token"), 1)["aud"], GRAPH_RESOURCE);
+}
+
+// ---------------------------------------------------------------------------
+// Password (ROPC)
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_grant() {
+    let app = sqlite(&[]).await;
+    let http = plain();
+    let token_endpoint = format!("{}/organizations/oauth2/v2.0/token", app.address);
+    let ropc = |user: &str, password: &str| {
+        vec![
+            ("grant_type", "password".to_string()),
+            ("client_id", PUBLIC_CLIENT.to_string()),
+            ("username", user.to_string()),
+            ("password", password.to_string()),
+            (
+                "scope",
+                "https://graph.microsoft.com/DeviceManagementApps.ReadWrite.All offline_access".to_string(),
+            ),
+        ]
+    };
+    let reply = post_form(&http, &token_endpoint, &ropc(ADMIN, PASSWORD)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = &reply.body;
+    assert_eq!(body["scope"], "https://graph.microsoft.com/DeviceManagementApps.ReadWrite.All");
+    assert!(body["refresh_token"].is_string() && body.get("id_token").is_none(), "{body}");
+    let token = body["access_token"].as_str().expect("token");
+    assert_eq!(jwt_part(token, 1)["aud"], GRAPH_RESOURCE);
+
+    // The Global Administrator may write; the actor is an ItPro.
+    let reply = call(
+        &http,
+        "POST",
+        &app.url(EVENTS),
+        Some(&bearer(token)),
+        Some(&sample_without("ropc-1", &["actor"])),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let actor = &reply.body["actor"];
+    assert_eq!(actor["auditActorType"], "ItPro");
+    assert_eq!(actor["userPrincipalName"], ADMIN);
+    assert_eq!(actor["userId"], ADMIN_OID);
+    assert_eq!(actor["userPermissions"], json!(["*"]));
+
+    let reply = post_form(&http, &token_endpoint, &ropc(ADMIN, "wrong")).await;
+    assert_aadsts(&reply, 400, "invalid_grant", 50126, "wrong password");
+    let reply = post_form(&http, &token_endpoint, &ropc("ghost@contoso.onmicrosoft.com", PASSWORD)).await;
+    assert_aadsts(&reply, 400, "invalid_grant", 50034, "unknown user");
+
+    // The helpdesk user gets a token but no audit data.
+    let reply = post_form(&http, &token_endpoint, &ropc(HELPDESK, PASSWORD)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let token = reply.body["access_token"].as_str().expect("token");
+    let reply = call(&http, "GET", &app.url(EVENTS), Some(&bearer(token)), None).await;
+    assert!(assert_403(&reply, "helpdesk reads").starts_with(USER_403));
 }
 
 // ---------------------------------------------------------------------------
@@ -130,11 +321,7 @@ async fn token_endpoint_errors_follow_the_catalogue() {
                 if let Some((id, secret)) = basic {
                     request = request.basic_auth(id, Some(secret));
                 }
-                let response = request.send().await.expect("token request");
-                let status = response.status().as_u16();
-                let headers = response.headers().clone();
-                let body: Value = response.json().await.expect("JSON error");
-                Reply { status, headers, body }
+                send(request).await
             }
         };
     let cc = |id: &str, secret: &str, scope: &str| {
@@ -233,7 +420,7 @@ async fn token_endpoint_errors_follow_the_catalogue() {
             400,
             "unauthorized_client",
             700016,
-            format!("Application with identifier '{unknown_client}' was not found in the directory"),
+            format!("Application with identifier '{unknown_client}' was not found in the directory 'Contoso'."),
         ),
         (
             "unknown tenant",
@@ -280,7 +467,7 @@ async fn token_endpoint_errors_follow_the_catalogue() {
             "invalid_scope",
             1002012,
             format!(
-                "The provided value for scope {READ_ALL} is not valid. Client credential flows must have a scope value with /.default suffixed"
+                "The provided value for scope {READ_ALL} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
             ),
         ),
         (
@@ -349,36 +536,141 @@ async fn token_endpoint_errors_follow_the_catalogue() {
             700025,
             "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.".into(),
         ),
+        (
+            "a confidential client without its secret",
+            post(
+                token_endpoint.clone(),
+                vec![
+                    ("grant_type", "client_credentials".into()),
+                    ("client_id", READER.0.into()),
+                    ("scope", GRAPH_DEFAULT.into()),
+                ],
+                None,
+            )
+            .await,
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
+                .into(),
+        ),
+        (
+            "a public client asking for client credentials without a secret",
+            post(
+                token_endpoint.clone(),
+                vec![
+                    ("grant_type", "client_credentials".into()),
+                    ("client_id", PUBLIC_CLIENT.into()),
+                    ("scope", GRAPH_DEFAULT.into()),
+                ],
+                None,
+            )
+            .await,
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
+                .into(),
+        ),
+        (
+            "missing client_id",
+            post(
+                token_endpoint.clone(),
+                vec![
+                    ("grant_type", "client_credentials".into()),
+                    ("client_secret", READER.1.into()),
+                    ("scope", GRAPH_DEFAULT.into()),
+                ],
+                None,
+            )
+            .await,
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.".into(),
+        ),
+        (
+            "unknown tenant named by its domain",
+            post(
+                format!("{}/fabrikam.onmicrosoft.com/oauth2/v2.0/token", app.address),
+                cc(READER.0, READER.1, GRAPH_DEFAULT),
+                None,
+            )
+            .await,
+            400,
+            "invalid_request",
+            90002,
+            "Tenant 'fabrikam.onmicrosoft.com' not found.".into(),
+        ),
+        (
+            "a resource-qualified permission without /.default",
+            post(
+                token_endpoint.clone(),
+                cc(READER.0, READER.1, "https://graph.microsoft.com/DeviceManagementApps.Read.All"),
+                None,
+            )
+            .await,
+            400,
+            "invalid_scope",
+            1002012,
+            "The provided value for scope https://graph.microsoft.com/DeviceManagementApps.Read.All is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).".into(),
+        ),
+        (
+            "/.default of an unknown resource",
+            post(token_endpoint.clone(), cc(READER.0, READER.1, "https://foo.microsoft.com/.default"), None)
+                .await,
+            400,
+            "invalid_scope",
+            70011,
+            "The provided value for the input parameter 'scope' is not valid. The scope https://foo.microsoft.com/.default is not valid.".into(),
+        ),
+        (
+            "GET on the token endpoint",
+            send(http.get(&token_endpoint)).await,
+            400,
+            "invalid_request",
+            900561,
+            "The endpoint only accepts POST requests. Received a GET request.".into(),
+        ),
+        (
+            "a client assertion (certificate credentials are not emulated)",
+            post(
+                token_endpoint.clone(),
+                vec![
+                    ("grant_type", "client_credentials".into()),
+                    ("client_id", READER.0.into()),
+                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()),
+                    ("client_assertion", "x.y.z".into()),
+                    ("scope", GRAPH_DEFAULT.into()),
+                ],
+                None,
+            )
+            .await,
+            401,
+            "invalid_client",
+            700027,
+            "Client assertion failed signature validation.".into(),
+        ),
     ];
     for (case, reply, status, error, code, description) in cases {
-        assert_eq!(reply.status, status, "{case}: {}", reply.body);
-        let body = &reply.body;
-        assert_eq!(body["error"], error, "{case}: {body}");
-        assert_eq!(body["error_codes"], json!([code]), "{case}");
+        let body = assert_aadsts(&reply, status, error, code, case);
         let text = body["error_description"].as_str().expect("error_description");
         assert!(text.starts_with(&format!("AADSTS{code}: {description}")), "{case}: {text}");
-        let timestamp = body["timestamp"].as_str().expect("timestamp");
-        assert!(
-            chrono::NaiveDateTime::parse_from_str(timestamp, "%Y-%m-%d %H:%M:%SZ").is_ok(),
-            "{case}: {timestamp}"
-        );
-        let (trace, correlation) =
-            (body["trace_id"].as_str().unwrap(), body["correlation_id"].as_str().unwrap());
-        assert!(
-            uuid::Uuid::parse_str(trace).is_ok() && uuid::Uuid::parse_str(correlation).is_ok(),
-            "{case}: {body}"
-        );
-        assert!(
-            text.ends_with(&format!(
-                "\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}"
-            )),
-            "{case}: {text:?}"
-        );
-        assert_eq!(
-            body["error_uri"],
-            format!("https://login.microsoftonline.com/error?code={code}"),
-            "{case}"
-        );
-        assert!(reply.header("content-type").unwrap().starts_with("application/json"), "{case}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn correlation_id_echoes_client_request_id() {
+    let app = sqlite(&[]).await;
+    let id = "7c1bbd66-ba36-4bd3-8d22-e1d6e4e3f0a1";
+    let reply = send(
+        plain()
+            .post(format!("{}/{TENANT}/oauth2/v2.0/token", app.address))
+            .header("client-request-id", id)
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
+    assert_eq!(reply.header("client-request-id"), Some(id));
+    let body = assert_aadsts(&reply, 400, "invalid_request", 900144, "missing parameters");
+    assert_eq!(body["correlation_id"], id);
 }
