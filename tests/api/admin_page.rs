@@ -23,8 +23,7 @@ use fantoccini::key::Key;
 use serde_json::{Value, json};
 
 use crate::browser::Browser;
-use crate::helpers::{Backend, NOACCESS, READER, TENANT, TestApp, client_credentials};
-use crate::surface::days_ago;
+use crate::helpers::{Backend, NOACCESS, READER, TENANT, TestApp, client_credentials, days_ago};
 
 const BIN: &str = env!("CARGO_BIN_EXE_auditgraph");
 const EVENTS: &str = "/beta/deviceManagement/auditEvents";

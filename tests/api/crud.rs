@@ -4,8 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::TestApp;
-use crate::surface::{days_ago, sample_event};
+use crate::helpers::{TestApp, days_ago, sample_event};
 
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 

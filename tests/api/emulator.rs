@@ -6,14 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, NOACCESS, READER, TestApp, WRITER, client_credentials};
+use crate::helpers::{NOACCESS, READER, TestApp, WRITER, client_credentials, sqlite};
 
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 const T0: &str = "2026-06-01T12:00:00Z";
-
-async fn sqlite(extra: &[&str]) -> TestApp {
-    TestApp::spawn(Backend::Sqlite, extra).await.expect("SQLite is always available")
-}
 
 /// Calls the admin API as a loopback client without any token.
 async fn admin(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {

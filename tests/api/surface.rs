@@ -3,43 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::TestApp;
-
-pub fn sample_event(id: &str, at: &str) -> Value {
-    json!({
-        "id": id,
-        "displayName": "Delete application.",
-        "componentName": "MobileApp",
-        "activity": null,
-        "activityDateTime": at,
-        "activityType": "Delete MobileApp",
-        "activityOperationType": "Delete",
-        "activityResult": "Success",
-        "correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52",
-        "category": "Application",
-        "actor": {
-            "auditActorType": "ItPro",
-            "userPermissions": ["*"],
-            "applicationId": "5926fc8e-304e-4f59-8bed-58ca97cc39a4",
-            "applicationDisplayName": "Microsoft Intune portal extension",
-            "userPrincipalName": "it.admin@contoso.onmicrosoft.com",
-            "servicePrincipalName": null,
-            "ipAddress": null,
-            "userId": "910ed5ca-4ecf-414c-a1be-d53511bfe1a5"
-        },
-        "resources": [{
-            "displayName": "Windows Calculator",
-            "auditResourceType": "WinGetApp",
-            "resourceId": "df07f17c-2d58-42d9-8491-31d1a6c2a0b5",
-            "modifiedProperties": [{"displayName": "Name", "oldValue": null, "newValue": "Calc"}]
-        }]
-    })
-}
-
-/// An ISO time `days` before now, with Graph's 7 digits.
-pub fn days_ago(days: i64) -> String {
-    auditgraph::domain::format_graph_datetime(chrono::Utc::now() - chrono::Duration::days(days))
-}
+use crate::helpers::{TestApp, days_ago, sample_event};
 
 async fn list_has_graph_envelope_and_headers(app: TestApp) {
     let at = days_ago(3);
