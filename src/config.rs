@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::graph::ApiVersion;
-use crate::emulator::{RetryAfterMode, ThrottleFormat};
+use crate::error::{RetryAfterMode, ThrottleFormat};
 use crate::export::ExportFormat;
 use crate::import::ImportFormat;
 use crate::telemetry::LogFormat;

@@ -6,10 +6,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use serde_json::json;
 
-use crate::emulator::ThrottleFormat;
 use crate::odata::ODataError;
 
 pub type ApiResult<T, E = ApiError> = std::result::Result<T, E>;
@@ -41,7 +40,7 @@ pub enum ApiError {
     Auth { status: StatusCode, code: &'static str, message: String, www_authenticate: Option<String> },
     /// Throttled by the emulator's Intune limits (spec graph-audit-events.md §6).
     #[error("Too many requests.")]
-    Throttled(crate::emulator::throttle::Throttled),
+    Throttled(Throttled),
     /// A status the emulator's fault rules injected.
     #[error("injected fault {status}")]
     Fault { status: u16, retry_after: Option<u32> },
@@ -193,4 +192,49 @@ pub fn envelope(code: &str, message: &str) -> serde_json::Value {
             }
         }
     })
+}
+
+/// How a 429 body reads (spec graph-audit-events.md §5.2, §5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThrottleFormat {
+    /// Intune's: `error.message` is a `_version: 3` JSON document (what auditEvents returns).
+    Intune,
+    /// The Graph gateway's: "Too many requests."
+    Graph,
+}
+
+/// What a 429's `Retry-After` header carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryAfterMode {
+    /// Whole seconds, at least 1 (every SDK parses it).
+    Seconds,
+    /// No header at all, as real Intune auditEvents 429s were seen.
+    Absent,
+    /// Seconds with a fraction (`19.500`): a chaos option; kiota-python fails on it.
+    Fractional,
+}
+
+/// A refusal: how long the client should wait, and how to say it.
+#[derive(Debug, Clone)]
+pub struct Throttled {
+    pub wait: Duration,
+    /// The client came back before its previous wait was over (enforcement on).
+    pub early_retry: bool,
+    pub format: ThrottleFormat,
+    pub retry_after: RetryAfterMode,
+}
+
+impl Throttled {
+    /// The `Retry-After` header value, if the mode sends one.
+    pub fn retry_after_header(&self) -> Option<String> {
+        let millis = self.wait.num_milliseconds().max(1);
+        match self.retry_after {
+            RetryAfterMode::Absent => None,
+            // Rounded up, and never 0: kiota-python treats "0" as "no header".
+            RetryAfterMode::Seconds => Some(((millis + 999) / 1000).max(1).to_string()),
+            RetryAfterMode::Fractional => Some(format!("{}.{:03}", millis / 1000, millis % 1000)),
+        }
+    }
 }

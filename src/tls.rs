@@ -234,7 +234,8 @@ mod tests {
 
     #[test]
     fn creates_once_then_reuses() {
-        let dir = crate::identity::test_support::temp_dir("tls");
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_path_buf();
         let first = load_or_create_tls(&dir, None).expect("create");
         assert!(first.created);
         let ca = std::fs::read_to_string(dir.join("tls/ca.pem")).expect("ca");

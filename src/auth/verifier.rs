@@ -226,7 +226,7 @@ impl TokenVerifier {
             intune_permissions: Vec::new(),
             audience: claims.aud.clone(),
             token_id: claims.uti.clone(),
-            expires_at: crate::identity::tokens::utc(claims.exp),
+            expires_at: chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(chrono::Utc::now),
         };
         if kind == PrincipalKind::User {
             let user = tenant.user_by_id(&claims.oid);

@@ -35,7 +35,6 @@ use journal::{Entry, Journal};
 use throttle::{Caller, Limits, Throttle, ThrottleConfig};
 
 pub use admin::{configure, gate};
-pub use throttle::{RetryAfterMode, ThrottleFormat};
 
 /// The controls' state, shared by the middlewares and the admin API.
 pub struct Emulator {

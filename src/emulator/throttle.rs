@@ -19,28 +19,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
+use crate::error::{RetryAfterMode, ThrottleFormat, Throttled};
 
-/// How a 429 body reads (spec graph-audit-events.md §5.2, §5.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ThrottleFormat {
-    /// Intune's: `error.message` is a `_version: 3` JSON document (what auditEvents returns).
-    Intune,
-    /// The Graph gateway's: "Too many requests."
-    Graph,
-}
-
-/// What a 429's `Retry-After` header carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RetryAfterMode {
-    /// Whole seconds, at least 1 (every SDK parses it).
-    Seconds,
-    /// No header at all, as real Intune auditEvents 429s were seen.
-    Absent,
-    /// Seconds with a fraction (`19.500`): a chaos option; kiota-python fails on it.
-    Fractional,
-}
 
 /// Requests per window (Intune's documented numbers, before scaling).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -151,29 +131,6 @@ pub struct Caller {
 enum Bucket {
     Tenant { tenant: String, writes: bool },
     App { caller: Caller, writes: bool },
-}
-
-/// A refusal: how long the client should wait, and how to say it.
-#[derive(Debug, Clone)]
-pub struct Throttled {
-    pub wait: Duration,
-    /// The client came back before its previous wait was over (enforcement on).
-    pub early_retry: bool,
-    pub format: ThrottleFormat,
-    pub retry_after: RetryAfterMode,
-}
-
-impl Throttled {
-    /// The `Retry-After` header value, if the mode sends one.
-    pub fn retry_after_header(&self) -> Option<String> {
-        let millis = self.wait.num_milliseconds().max(1);
-        match self.retry_after {
-            RetryAfterMode::Absent => None,
-            // Rounded up, and never 0: kiota-python treats "0" as "no header".
-            RetryAfterMode::Seconds => Some(((millis + 999) / 1000).max(1).to_string()),
-            RetryAfterMode::Fractional => Some(format!("{}.{:03}", millis / 1000, millis % 1000)),
-        }
-    }
 }
 
 pub struct Throttle {
