@@ -206,7 +206,7 @@ fn external_jwks_keys_are_trusted() {
 
 fn user(svc: &IdentityService, upn: &str, scope: &str) -> Principal {
     let token = svc.issue_user_token(dev::TENANT_ID, dev::PUBLIC_CLIENT_ID, upn, scope).expect("token");
-    verifier(&svc).verify(Some(&bearer(&token))).expect("valid user token")
+    verifier(svc).verify(Some(&bearer(&token))).expect("valid user token")
 }
 
 #[test]

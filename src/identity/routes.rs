@@ -64,7 +64,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub(super) type Params = HashMap<String, String>;
 
 /// Parses `application/x-www-form-urlencoded` text; the last value of a
-
 /// repeated key wins. Unparsable input yields no parameters, which then
 /// surfaces as "missing parameter", as in Entra.
 pub(super) fn parse_params(bytes: &[u8]) -> Params {

@@ -120,7 +120,7 @@ pub async fn pass(
     on_rejected: OnRejected,
 ) -> anyhow::Result<Outcome> {
     let (tx, mut rx) = mpsc::channel::<Batch>(2);
-    let options = options.clone();
+    let options = *options;
     let parser = tokio::task::spawn_blocking(move || parse_all(reader, &options, tx, on_rejected));
     let mut outcome = Outcome { writing: recorder.is_some(), ..Outcome::default() };
     while let Some(batch) = rx.recv().await {
