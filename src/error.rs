@@ -11,8 +11,6 @@ use serde_json::json;
 
 use crate::odata::ODataError;
 
-pub type ApiResult<T, E = ApiError> = std::result::Result<T, E>;
-
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A malformed request: the message is shown to the client as is.

@@ -7,28 +7,28 @@
 //! them; `emulator` holds the test controls (admin API, throttling, faults, journal).
 //! See the README's design notes.
 
-pub mod audit;
-pub mod auth;
+pub(crate) mod audit;
+pub(crate) mod auth;
 pub mod cli;
-pub mod clock;
+pub(crate) mod clock;
 pub mod config;
 pub(crate) mod data_dir;
-pub mod directory;
+pub(crate) mod directory;
 pub mod domain;
-pub mod emulator;
-pub mod error;
-pub mod export;
+pub(crate) mod emulator;
+pub(crate) mod error;
+pub(crate) mod export;
 pub mod graphql;
-pub mod http;
+pub(crate) mod http;
 pub mod identity;
-pub mod import;
+pub(crate) mod import;
 pub mod odata;
-pub mod paging;
-pub mod rest;
-pub mod seed;
+pub(crate) mod paging;
+pub(crate) mod rest;
+pub(crate) mod seed;
 pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
-pub mod tls;
-pub mod web;
+pub(crate) mod tls;
+pub(crate) mod web;

@@ -134,14 +134,6 @@ impl AuthError {
         }
         self
     }
-
-    /// Sets the Url quoted in the 403 message. No effect on 401s.
-    pub fn with_url(mut self, url: impl Into<String>) -> Self {
-        if let AuthError::Forbidden(f) = &mut self {
-            f.url = url.into();
-        }
-        self
-    }
 }
 
 /// Wraps `message` in Intune's nested `_version: 3` document

@@ -20,10 +20,10 @@
 mod error;
 mod verifier;
 
-pub use error::{
-    AuthError, DEFAULT_INTUNE_URL, Forbidden, Operation, WWW_AUTHENTICATE, intune_error_message,
-};
-pub use verifier::{KeySource, TokenVerifier, TrustedKey, bearer_token, load_jwks_file, parse_jwks};
+pub use error::{AuthError, DEFAULT_INTUNE_URL, Operation, intune_error_message};
+#[cfg(test)]
+use verifier::parse_jwks;
+pub use verifier::{TokenVerifier, TrustedKey, bearer_token, load_jwks_file};
 
 use chrono::{DateTime, Utc};
 

@@ -292,11 +292,6 @@ impl Directory {
         &self.tenants
     }
 
-    /// The first tenant: the default for flows that name none.
-    pub fn default_tenant(&self) -> Option<&Tenant> {
-        self.tenants.first()
-    }
-
     /// A tenant by id (case-insensitive).
     pub fn tenant(&self, id: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.id.eq_ignore_ascii_case(id))
@@ -323,15 +318,6 @@ impl Directory {
         match scope {
             TenantScope::Tenant(t) => t.app(client_id).map(|a| (t, a)),
             TenantScope::Any => self.tenants.iter().find_map(|t| t.app(client_id).map(|a| (t, a))),
-        }
-    }
-
-    /// Finds the user `upn` within `scope` (for `common`: the tenant whose
-    /// domain the UPN carries, else any tenant that has the user).
-    pub fn find_user<'a>(&'a self, scope: TenantScope<'a>, upn: &str) -> Option<(&'a Tenant, &'a User)> {
-        match scope {
-            TenantScope::Tenant(t) => t.user_by_upn(upn).map(|u| (t, u)),
-            TenantScope::Any => self.tenants.iter().find_map(|t| t.user_by_upn(upn).map(|u| (t, u))),
         }
     }
 }

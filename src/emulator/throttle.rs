@@ -21,7 +21,6 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::error::{RetryAfterMode, ThrottleFormat, Throttled};
 
-
 /// Requests per window (Intune's documented numbers, before scaling).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -174,13 +173,6 @@ impl Throttle {
     pub fn replace(&self, config: ThrottleConfig) {
         let mut state = self.lock();
         state.config = config;
-        state.windows.clear();
-        state.waits.clear();
-    }
-
-    /// Forgets every counted request and pending wait.
-    pub fn clear_counters(&self) {
-        let mut state = self.lock();
         state.windows.clear();
         state.waits.clear();
     }

@@ -208,11 +208,6 @@ impl IdentityService {
         self.inner.key.kid()
     }
 
-    /// Where the signing key is stored.
-    pub fn signing_key_path(&self) -> Option<&std::path::Path> {
-        self.inner.key.path()
-    }
-
     /// The key every token this service issues is signed with; the resource
     /// side trusts its public half.
     pub fn signing_key(&self) -> &SigningKey {

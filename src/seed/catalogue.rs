@@ -54,6 +54,7 @@ pub struct Catalogue {
 
 impl Catalogue {
     /// The category names, in catalogue (Intune enum) order.
+    #[cfg(test)]
     pub fn categories(&self) -> impl Iterator<Item = &str> {
         self.categories.iter().map(|c| c.name.as_str())
     }

@@ -31,8 +31,8 @@ mod template;
 #[cfg(test)]
 mod tests;
 
-pub use bulk::{
-    BULK_BATCH, LoadProgress, Loaded, OnProgress, bulk_load, quiet, seed_demo_if_empty, write_generated,
-};
-pub use catalogue::{Catalogue, activity_types, catalogue};
-pub use generator::{Generator, generate};
+pub use bulk::{BULK_BATCH, LoadProgress, bulk_load, quiet, seed_demo_if_empty, write_generated};
+pub use catalogue::activity_types;
+#[cfg(test)]
+use catalogue::catalogue;
+pub use generator::generate;

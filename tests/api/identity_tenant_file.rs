@@ -234,7 +234,8 @@ async fn expired_secret_from_tenant_file() {
     // The example tenant file shipped beside the directory code.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tenants.toml");
-    std::fs::write(&file, include_str!("../../src/directory/tenant.example.toml")).expect("write tenant file");
+    std::fs::write(&file, include_str!("../../src/directory/tenant.example.toml"))
+        .expect("write tenant file");
     let (base, _, _) =
         serve_in(dir.path(), &["--tenant-file", file.to_str().unwrap()]).await.expect("starts");
     let http = plain();
