@@ -77,6 +77,7 @@ impl Application {
             max_page_size: args.max_page_size,
             retention_days: args.retention_days,
             max_body_bytes: args.max_body_bytes,
+            graphql_timeout: Duration::from_millis(args.graphql_timeout_ms),
             public_base_url: args.public_base_url.clone(),
             verifier: (args.auth == AuthMode::On).then(|| identity.verifier()),
         });

@@ -1,6 +1,7 @@
 //! `/graphql` over HTTP and WebSocket.
 //!
-//! - POST executes a request (or a batch) given as JSON, within `--max-body-bytes`.
+//! - POST executes a request (or a batch) given as JSON, within `--max-body-bytes`,
+//!   the limits of `limits` and the time budget `--graphql-timeout-ms`.
 //! - GET with a WebSocket upgrade speaks graphql-transport-ws (or the older
 //!   graphql-ws) for subscriptions; the token comes in `connection_init`'s payload
 //!   (`{"Authorization": "Bearer …"}`), as browsers cannot set headers on a socket.
@@ -8,6 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, AUTHORIZATION};
@@ -15,7 +17,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::{WebSocket, WebSocketProtocols, WsMessage};
-use async_graphql::{BatchRequest, Data};
+use async_graphql::{BatchRequest, BatchResponse, Data, ErrorExtensionValues, Response, ServerError};
 use futures_util::StreamExt;
 use serde_json::json;
 
@@ -76,14 +78,46 @@ async fn execute(
             );
         }
     };
+    let operations = match &request {
+        BatchRequest::Single(_) => None,
+        BatchRequest::Batch(requests) => Some(requests.len()),
+    };
     // One loader per HTTP request: every `auditEvent(id:)` in it shares one batch.
     let loader = Arc::new(DataLoader::new(EventLoader { state: state.clone() }, tokio::spawn));
     let caller = caller(&req);
     let request = request.data(caller).data(loader);
-    let response = schema.execute_batch(request).await;
+    // The budget ends the work itself (the future is dropped), not just the wait.
+    let response = match tokio::time::timeout(state.graphql_timeout, schema.execute_batch(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(budget = ?state.graphql_timeout, "GraphQL request stopped at its time budget");
+            timed_out(operations, state.graphql_timeout)
+        }
+    };
     HttpResponse::Ok()
         .content_type("application/json")
         .body(serde_json::to_string(&response).expect("a GraphQL response always serialises"))
+}
+
+/// The answer to a request stopped at its time budget, in the request's shape.
+fn timed_out(operations: Option<usize>, budget: Duration) -> BatchResponse {
+    let response = || {
+        let mut error = ServerError::new(
+            format!(
+                "The request did not complete within its time budget of {} ms and was stopped.",
+                budget.as_millis()
+            ),
+            None,
+        );
+        let mut extensions = ErrorExtensionValues::default();
+        extensions.set("code", Code::Timeout.as_str());
+        error.extensions = Some(extensions);
+        Response::from_errors(vec![error])
+    };
+    match operations {
+        None => BatchResponse::Single(response()),
+        Some(n) => BatchResponse::Batch((0..n).map(|_| response()).collect()),
+    }
 }
 
 async fn get(

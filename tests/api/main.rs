@@ -13,5 +13,6 @@ mod data;
 mod emulator;
 mod errors;
 mod graphql;
+mod hostile;
 mod query;
 mod surface;

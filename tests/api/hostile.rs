@@ -1,0 +1,184 @@
+//! Hostile input (issue 14): requests built to exhaust the server, crash it or slip
+//! past its rules. Each is answered quickly, in Graph's (or GraphQL's) shape, and
+//! the server goes on serving and still stops when told to.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use auditgraph::domain::AuditEvent;
+use auditgraph::domain::graph::parse_event;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp};
+use crate::surface::{days_ago, sample_event};
+
+/// Fragments that each spread the previous one three times: 3^levels selections
+/// from about 1 KB of text.
+fn fragment_bomb(levels: usize) -> String {
+    let mut query = format!("{{...L{levels}}} fragment L0 on Query{{__typename}}");
+    for i in 1..=levels {
+        query.push_str(&format!(" fragment L{i} on Query{{...L{p} ...L{p} ...L{p}}}", p = i - 1));
+    }
+    query
+}
+
+/// Posts `body` to `/graphql` without a token (none is needed to be refused).
+async fn post_graphql(base: &str, body: &Value, timeout: Duration) -> reqwest::Result<(u16, Value)> {
+    let response =
+        reqwest::Client::new().post(format!("{base}/graphql")).json(body).timeout(timeout).send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().await?))
+}
+
+fn events(n: usize) -> Vec<AuditEvent> {
+    (0..n)
+        .map(|i| {
+            parse_event(
+                &sample_event(&format!("ev-{i:05}"), &days_ago(1)),
+                || unreachable!(),
+                || unreachable!(),
+            )
+            .expect("valid event")
+        })
+        .collect()
+}
+
+async fn sqlite(extra: &[&str]) -> TestApp {
+    TestApp::spawn(Backend::Sqlite, extra).await.expect("SQLite is always available")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fragment_bomb_is_refused_at_once() {
+    let app = sqlite(&[]).await;
+    let started = Instant::now();
+    let (status, body) =
+        post_graphql(&app.address, &json!({"query": fragment_bomb(25)}), Duration::from_secs(10))
+            .await
+            .expect("an answer, not a frozen server");
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert_eq!(status, 200);
+    assert!(body["data"].is_null(), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("too large") && message.contains("5000"), "{message}");
+
+    // A fragment that spreads itself is refused the same way (async-graphql's own
+    // walks would follow it until its depth limit).
+    let (_, body) = post_graphql(
+        &app.address,
+        &json!({"query": "{...A} fragment A on Query{...B} fragment B on Query{...A}"}),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+
+    // Fragments used as intended still work.
+    let (_, body) = post_graphql(
+        &app.address,
+        &json!({"query": "{...A} fragment A on Query{...B ...B} fragment B on Query{__typename}"}),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(body, json!({"data": {"__typename": "Query"}}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_stops_at_its_time_budget() {
+    let app = sqlite(&["--graphql-timeout-ms", "1"]).await;
+    app.insert(events(1000)).await;
+    let page = "{ auditEvents(first: 1000) { totalCount nodes { id actor { userPrincipalName } resources { modifiedProperties { newValue } } } } }";
+    let response = app.client.post(app.url("/graphql")).json(&json!({"query": page})).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["data"].is_null(), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "TIMEOUT", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("time budget of 1 ms"), "{body}");
+
+    // The budget is per request, in the request's own shape: a batch answers a batch.
+    let batch = json!([{"query": page}, {"query": "{ __typename }"}]);
+    let body: Value =
+        app.client.post(app.url("/graphql")).json(&batch).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body.as_array().map(Vec::len), Some(2), "{body}");
+    assert_eq!(body[0]["errors"][0]["extensions"]["code"], "TIMEOUT", "{body}");
+}
+
+/// The binary, serving a fresh data directory on free ports.
+struct Server {
+    child: std::process::Child,
+    base: String,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_auditgraph"))
+            .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--no-demo", "--data-dir"])
+            .arg(data_dir.path())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start server");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut base = None;
+        for line in lines.by_ref() {
+            if let Some(rest) = line.unwrap().trim().strip_prefix("Graph API") {
+                base = Some(rest.trim().split("/v1.0").next().unwrap().to_string());
+                break;
+            }
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, base: base.expect("banner names the Graph URL"), _data_dir: data_dir }
+    }
+
+    /// SIGTERM, then the exit status if the process ends within `within`.
+    fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        let started = Instant::now();
+        while started.elapsed() < within {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fragment_bombs_leave_the_server_serving_and_stoppable() {
+    let mut server = Server::start();
+    // More bombs than the server has workers, from clients that give up.
+    let bombs: Vec<_> = (0..4)
+        .map(|_| {
+            let base = server.base.clone();
+            tokio::spawn(async move {
+                post_graphql(&base, &json!({"query": fragment_bomb(25)}), Duration::from_secs(3)).await
+            })
+        })
+        .collect();
+    for bomb in bombs {
+        let (status, body) = bomb.await.unwrap().expect("each bomb is answered");
+        assert_eq!((status, body["errors"][0]["extensions"]["code"].as_str()), (200, Some("BAD_USER_INPUT")));
+    }
+    let health = reqwest::Client::new()
+        .get(format!("{}/healthz", server.base))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("healthz answers");
+    assert_eq!(health.status(), 200);
+
+    let status = server.terminate(Duration::from_secs(20)).expect("SIGTERM stops the server");
+    assert!(status.success(), "graceful exit: {status:?}");
+}
