@@ -1,7 +1,8 @@
 //! `/graphql` over HTTP and WebSocket.
 //!
 //! - POST executes a request (or a batch) given as JSON, within `--max-body-bytes`,
-//!   the limits of `limits` and the time budget `--graphql-timeout-ms`.
+//!   the limits of `limits` (a batch: at most `MAX_BATCH` operations, their
+//!   selections counted together) and the time budget `--graphql-timeout-ms`.
 //! - GET with a WebSocket upgrade speaks graphql-transport-ws (or the older
 //!   graphql-ws) for subscriptions; the token comes in `connection_init`'s payload
 //!   (`{"Authorization": "Bearer …"}`), as browsers cannot set headers on a socket.
@@ -22,6 +23,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use super::error::Code;
+use super::limits::{MAX_BATCH, MAX_SELECTIONS, expanded_selections, too_many_selections};
 use super::loader::EventLoader;
 use super::{AuditSchema, Caller, explorer};
 use crate::auth::Operation;
@@ -67,7 +69,7 @@ async fn execute(
         }
         bytes.extend_from_slice(&chunk);
     }
-    let request: BatchRequest = match serde_json::from_slice(&bytes) {
+    let mut request: BatchRequest = match serde_json::from_slice(&bytes) {
         Ok(request) => request,
         Err(e) => {
             return rejected(
@@ -78,6 +80,11 @@ async fn execute(
             );
         }
     };
+    if let BatchRequest::Batch(requests) = &mut request
+        && let Err(message) = batch_within_limits(requests)
+    {
+        return rejected(StatusCode::BAD_REQUEST, &message);
+    }
     let operations = match &request {
         BatchRequest::Single(_) => None,
         BatchRequest::Batch(requests) => Some(requests.len()),
@@ -97,6 +104,32 @@ async fn execute(
     HttpResponse::Ok()
         .content_type("application/json")
         .body(serde_json::to_string(&response).expect("a GraphQL response always serialises"))
+}
+
+/// A batch holds at most `MAX_BATCH` operations, and its operations together at
+/// most `MAX_SELECTIONS` selections (each one alone is checked again, on every
+/// transport, by `limits::SelectionLimit`).
+fn batch_within_limits(requests: &mut [async_graphql::Request]) -> Result<(), String> {
+    if requests.len() > MAX_BATCH {
+        return Err(format!(
+            "A batch holds at most {MAX_BATCH} operations; this one has {}.",
+            requests.len()
+        ));
+    }
+    let mut total: u64 = 0;
+    for request in requests {
+        // One that does not parse (or spreads a fragment into itself) is answered
+        // with its own error when it runs.
+        if let Ok(selections) =
+            request.parsed_query().map_err(drop).and_then(|doc| expanded_selections(doc).map_err(drop))
+        {
+            total = total.saturating_add(selections);
+        }
+    }
+    if total > MAX_SELECTIONS {
+        return Err(too_many_selections("The batch", total));
+    }
+    Ok(())
 }
 
 /// The answer to a request stopped at its time budget, in the request's shape.

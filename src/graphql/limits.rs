@@ -11,8 +11,10 @@
 //! expand past [`MAX_SELECTIONS`] is refused before any of those walks start.
 //!
 //! The same count bounds aliases (`a1: totalCount a2: totalCount …`: each alias
-//! is a selection). What remains is bounded in time by the per-request budget
-//! (`--graphql-timeout-ms`, see `http`).
+//! is a selection) and, summed over its operations, a batch, which also holds at
+//! most [`MAX_BATCH`] operations (async-graphql has no batch limit, and applies
+//! its complexity limit per operation). What remains is bounded in time by the
+//! per-request budget (`--graphql-timeout-ms`, see `http`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -24,8 +26,11 @@ use async_graphql::{Request, ServerError, ServerResult};
 /// Most selections a request may hold once every fragment spread is replaced by
 /// its fragment: each field (so each alias), inline fragment and spread counts,
 /// and each fragment definition counts once more on its own (validation walks it
-/// too). graphql-js's introspection query is about 400.
+/// too). graphql-js's introspection query is about 400. A batch counts its
+/// operations together.
 pub const MAX_SELECTIONS: u64 = 5_000;
+/// Most operations in one batch (a JSON array of requests).
+pub const MAX_BATCH: usize = 50;
 
 /// The selections `doc` holds with its fragments expanded (saturating), or the
 /// error of a fragment that spreads itself, which could never be expanded.
@@ -99,7 +104,7 @@ pub(crate) fn expanded_selections(doc: &ExecutableDocument) -> Result<u64, Serve
     Ok(size.values().fold(operations, |total, &n| total.saturating_add(n)))
 }
 
-/// The refusal of a request that asks for more than [`MAX_SELECTIONS`].
+/// The refusal of a request or batch that asks for more than [`MAX_SELECTIONS`].
 pub(crate) fn too_many_selections(what: &str, selections: u64) -> String {
     format!(
         "{what} is too large: {selections} selections once its fragments are expanded, more than the limit of {MAX_SELECTIONS}. Every field and alias counts, and a fragment counts as often as it is spread."

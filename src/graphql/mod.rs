@@ -34,7 +34,7 @@ use crate::state::AppState;
 
 pub use error::ErrorCodes;
 pub use http::configure;
-pub use limits::MAX_SELECTIONS;
+pub use limits::{MAX_BATCH, MAX_SELECTIONS};
 
 pub type AuditSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 

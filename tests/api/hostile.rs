@@ -182,3 +182,50 @@ async fn fragment_bombs_leave_the_server_serving_and_stoppable() {
     let status = server.terminate(Duration::from_secs(20)).expect("SIGTERM stops the server");
     assert!(status.success(), "graceful exit: {status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aliases_and_batches_count_in_the_limits() {
+    let app = sqlite(&[]).await;
+    let refused = |body: &Value, what: &str| {
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(what) && message.contains("limit of 5000"), "{message}");
+    };
+    let post = |body: Value| {
+        let request = app.client.post(app.url("/graphql")).json(&body);
+        async move {
+            let started = Instant::now();
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+            (status, body)
+        }
+    };
+
+    // 10,000 aliases of totalCount, 40,000 repeats of one field.
+    let aliases: String =
+        (0..10_000).map(|i| format!("a{i}: auditEvents(first: 0) {{ totalCount }} ")).collect();
+    let (status, body) = post(json!({"query": format!("{{ {aliases} }}")})).await;
+    assert_eq!(status, 200);
+    refused(&body, "The query is too large: 20000 selections");
+    let repeats = "totalCount ".repeat(40_000);
+    let (_, body) = post(json!({"query": format!("{{ auditEvents {{ {repeats} }} }}")})).await;
+    refused(&body, "The query is too large: 40001 selections");
+
+    // A batch holds at most 50 operations, and counts its selections together:
+    // 50 operations of 101 selections each are refused though each alone fits.
+    let many: Vec<Value> = (0..20_000).map(|_| json!({"query": "{ __typename }"})).collect();
+    let (status, body) = post(Value::Array(many)).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["message"], "A batch holds at most 50 operations; this one has 20000.");
+    let hundred: String = (0..101).map(|i| format!("a{i}: __typename ")).collect();
+    let wide = json!({"query": format!("{{ {hundred} }}")});
+    let (status, body) = post(Value::Array(vec![wide.clone(); 50])).await;
+    assert_eq!(status, 400);
+    refused(&body, "The batch is too large: 5050 selections");
+    let (status, body) = post(Value::Array(vec![wide.clone(); 49])).await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_array().map(Vec::len), Some(49));
+    assert!(body[48]["errors"].is_null() && body[48]["data"]["a100"] == "Query", "{}", body[48]);
+}
