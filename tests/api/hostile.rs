@@ -337,4 +337,26 @@ async fn long_in_lists_are_answered_alike_everywhere(app: TestApp) {
     assert!(errors.iter().all(|e| e["extensions"]["code"] == "NOT_FOUND"), "{}", errors[0]);
 }
 
-backend_tests!(long_in_lists_are_answered_alike_everywhere);
+async fn a_skip_beyond_int64_is_a_400(app: TestApp) {
+    app.insert(events(3)).await;
+    // The largest Edm.Int64 is a valid (empty) page on every backend…
+    let (status, body) = app.get_json(&format!("{EVENTS}?$skip=9223372036854775807")).await;
+    assert_eq!((status, body["value"].as_array().map(Vec::len)), (200, Some(0)), "{body}");
+    // …one more dropped the connection (SQLite, PostgreSQL) or was served (MariaDB).
+    for skip in ["9223372036854775808", "18446744073709551615", "99999999999999999999"] {
+        let (status, body) = app.get_json(&format!("{EVENTS}?$skip={skip}")).await;
+        assert_eq!(status, 400, "{skip}: {body}");
+        assert_eq!(
+            graph_error(&body),
+            (
+                "BadRequest",
+                format!(
+                    "Invalid value '{skip}' for $skip query option found. The $skip query option requires a non-negative integer value."
+                )
+                .as_str()
+            )
+        );
+    }
+}
+
+backend_tests!(long_in_lists_are_answered_alike_everywhere, a_skip_beyond_int64_is_a_400);
