@@ -2,7 +2,7 @@
 //! responses (explicit nulls, 7-digit UTC times, v1.0 vs beta fields, `$select`)
 //! and parsing request bodies with Graph-style validation messages.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -271,9 +271,26 @@ fn parse_resource(obj: &Map<String, Value>) -> Result<AuditResource, BodyError> 
 }
 
 /// Parses an Edm.DateTimeOffset as clients send it (any fraction length, any
-/// offset), normalised to UTC at 100 ns precision.
+/// offset), normalised to UTC at 100 ns precision. Every written instant passes
+/// here (REST bodies, GraphQL's `DateTime`, import), so this is where Graph's
+/// range holds: `None` for an instant outside years 0001–9999 in UTC (`9999-12-31T
+/// 23:59:59-14:00` is in year 10000, which Graph's wire form cannot carry, so it
+/// could not be exported and imported again), and for a leap second (`23:59:60`,
+/// which .NET's DateTimeOffset refuses and chrono would move to the next minute).
 pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| truncate_to_ticks(t.with_timezone(&Utc)))
+    let at = DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc);
+    if at.nanosecond() >= 1_000_000_000 {
+        return None;
+    }
+    let at = truncate_to_ticks(at);
+    (1..=9999).contains(&at.year()).then_some(at)
+}
+
+/// The one explanation of a refused DateTimeOffset, on every door.
+pub fn datetime_expected(text: &str) -> String {
+    format!(
+        "'{text}' is not an Edm.DateTimeOffset between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.9999999Z, such as 2024-07-22T22:17:09.7552025Z."
+    )
 }
 
 const EVENT_PROPERTIES: &[&str] = &[
@@ -320,9 +337,7 @@ pub fn parse_event(
     let activity_date_time = match obj.get("activityDateTime") {
         None => default_time(),
         Some(Value::String(s)) => parse_datetime(s).ok_or_else(|| {
-            BodyError(format!(
-                "Invalid value for property 'activityDateTime': '{s}' is not an Edm.DateTimeOffset such as 2024-07-22T22:17:09.7552025Z."
-            ))
+            BodyError(format!("Invalid value for property 'activityDateTime': {}", datetime_expected(s)))
         })?,
         Some(Value::Null) => {
             return Err(BodyError("The property 'activityDateTime' cannot be null.".into()));

@@ -359,4 +359,56 @@ async fn a_skip_beyond_int64_is_a_400(app: TestApp) {
     }
 }
 
-backend_tests!(long_in_lists_are_answered_alike_everywhere, a_skip_beyond_int64_is_a_400);
+async fn instants_outside_graphs_range_are_refused(app: TestApp) {
+    for at in [
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01T00:00:00+00:01",
+        "0000-06-01T00:00:00Z",
+        "2024-06-30T23:59:60Z",
+        "2024-06-30T23:59:60.5+02:00",
+    ] {
+        let (status, body) = app.post_json(EVENTS, &sample_event("out-of-range", at)).await;
+        assert_eq!(status, 400, "{at}: {body}");
+        let (code, message) = graph_error(&body);
+        assert_eq!(code, "BadRequest");
+        assert_eq!(
+            message,
+            format!(
+                "Invalid value for property 'activityDateTime': '{at}' is not an Edm.DateTimeOffset between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.9999999Z, such as 2024-07-22T22:17:09.7552025Z."
+            )
+        );
+    }
+    assert_eq!(app.count().await, 0);
+
+    // The last instant is stored and read back as written; a PATCH and a GraphQL
+    // mutation meet the same rule.
+    let last = "9999-12-31T23:59:59.9999999Z";
+    let (status, body) =
+        app.post_json(EVENTS, &sample_event("last", "9999-12-31T09:59:59.9999999-14:00")).await;
+    assert_eq!((status, body["activityDateTime"].as_str()), (201, Some(last)), "{body}");
+    let (_, body) = app.get_json(&format!("{EVENTS}/last")).await;
+    assert_eq!(body["activityDateTime"], last);
+    let (status, body) =
+        app.patch_json(&format!("{EVENTS}/last"), &json!({"activityDateTime": "2024-12-31T23:59:60Z"})).await;
+    assert_eq!(status, 400, "{body}");
+    let mutation = "mutation($input: AuditEventInput!) { createAuditEvent(input: $input) { id } }";
+    let input = json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "activityDateTime": "9999-12-31T23:59:59-01:00"});
+    let body: Value = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({"query": mutation, "variables": {"input": input}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    assert_eq!(app.count().await, 1);
+}
+
+backend_tests!(
+    long_in_lists_are_answered_alike_everywhere,
+    a_skip_beyond_int64_is_a_400,
+    instants_outside_graphs_range_are_refused
+);
