@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::event::{
     AuditActor, AuditEvent, AuditProperty, AuditResource, RoleScopeTagInfo, format_graph_datetime,
-    truncate_to_ticks,
+    refuse_nul, truncate_to_ticks,
 };
 use crate::odata::SelectProperty;
 
@@ -148,7 +148,10 @@ fn string(obj: &Map<String, Value>, key: &str, max: usize) -> Result<Option<Stri
         Some(Value::String(s)) if s.chars().count() > max => Err(BodyError(format!(
             "The value of property '{key}' is longer than the limit of {max} characters."
         ))),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => {
+            refuse_nul(s, || format!("The value of property '{key}'")).map_err(BodyError)?;
+            Ok(Some(s.clone()))
+        }
         Some(other) => Err(expected(key, "an Edm.String", other)),
     }
 }
@@ -159,7 +162,10 @@ fn strings(obj: &Map<String, Value>, key: &str) -> Result<Vec<String>, BodyError
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
-                Value::String(s) if s.chars().count() <= MAX_SHORT_TEXT => Ok(s.clone()),
+                Value::String(s) if s.chars().count() <= MAX_SHORT_TEXT => {
+                    refuse_nul(s, || format!("An entry of property '{key}'")).map_err(BodyError)?;
+                    Ok(s.clone())
+                }
                 Value::String(_) => Err(BodyError(format!(
                     "An entry of property '{key}' is longer than the limit of {MAX_SHORT_TEXT} characters."
                 ))),

@@ -108,7 +108,7 @@ async fn execute(
 
 /// A batch holds at most `MAX_BATCH` operations, and its operations together at
 /// most `MAX_SELECTIONS` selections (each one alone is checked again, on every
-/// transport, by `limits::SelectionLimit`).
+/// transport, by `limits::Admission`).
 fn batch_within_limits(requests: &mut [async_graphql::Request]) -> Result<(), String> {
     if requests.len() > MAX_BATCH {
         return Err(format!(

@@ -20,8 +20,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Request, ServerError, ServerResult};
+use async_graphql::parser::types::{Directive, ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Name, Positioned, Request, ServerError, ServerResult, Variables};
+
+use crate::domain::refuse_nul;
 
 /// Most selections a request may hold once every fragment spread is replaced by
 /// its fragment: each field (so each alias), inline fragment and spread counts,
@@ -111,31 +113,106 @@ pub(crate) fn too_many_selections(what: &str, selections: u64) -> String {
     )
 }
 
-/// Refuses, before parsing goes any further, a request whose document expands
-/// past [`MAX_SELECTIONS`]: on every transport (HTTP and the websocket alike).
-pub struct SelectionLimit;
+/// The first string the request carries, in its variables or as a literal in
+/// its document, that holds a NUL character. Each definition is walked once (no
+/// fragment expansion); values as JSON, with an explicit stack.
+fn string_with_nul(doc: &ExecutableDocument, variables: &Variables) -> Option<String> {
+    fn in_json(root: serde_json::Value) -> Option<String> {
+        let mut stack = vec![root];
+        while let Some(value) = stack.pop() {
+            match value {
+                serde_json::Value::String(s) if s.contains('\0') => return Some(s),
+                serde_json::Value::Array(items) => stack.extend(items),
+                serde_json::Value::Object(members) => {
+                    for (key, value) in members {
+                        if key.contains('\0') {
+                            return Some(key);
+                        }
+                        stack.push(value);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+    fn in_node<V: serde::Serialize>(value: &Positioned<V>) -> Option<String> {
+        serde_json::to_value(&value.node).ok().and_then(in_json)
+    }
+    fn in_arguments<V: serde::Serialize>(arguments: &[(Positioned<Name>, Positioned<V>)]) -> Option<String> {
+        arguments.iter().find_map(|(_, value)| in_node(value))
+    }
+    fn in_directives(directives: &[Positioned<Directive>]) -> Option<String> {
+        directives.iter().find_map(|d| in_arguments(&d.node.arguments))
+    }
+    // Recursion bounded by the parser's nesting limit (64).
+    fn in_set(set: &SelectionSet) -> Option<String> {
+        set.items.iter().find_map(|item| match &item.node {
+            Selection::Field(field) => in_arguments(&field.node.arguments)
+                .or_else(|| in_directives(&field.node.directives))
+                .or_else(|| in_set(&field.node.selection_set.node)),
+            Selection::FragmentSpread(spread) => in_directives(&spread.node.directives),
+            Selection::InlineFragment(inline) => {
+                in_directives(&inline.node.directives).or_else(|| in_set(&inline.node.selection_set.node))
+            }
+        })
+    }
+    serde_json::to_value(variables)
+        .ok()
+        .and_then(in_json)
+        .or_else(|| {
+            doc.operations.iter().find_map(|(_, op)| {
+                let op = &op.node;
+                op.variable_definitions
+                    .iter()
+                    .find_map(|v| v.node.default_value.as_ref().and_then(in_node))
+                    .or_else(|| in_directives(&op.directives))
+                    .or_else(|| in_set(&op.selection_set.node))
+            })
+        })
+        .or_else(|| {
+            doc.fragments.values().find_map(|f| {
+                in_directives(&f.node.directives).or_else(|| in_set(&f.node.selection_set.node))
+            })
+        })
+}
 
-impl ExtensionFactory for SelectionLimit {
+/// What a request must satisfy before async-graphql parses any further, on every
+/// transport (HTTP and the websocket alike): a document that expands to at most
+/// [`MAX_SELECTIONS`], and no NUL character in any string it carries (the rule of
+/// `domain::refuse_nul`: arguments and variables become filters, ids, inputs).
+pub struct Admission;
+
+impl ExtensionFactory for Admission {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(SelectionLimitExtension)
+        Arc::new(AdmissionExtension)
     }
 }
 
-struct SelectionLimitExtension;
+struct AdmissionExtension;
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for SelectionLimitExtension {
+impl Extension for AdmissionExtension {
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
+        // `parsed_query` borrows the whole request; the variables step aside meanwhile.
+        let variables = std::mem::take(&mut request.variables);
         // Parsed once here; async-graphql uses this document instead of parsing again.
-        let selections = expanded_selections(request.parsed_query()?)?;
+        let doc = request.parsed_query()?;
+        let selections = expanded_selections(doc)?;
         if selections > MAX_SELECTIONS {
             return Err(ServerError::new(too_many_selections("The query", selections), None));
         }
+        if let Some(text) = string_with_nul(doc, &variables)
+            && let Err(message) = refuse_nul(&text, || "A string in the GraphQL request".into())
+        {
+            return Err(ServerError::new(message, None));
+        }
+        request.variables = variables;
         next.run(ctx, request).await
     }
 }

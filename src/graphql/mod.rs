@@ -52,7 +52,7 @@ pub const DEFAULT_PAGE_SIZE: u64 = 50;
 fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
     Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .extension(ErrorCodes)
-        .extension(limits::SelectionLimit)
+        .extension(limits::Admission)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
 }

@@ -407,8 +407,75 @@ async fn instants_outside_graphs_range_are_refused(app: TestApp) {
     assert_eq!(app.count().await, 1);
 }
 
+async fn nul_characters_are_a_400_everywhere(app: TestApp) {
+    let nul = |body: &Value, status: u16, what: &str| {
+        assert_eq!(status, 400, "{what}: {body}");
+        let (code, message) = graph_error(body);
+        assert_eq!(code, "BadRequest", "{what}");
+        assert!(message.contains("contains a NUL character (U+0000)"), "{what}: {message}");
+        message.to_string()
+    };
+    // Bodies: any text property, entries of lists included.
+    let mut event = sample_event("has-nul", &days_ago(1));
+    event["displayName"] = json!("Delete\u{0}application.");
+    let (status, body) = app.post_json(EVENTS, &event).await;
+    let message = nul(&body, status, "body");
+    assert!(message.starts_with("The value of property 'displayName'"), "{message}");
+    let mut event = sample_event("has-nul", &days_ago(1));
+    event["actor"]["userPermissions"] = json!(["*", "\u{0}"]);
+    let (status, body) = app.post_json(EVENTS, &event).await;
+    nul(&body, status, "a list entry");
+    let (status, _) = app.post_json(EVENTS, &sample_event("plain", &days_ago(1))).await;
+    assert_eq!(status, 201);
+    let (status, body) = app.patch_json(&format!("{EVENTS}/plain"), &json!({"category": "\u{0}"})).await;
+    nul(&body, status, "a PATCH");
+
+    // URLs: a $filter literal, an id, a function argument.
+    for (what, path) in [
+        ("$filter", format!("{EVENTS}?$filter=category%20eq%20%27%00%27")),
+        ("$filter on $count", format!("{EVENTS}/$count?$filter=category%20eq%20%27a%00%27")),
+        ("an id", format!("{EVENTS}/plain%00")),
+        ("a key", format!("{EVENTS}(%27plain%00%27)")),
+        ("a function argument", format!("{EVENTS}/getAuditActivityTypes(category=%27%00%27)")),
+    ] {
+        let (status, body) = app.get_json(&path).await;
+        nul(&body, status, what);
+    }
+    let response = app.client.delete(app.url(&format!("{EVENTS}/plain%00"))).send().await.unwrap();
+    let status = response.status().as_u16();
+    nul(&response.json().await.unwrap(), status, "DELETE");
+
+    // GraphQL: arguments, variables, typed filters, inputs.
+    for (query, variables) in [
+        (r#"{ auditEvent(id: "plain\u0000") { id } }"#, json!({})),
+        ("query ($id: ID!) { auditEvent(id: $id) { id } }", json!({"id": "plain\u{0}"})),
+        (r#"{ auditEvents(filter: "category eq '\u0000'") { totalCount } }"#, json!({})),
+        (r#"{ auditEvents(where: {category: "\u0000"}) { totalCount } }"#, json!({})),
+        (r#"{ auditActivityTypes(category: "\u0000") }"#, json!({})),
+        (
+            "mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { id } }",
+            json!({"input": {"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "displayName": "\u{0}"}}),
+        ),
+    ] {
+        let body: Value = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{query}: {body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("NUL character"), "{query}: {body}");
+    }
+    assert_eq!(app.count().await, 1, "only the event without a NUL");
+}
+
 backend_tests!(
     long_in_lists_are_answered_alike_everywhere,
     a_skip_beyond_int64_is_a_400,
-    instants_outside_graphs_range_are_refused
+    instants_outside_graphs_range_are_refused,
+    nul_characters_are_a_400_everywhere
 );
