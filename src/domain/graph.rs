@@ -124,6 +124,106 @@ pub fn event_json(
 #[error("{0}")]
 pub struct BodyError(pub String);
 
+/// Why a JSON request body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonBodyError {
+    /// Not JSON at all (or truncated).
+    Malformed,
+    /// An object names a member twice: serde_json keeps the last one, so `{"id":"a",
+    /// "id":"b"}` would create `b`; ODL refuses it, and so does every door here.
+    Duplicate(String),
+}
+
+impl JsonBodyError {
+    /// ODL's text for a duplicate member, or None for malformed JSON (each door
+    /// words that its own way).
+    pub fn duplicate_message(&self) -> Option<String> {
+        match self {
+            JsonBodyError::Malformed => None,
+            JsonBodyError::Duplicate(name) => Some(format!(
+                "Multiple properties with the name '{name}' were detected in a resource or a complex value. In OData, duplicate property names are not allowed."
+            )),
+        }
+    }
+}
+
+/// Parses a JSON request body, refusing an object (at any depth) that names a
+/// member twice. serde_json's own recursion limit applies.
+pub fn parse_json_body(bytes: &[u8]) -> Result<Value, JsonBodyError> {
+    use std::cell::RefCell;
+
+    use serde::de::{DeserializeSeed, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+
+    /// Builds a `Value` like serde_json's own, noting the first duplicate member.
+    #[derive(Clone, Copy)]
+    struct Unique<'a>(&'a RefCell<Option<String>>);
+
+    impl<'de> DeserializeSeed<'de> for Unique<'_> {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Unique<'_> {
+        type Value = Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(self)? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut members = Map::new();
+            while let Some(name) = map.next_key::<String>()? {
+                if members.contains_key(&name) {
+                    *self.0.borrow_mut() = Some(name);
+                    return Err(A::Error::custom("duplicate member"));
+                }
+                let value = map.next_value_seed(self)?;
+                members.insert(name, value);
+            }
+            Ok(Value::Object(members))
+        }
+    }
+
+    let duplicate = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = Unique(&duplicate).deserialize(&mut deserializer).and_then(|value| {
+        deserializer.end()?;
+        Ok(value)
+    });
+    parsed.map_err(|_| match duplicate.into_inner() {
+        Some(name) => JsonBodyError::Duplicate(name),
+        None => JsonBodyError::Malformed,
+    })
+}
+
 fn unknown(property: &str, type_name: &str) -> BodyError {
     BodyError(format!(
         "The property '{property}' does not exist on type 'microsoft.graph.{type_name}'. Make sure to only use property names that are defined by the type or mark the type as open type."
@@ -437,6 +537,28 @@ fn strip_type_aliases(event: &mut Value) {
     if let Some(resources) = event.get_mut("resources").and_then(Value::as_array_mut) {
         for r in resources.iter_mut().filter_map(Value::as_object_mut) {
             r.remove("type");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_bodies_refuse_duplicate_members_at_any_depth() {
+        assert_eq!(
+            parse_json_body(br#"{"id":"a","n":[1,2.5,true,null,{"x":"y"}],"o":{"id":"b"}}"#),
+            Ok(json!({"id":"a","n":[1,2.5,true,null,{"x":"y"}],"o":{"id":"b"}}))
+        );
+        assert_eq!(parse_json_body(br#"{"id":"a","id":"b"}"#), Err(JsonBodyError::Duplicate("id".into())));
+        assert_eq!(
+            parse_json_body(br#"{"actor":{"ipAddress":"1","ipAddress":"2"}}"#),
+            Err(JsonBodyError::Duplicate("ipAddress".into()))
+        );
+        assert_eq!(parse_json_body(br#"[{"a":1},{"a":1,"a":2}]"#), Err(JsonBodyError::Duplicate("a".into())));
+        for malformed in [&b"{"[..], b"{\"a\":1} x", b"", b"{\"a\" 1}"] {
+            assert_eq!(parse_json_body(malformed), Err(JsonBodyError::Malformed));
         }
     }
 }

@@ -69,6 +69,12 @@ async fn execute(
         }
         bytes.extend_from_slice(&chunk);
     }
+    // Variables (and inputs) naming a member twice are refused, as REST bodies are.
+    if let Err(e) = crate::domain::graph::parse_json_body(&bytes)
+        && let Some(message) = e.duplicate_message()
+    {
+        return rejected(StatusCode::BAD_REQUEST, &message);
+    }
     let mut request: BatchRequest = match serde_json::from_slice(&bytes) {
         Ok(request) => request,
         Err(e) => {

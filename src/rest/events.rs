@@ -225,10 +225,10 @@ async fn json_body(state: &AppState, mut body: web::Payload) -> Result<Value, Ap
         }
         bytes.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&bytes).map_err(|_| {
-        ApiError::bad_request(
-            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
-        )
+    graph::parse_json_body(&bytes).map_err(|e| {
+        ApiError::bad_request(e.duplicate_message().unwrap_or_else(|| {
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.".into()
+        }))
     })
 }
 

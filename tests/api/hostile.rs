@@ -473,9 +473,59 @@ async fn nul_characters_are_a_400_everywhere(app: TestApp) {
     assert_eq!(app.count().await, 1, "only the event without a NUL");
 }
 
+async fn duplicate_json_members_are_refused(app: TestApp) {
+    let send = |method: reqwest::Method, path: String, body: String| {
+        let request = app.client.request(method, app.url(&path)).header("content-type", "application/json");
+        async move {
+            let response = request.body(body).send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let duplicate = |body: &Value, status: u16, name: &str| {
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(
+            graph_error(body),
+            (
+                "BadRequest",
+                format!("Multiple properties with the name '{name}' were detected in a resource or a complex value. In OData, duplicate property names are not allowed.").as_str()
+            )
+        );
+    };
+    let event = sample_event("b", &days_ago(1)).to_string();
+    let twice = event.replacen("{", r#"{"id":"a","#, 1);
+    let (status, body) = send(reqwest::Method::POST, EVENTS.into(), twice).await;
+    duplicate(&body, status, "id");
+    let nested = event.replacen(r#""actor":{"#, r#""actor":{"ipAddress":"10.0.0.1","#, 1).replacen(
+        r#""ipAddress":null"#,
+        r#""ipAddress":"10.0.0.2""#,
+        1,
+    );
+    let (status, body) = send(reqwest::Method::POST, EVENTS.into(), nested).await;
+    duplicate(&body, status, "ipAddress");
+    assert_eq!(app.count().await, 0);
+
+    let (status, _) = send(reqwest::Method::POST, EVENTS.into(), event).await;
+    assert_eq!(status, 201);
+    let patch = r#"{"category":"Device","category":"Role"}"#.to_string();
+    let (status, body) = send(reqwest::Method::PATCH, format!("{EVENTS}/b"), patch).await;
+    duplicate(&body, status, "category");
+    let (_, body) = app.get_json(&format!("{EVENTS}/b")).await;
+    assert_eq!(body["category"], "Application");
+
+    // GraphQL's variables the same way.
+    let mutation = r#"{"query":"mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { id } }","variables":{"input":{"id":"c","id":"d","correlationId":"21e86a8c-3010-46a8-86b5-4580e432ff52"}}}"#;
+    let (status, body) = send(reqwest::Method::POST, "/graphql".into(), mutation.into()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("name 'id'"), "{body}");
+    assert_eq!(app.count().await, 1);
+}
+
 backend_tests!(
     long_in_lists_are_answered_alike_everywhere,
     a_skip_beyond_int64_is_a_400,
     instants_outside_graphs_range_are_refused,
-    nul_characters_are_a_400_everywhere
+    nul_characters_are_a_400_everywhere,
+    duplicate_json_members_are_refused
 );
