@@ -146,6 +146,12 @@ pub struct ServeArgs {
     #[arg(long, env = "AUDITGRAPH_GRAPHQL_TIMEOUT_MS", default_value_t = 30_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub graphql_timeout_ms: u64,
+    /// Reverse proxies whose `X-Forwarded-For`/`Forwarded` headers are believed
+    /// (IP addresses or CIDR blocks; repeat the flag or separate with commas).
+    /// Without one, an event's `actor.ipAddress` is the TCP peer.
+    #[arg(long = "trusted-proxy", env = "AUDITGRAPH_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = crate::rest::ProxyRange::parse)]
+    pub trusted_proxies: Vec<crate::rest::ProxyRange>,
     /// Log lines as text or JSON (filter with RUST_LOG).
     #[arg(long, env = "AUDITGRAPH_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,

@@ -17,6 +17,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// How long one GraphQL request over HTTP may run (`--graphql-timeout-ms`).
     pub graphql_timeout: std::time::Duration,
+    /// Proxies whose forwarding headers name the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<crate::rest::ProxyRange>,
     /// Overrides the request's own origin in links (`--public-base-url`).
     pub public_base_url: Option<String>,
     /// `None` when auth is off (`--auth off`).

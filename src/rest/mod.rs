@@ -2,8 +2,11 @@
 //! are thin: parse the request, ask the store or the recorder, shape the answer.
 
 mod events;
+mod forwarded;
 pub mod headers;
 mod path;
+
+pub use forwarded::ProxyRange;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -33,11 +36,12 @@ pub fn empty_page(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     }
 }
 
-/// The client's address (without the port), as `actor.ipAddress` records it.
+/// The client's address (without the port), as `actor.ipAddress` records it: the
+/// TCP peer, or what the `--trusted-proxy` proxies in front of it forwarded.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.connection_info().realip_remote_addr().map(|addr| {
-        addr.parse::<std::net::SocketAddr>().map(|s| s.ip().to_string()).unwrap_or_else(|_| addr.to_string())
-    })
+    let trusted =
+        req.app_data::<web::Data<AppState>>().map(|s| s.trusted_proxies.as_slice()).unwrap_or_default();
+    forwarded::client_ip(req, trusted).map(|ip| ip.to_string())
 }
 
 /// Anything no route matched, in Graph's words.

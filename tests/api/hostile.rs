@@ -529,3 +529,47 @@ backend_tests!(
     nul_characters_are_a_400_everywhere,
     duplicate_json_members_are_refused
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_headers_are_believed_only_from_trusted_proxies() {
+    let body =
+        json!({"displayName": "Sync device.", "correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52"});
+    let recorded_ip = |app: &TestApp, forwarded_for: &'static str| {
+        let request = app
+            .client
+            .post(app.url(EVENTS))
+            .header("x-forwarded-for", forwarded_for)
+            .header("forwarded", "for=192.0.2.60")
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 201);
+            let event: Value = response.json().await.unwrap();
+            event["actor"]["ipAddress"].as_str().unwrap().to_string()
+        }
+    };
+    // Any caller could claim any address.
+    let app = sqlite(&[]).await;
+    assert_eq!(recorded_ip(&app, "6.6.6.6").await, "127.0.0.1");
+
+    // Behind a trusted proxy (here the loopback peer), the first address it did not
+    // add itself: what the client claimed to the left of it is not believed.
+    let app = sqlite(&["--trusted-proxy", "10.0.0.0/8,127.0.0.1"]).await;
+    assert_eq!(recorded_ip(&app, "6.6.6.6, 198.51.100.7").await, "198.51.100.7");
+    assert_eq!(recorded_ip(&app, "6.6.6.6, 198.51.100.7, 10.1.2.3").await, "198.51.100.7");
+    // GraphQL records the same caller address.
+    let mutation =
+        "mutation ($input: AuditEventInput!) { createAuditEvent(input: $input) { actor { ipAddress } } }";
+    let response: Value = app
+        .client
+        .post(app.url("/graphql"))
+        .header("x-forwarded-for", "203.0.113.5")
+        .json(&json!({"query": mutation, "variables": {"input": {"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52"}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(response["data"]["createAuditEvent"]["actor"]["ipAddress"], "203.0.113.5", "{response}");
+}
