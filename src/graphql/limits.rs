@@ -1,5 +1,6 @@
-//! Bounds on the work one GraphQL request may ask for, checked on the parsed
-//! document before async-graphql validates or executes it.
+//! Bounds on the work one GraphQL request may ask for, and on the text it may
+//! carry, checked on the parsed document before async-graphql validates or
+//! executes it ([`Admission`]).
 //!
 //! async-graphql's depth check, its validation visitors (complexity, depth) and
 //! its executor all walk a fragment spread by walking the fragment again, so a
@@ -255,6 +256,21 @@ mod tests {
         }
         query.push_str(" fragment L20000 on Query { a }");
         assert!(count(&query).unwrap() > 20_000);
+    }
+
+    #[test]
+    fn graphiqls_introspection_query_fits_with_room() {
+        let query = r#"query IntrospectionQuery { __schema { queryType { name } mutationType { name } subscriptionType { name }
+            types { ...FullType } directives { name description locations args { ...InputValue } } } }
+          fragment FullType on __Type { kind name description
+            fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+            inputFields { ...InputValue } interfaces { ...TypeRef }
+            enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason } possibleTypes { ...TypeRef } }
+          fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+          fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+            ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }"#;
+        let n = count(query).unwrap();
+        assert!((300..=500).contains(&n), "{n}");
     }
 
     #[test]
