@@ -135,6 +135,17 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "AUDITGRAPH_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
+    /// Time budget of one GraphQL request over HTTP, in milliseconds: a request
+    /// still running then is stopped and answered with a TIMEOUT error.
+    #[arg(long, env = "AUDITGRAPH_GRAPHQL_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub graphql_timeout_ms: u64,
+    /// Reverse proxies whose `X-Forwarded-For`/`Forwarded` headers are believed
+    /// (IP addresses or CIDR blocks; repeat the flag or separate with commas).
+    /// Without one, an event's `actor.ipAddress` is the TCP peer.
+    #[arg(long = "trusted-proxy", env = "AUDITGRAPH_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = crate::http::ProxyRange::parse)]
+    pub trusted_proxies: Vec<crate::http::ProxyRange>,
     /// Log lines as text or JSON (filter with RUST_LOG).
     #[arg(long, env = "AUDITGRAPH_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,

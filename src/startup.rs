@@ -78,6 +78,8 @@ impl Application {
             max_page_size: args.max_page_size,
             retention_days: args.retention_days,
             max_body_bytes: args.max_body_bytes,
+            graphql_timeout: Duration::from_millis(args.graphql_timeout_ms),
+            trusted_proxies: args.trusted_proxies.clone(),
             public_base_url: args.public_base_url.clone(),
             verifier: (args.auth == Switch::On).then(|| verifier.clone()),
         });

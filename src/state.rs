@@ -15,6 +15,10 @@ pub struct AppState {
     pub max_page_size: u64,
     pub retention_days: u32,
     pub max_body_bytes: usize,
+    /// How long one GraphQL request over HTTP may run (`--graphql-timeout-ms`).
+    pub graphql_timeout: std::time::Duration,
+    /// Proxies whose forwarding headers name the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<crate::http::ProxyRange>,
     /// Overrides the request's own origin in links (`--public-base-url`).
     pub public_base_url: Option<String>,
     /// `None` when auth is off (`--auth off`).

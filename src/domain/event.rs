@@ -107,6 +107,20 @@ pub fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
+/// The one rule on text from outside, whatever the door or the backend: no NUL
+/// character (U+0000). PostgreSQL cannot hold one in text (a 500 there, where the
+/// other backends stored it), so it is refused with a 400 where text enters: body
+/// properties (`graph`, so imported records too), `$filter` literals (`odata`'s
+/// lexer), URL segments (`rest::path`) and GraphQL values (`graphql::limits`).
+/// `what` names the text in the message.
+pub fn refuse_nul(text: &str, what: impl FnOnce() -> String) -> Result<(), String> {
+    if text.contains('\0') {
+        Err(format!("{} contains a NUL character (U+0000), which no Graph text can hold.", what()))
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

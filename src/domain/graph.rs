@@ -2,13 +2,13 @@
 //! responses (explicit nulls, 7-digit UTC times, v1.0 vs beta fields, `$select`)
 //! and parsing request bodies with Graph-style validation messages.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::event::{
     AuditActor, AuditEvent, AuditProperty, AuditResource, RoleScopeTagInfo, format_graph_datetime,
-    truncate_to_ticks,
+    refuse_nul, truncate_to_ticks,
 };
 use crate::odata::SelectProperty;
 
@@ -130,6 +130,106 @@ pub fn event_json(
 #[error("{0}")]
 pub struct BodyError(pub String);
 
+/// Why a JSON request body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonBodyError {
+    /// Not JSON at all (or truncated).
+    Malformed,
+    /// An object names a member twice: serde_json keeps the last one, so `{"id":"a",
+    /// "id":"b"}` would create `b`; ODL refuses it, and so does every door here.
+    Duplicate(String),
+}
+
+impl JsonBodyError {
+    /// ODL's text for a duplicate member, or None for malformed JSON (each door
+    /// words that its own way).
+    pub fn duplicate_message(&self) -> Option<String> {
+        match self {
+            JsonBodyError::Malformed => None,
+            JsonBodyError::Duplicate(name) => Some(format!(
+                "Multiple properties with the name '{name}' were detected in a resource or a complex value. In OData, duplicate property names are not allowed."
+            )),
+        }
+    }
+}
+
+/// Parses a JSON request body, refusing an object (at any depth) that names a
+/// member twice. serde_json's own recursion limit applies.
+pub fn parse_json_body(bytes: &[u8]) -> Result<Value, JsonBodyError> {
+    use std::cell::RefCell;
+
+    use serde::de::{DeserializeSeed, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+
+    /// Builds a `Value` like serde_json's own, noting the first duplicate member.
+    #[derive(Clone, Copy)]
+    struct Unique<'a>(&'a RefCell<Option<String>>);
+
+    impl<'de> DeserializeSeed<'de> for Unique<'_> {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Unique<'_> {
+        type Value = Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(self)? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut members = Map::new();
+            while let Some(name) = map.next_key::<String>()? {
+                if members.contains_key(&name) {
+                    *self.0.borrow_mut() = Some(name);
+                    return Err(A::Error::custom("duplicate member"));
+                }
+                let value = map.next_value_seed(self)?;
+                members.insert(name, value);
+            }
+            Ok(Value::Object(members))
+        }
+    }
+
+    let duplicate = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = Unique(&duplicate).deserialize(&mut deserializer).and_then(|value| {
+        deserializer.end()?;
+        Ok(value)
+    });
+    parsed.map_err(|_| match duplicate.into_inner() {
+        Some(name) => JsonBodyError::Duplicate(name),
+        None => JsonBodyError::Malformed,
+    })
+}
+
 fn unknown(property: &str, type_name: &str) -> BodyError {
     BodyError(format!(
         "The property '{property}' does not exist on type 'microsoft.graph.{type_name}'. Make sure to only use property names that are defined by the type or mark the type as open type."
@@ -154,7 +254,10 @@ fn string(obj: &Map<String, Value>, key: &str, max: usize) -> Result<Option<Stri
         Some(Value::String(s)) if s.chars().count() > max => Err(BodyError(format!(
             "The value of property '{key}' is longer than the limit of {max} characters."
         ))),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => {
+            refuse_nul(s, || format!("The value of property '{key}'")).map_err(BodyError)?;
+            Ok(Some(s.clone()))
+        }
         Some(other) => Err(expected(key, "an Edm.String", other)),
     }
 }
@@ -165,7 +268,10 @@ fn strings(obj: &Map<String, Value>, key: &str) -> Result<Vec<String>, BodyError
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
-                Value::String(s) if s.chars().count() <= MAX_SHORT_TEXT => Ok(s.clone()),
+                Value::String(s) if s.chars().count() <= MAX_SHORT_TEXT => {
+                    refuse_nul(s, || format!("An entry of property '{key}'")).map_err(BodyError)?;
+                    Ok(s.clone())
+                }
                 Value::String(_) => Err(BodyError(format!(
                     "An entry of property '{key}' is longer than the limit of {MAX_SHORT_TEXT} characters."
                 ))),
@@ -277,9 +383,26 @@ fn parse_resource(obj: &Map<String, Value>) -> Result<AuditResource, BodyError> 
 }
 
 /// Parses an Edm.DateTimeOffset as clients send it (any fraction length, any
-/// offset), normalised to UTC at 100 ns precision.
+/// offset), normalised to UTC at 100 ns precision. Every written instant passes
+/// here (REST bodies, GraphQL's `DateTime`, import), so this is where Graph's
+/// range holds: `None` for an instant outside years 0001–9999 in UTC (`9999-12-31T
+/// 23:59:59-14:00` is in year 10000, which Graph's wire form cannot carry, so it
+/// could not be exported and imported again), and for a leap second (`23:59:60`,
+/// which .NET's DateTimeOffset refuses and chrono would move to the next minute).
 pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| truncate_to_ticks(t.with_timezone(&Utc)))
+    let at = DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc);
+    if at.nanosecond() >= 1_000_000_000 {
+        return None;
+    }
+    let at = truncate_to_ticks(at);
+    (1..=9999).contains(&at.year()).then_some(at)
+}
+
+/// The one explanation of a refused DateTimeOffset, on every door.
+pub fn datetime_expected(text: &str) -> String {
+    format!(
+        "'{text}' is not an Edm.DateTimeOffset between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.9999999Z, such as 2024-07-22T22:17:09.7552025Z."
+    )
 }
 
 const EVENT_PROPERTIES: &[&str] = &[
@@ -326,9 +449,7 @@ pub fn parse_event(
     let activity_date_time = match obj.get("activityDateTime") {
         None => default_time(),
         Some(Value::String(s)) => parse_datetime(s).ok_or_else(|| {
-            BodyError(format!(
-                "Invalid value for property 'activityDateTime': '{s}' is not an Edm.DateTimeOffset such as 2024-07-22T22:17:09.7552025Z."
-            ))
+            BodyError(format!("Invalid value for property 'activityDateTime': {}", datetime_expected(s)))
         })?,
         Some(Value::Null) => {
             return Err(BodyError("The property 'activityDateTime' cannot be null.".into()));
@@ -422,6 +543,28 @@ fn strip_type_aliases(event: &mut Value) {
     if let Some(resources) = event.get_mut("resources").and_then(Value::as_array_mut) {
         for r in resources.iter_mut().filter_map(Value::as_object_mut) {
             r.remove("type");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_bodies_refuse_duplicate_members_at_any_depth() {
+        assert_eq!(
+            parse_json_body(br#"{"id":"a","n":[1,2.5,true,null,{"x":"y"}],"o":{"id":"b"}}"#),
+            Ok(json!({"id":"a","n":[1,2.5,true,null,{"x":"y"}],"o":{"id":"b"}}))
+        );
+        assert_eq!(parse_json_body(br#"{"id":"a","id":"b"}"#), Err(JsonBodyError::Duplicate("id".into())));
+        assert_eq!(
+            parse_json_body(br#"{"actor":{"ipAddress":"1","ipAddress":"2"}}"#),
+            Err(JsonBodyError::Duplicate("ipAddress".into()))
+        );
+        assert_eq!(parse_json_body(br#"[{"a":1},{"a":1,"a":2}]"#), Err(JsonBodyError::Duplicate("a".into())));
+        for malformed in [&b"{"[..], b"{\"a\":1} x", b"", b"{\"a\" 1}"] {
+            assert_eq!(parse_json_body(malformed), Err(JsonBodyError::Malformed));
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum Code {
     /// Anything wrong with the request: syntax, validation, limits, a filter, a body.
     BadUserInput,
     NotFound,
+    /// The request ran out of its time budget (`--graphql-timeout-ms`) and was stopped.
+    Timeout,
     /// Our fault; logged with its cause, never echoed.
     Internal,
 }
@@ -39,6 +41,7 @@ impl Code {
             Code::Forbidden => "FORBIDDEN",
             Code::BadUserInput => "BAD_USER_INPUT",
             Code::NotFound => "NOT_FOUND",
+            Code::Timeout => "TIMEOUT",
             Code::Internal => "INTERNAL_SERVER_ERROR",
         }
     }

@@ -1,6 +1,8 @@
 //! `/graphql` over HTTP and WebSocket.
 //!
-//! - POST executes a request (or a batch) given as JSON, within `--max-body-bytes`.
+//! - POST executes a request (or a batch) given as JSON, within `--max-body-bytes`,
+//!   the limits of `limits` (a batch: at most `MAX_BATCH` operations, their
+//!   selections counted together) and the time budget `--graphql-timeout-ms`.
 //! - GET with a WebSocket upgrade speaks graphql-transport-ws (or the older
 //!   graphql-ws) for subscriptions; the token comes in `connection_init`'s payload
 //!   (`{"Authorization": "Bearer …"}`), as browsers cannot set headers on a socket.
@@ -8,6 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -15,11 +18,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::{WebSocket, WebSocketProtocols, WsMessage};
-use async_graphql::{BatchRequest, Data};
+use async_graphql::{BatchRequest, BatchResponse, Data, ErrorExtensionValues, Response, ServerError};
 use futures_util::StreamExt;
 use serde_json::json;
 
 use super::error::Code;
+use super::limits::{MAX_BATCH, MAX_SELECTIONS, expanded_selections, too_many_selections};
 use super::loader::EventLoader;
 use super::{AuditSchema, explorer};
 use crate::auth::Operation;
@@ -58,7 +62,13 @@ async fn execute(
             );
         }
     };
-    let request: BatchRequest = match serde_json::from_slice(&bytes) {
+    // Variables (and inputs) naming a member twice are refused, as REST bodies are.
+    if let Err(e) = crate::domain::graph::parse_json_body(&bytes)
+        && let Some(message) = e.duplicate_message()
+    {
+        return rejected(StatusCode::BAD_REQUEST, &message);
+    }
+    let mut request: BatchRequest = match serde_json::from_slice(&bytes) {
         Ok(request) => request,
         Err(e) => {
             return rejected(
@@ -69,13 +79,76 @@ async fn execute(
             );
         }
     };
+    if let BatchRequest::Batch(requests) = &mut request
+        && let Err(message) = batch_within_limits(requests)
+    {
+        return rejected(StatusCode::BAD_REQUEST, &message);
+    }
+    let operations = match &request {
+        BatchRequest::Single(_) => None,
+        BatchRequest::Batch(requests) => Some(requests.len()),
+    };
     // One loader per HTTP request: every `auditEvent(id:)` in it shares one batch.
     let loader = Arc::new(DataLoader::new(EventLoader { state: state.clone() }, tokio::spawn));
     let request = request.data(caller).data(loader);
-    let response = schema.execute_batch(request).await;
+    // The budget ends the work itself (the future is dropped), not just the wait.
+    let response = match tokio::time::timeout(state.graphql_timeout, schema.execute_batch(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(budget = ?state.graphql_timeout, "GraphQL request stopped at its time budget");
+            timed_out(operations, state.graphql_timeout)
+        }
+    };
     HttpResponse::Ok()
         .content_type("application/json")
         .body(serde_json::to_string(&response).expect("a GraphQL response always serialises"))
+}
+
+/// A batch holds at most `MAX_BATCH` operations, and its operations together at
+/// most `MAX_SELECTIONS` selections (each one alone is checked again, on every
+/// transport, by `limits::Admission`).
+fn batch_within_limits(requests: &mut [async_graphql::Request]) -> Result<(), String> {
+    if requests.len() > MAX_BATCH {
+        return Err(format!(
+            "A batch holds at most {MAX_BATCH} operations; this one has {}.",
+            requests.len()
+        ));
+    }
+    let mut total: u64 = 0;
+    for request in requests {
+        // One that does not parse (or spreads a fragment into itself) is answered
+        // with its own error when it runs.
+        if let Ok(selections) =
+            request.parsed_query().map_err(drop).and_then(|doc| expanded_selections(doc).map_err(drop))
+        {
+            total = total.saturating_add(selections);
+        }
+    }
+    if total > MAX_SELECTIONS {
+        return Err(too_many_selections("The batch", total));
+    }
+    Ok(())
+}
+
+/// The answer to a request stopped at its time budget, in the request's shape.
+fn timed_out(operations: Option<usize>, budget: Duration) -> BatchResponse {
+    let response = || {
+        let mut error = ServerError::new(
+            format!(
+                "The request did not complete within its time budget of {} ms and was stopped.",
+                budget.as_millis()
+            ),
+            None,
+        );
+        let mut extensions = ErrorExtensionValues::default();
+        extensions.set("code", Code::Timeout.as_str());
+        error.extensions = Some(extensions);
+        Response::from_errors(vec![error])
+    };
+    match operations {
+        None => BatchResponse::Single(response()),
+        Some(n) => BatchResponse::Batch((0..n).map(|_| response()).collect()),
+    }
 }
 
 async fn get(

@@ -1,6 +1,8 @@
 //! Batch loading of events by id. Every `auditEvent(id:)` of one request (aliases,
 //! or several operations of a batch) is answered by one store page over
 //! `id in (…)`: the events statement plus one per child table, however many ids.
+//! async-graphql's `DataLoader` hands over at most 1,000 ids at a time, the bound
+//! `$filter` puts on its values, so the `IN` list stays one of that size.
 //! (A connection's page already reads its children in one statement per table.)
 
 use std::collections::HashMap;

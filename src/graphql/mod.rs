@@ -19,6 +19,7 @@ mod error;
 mod explorer;
 mod http;
 mod inputs;
+mod limits;
 mod loader;
 mod mutation;
 mod query;
@@ -34,6 +35,7 @@ use crate::state::AppState;
 
 pub use error::ErrorCodes;
 pub use http::configure;
+pub use limits::{MAX_BATCH, MAX_SELECTIONS};
 
 pub type AuditSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
@@ -51,6 +53,7 @@ pub const DEFAULT_PAGE_SIZE: u64 = 50;
 fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
     Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .extension(ErrorCodes)
+        .extension(limits::Admission)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
 }

@@ -5,7 +5,7 @@
 
 use async_graphql::{ID, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
 
-use crate::domain::graph::parse_datetime;
+use crate::domain::graph::{datetime_expected, parse_datetime};
 use crate::domain::{self, format_graph_datetime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,11 +17,9 @@ pub struct DateTime(pub chrono::DateTime<chrono::Utc>);
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(text) => parse_datetime(text).map(DateTime).ok_or_else(|| {
-                InputValueError::custom(format!(
-                    "'{text}' is not an Edm.DateTimeOffset such as 2024-07-22T22:17:09.7552025Z."
-                ))
-            }),
+            Value::String(text) => parse_datetime(text)
+                .map(DateTime)
+                .ok_or_else(|| InputValueError::custom(datetime_expected(text))),
             _ => Err(InputValueError::expected_type(value)),
         }
     }

@@ -5,7 +5,7 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::auth::{AuthError, Operation, Principal};
 use crate::state::AppState;
@@ -64,8 +64,9 @@ impl FromRequest for Caller {
     }
 }
 
+/// The TCP peer, or what the `--trusted-proxy` proxies in front of it forwarded.
 fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.connection_info().realip_remote_addr().map(|addr| {
-        addr.parse::<std::net::SocketAddr>().map(|s| s.ip().to_string()).unwrap_or_else(|_| addr.to_string())
-    })
+    let trusted =
+        req.app_data::<web::Data<AppState>>().map(|s| s.trusted_proxies.as_slice()).unwrap_or_default();
+    super::forwarded::client_ip(req, trusted).map(|ip| ip.to_string())
 }

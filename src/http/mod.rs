@@ -5,8 +5,10 @@
 
 mod body;
 mod caller;
+mod forwarded;
 mod request_ids;
 
 pub use body::{BodyError, read_body};
 pub use caller::Caller;
+pub use forwarded::ProxyRange;
 pub use request_ids::{RequestIds, graph_headers};

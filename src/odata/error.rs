@@ -48,4 +48,11 @@ impl ODataError {
     pub(crate) fn too_deep() -> Self {
         Self::bad_request("Recursion depth exceeded allowed limit.")
     }
+
+    pub(crate) fn too_many_values() -> Self {
+        Self::bad_request(format!(
+            "The expression holds more than {} values (each comparison operand and each 'in' item counts); split the query.",
+            super::parser::MAX_VALUES
+        ))
+    }
 }

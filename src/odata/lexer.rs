@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::error::ODataError;
 use super::literal::{self, DateTimeLiteral};
-use crate::domain::Ticks;
+use crate::domain::{Ticks, refuse_nul};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum TokenKind {
@@ -119,7 +119,13 @@ fn string(chars: &[char], open: usize, text: &str) -> (TokenKind, usize) {
                 value.push('\'');
                 at += 2;
             }
-            Some('\'') => return (TokenKind::String(value), at + 1),
+            Some('\'') => {
+                let literal = || format!("The string literal at position {open} in '{text}'");
+                return match refuse_nul(&value, literal) {
+                    Ok(()) => (TokenKind::String(value), at + 1),
+                    Err(message) => (TokenKind::Invalid(ODataError::bad_request(message)), at + 1),
+                };
+            }
             Some(&c) => {
                 value.push(c);
                 at += 1;

@@ -165,9 +165,15 @@ impl QueryOptions {
     }
 }
 
-/// `1*DIGIT`, as ODL reads `$top` and `$skip`.
+/// `1*DIGIT` within Edm.Int64, as ODL reads `$top` and `$skip` (into a `long`).
+/// The bound matters beyond fidelity: every backend takes OFFSET as a signed
+/// 64-bit integer, and a `$skip` of 2^63 or more failed converting to it.
 fn non_negative_integer(value: &str, option: &str) -> Result<u64, ODataError> {
-    let parsed = if value.bytes().all(|b| b.is_ascii_digit()) { value.parse().ok() } else { None };
+    let parsed = if value.bytes().all(|b| b.is_ascii_digit()) {
+        value.parse::<i64>().ok().map(|n| n.unsigned_abs())
+    } else {
+        None
+    };
     parsed.ok_or_else(|| {
         ODataError::bad_request(format!(
             "Invalid value '{value}' for {option} query option found. The {option} query option requires a non-negative integer value."

@@ -25,6 +25,12 @@ use crate::domain::Ticks;
 /// under 1 MiB of stack for the whole pipeline (ODL's own default is 800).
 pub(crate) const MAX_DEPTH: usize = 100;
 
+/// Bound on the literal values of one expression: every comparison operand and
+/// every `in` item counts. Each becomes one bound SQL parameter, so this keeps a
+/// query far inside every backend's own limit (SQLite's 32,766 variables, 65,535
+/// on PostgreSQL and MySQL) whatever the text's length, identically on all three.
+pub(crate) const MAX_VALUES: usize = 1000;
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Expr {
     Logical { op: LogicalOp, left: Box<Expr>, right: Box<Expr> },
@@ -116,11 +122,12 @@ pub(crate) struct Parser<'t> {
     tokens: Vec<Token>,
     at: usize,
     depth: usize,
+    values: usize,
 }
 
 impl<'t> Parser<'t> {
     pub(crate) fn new(text: &'t str) -> Self {
-        Parser { text, tokens: tokenize(text), at: 0, depth: 0 }
+        Parser { text, tokens: tokenize(text), at: 0, depth: 0, values: 0 }
     }
 
     pub(crate) fn text(&self) -> &'t str {
@@ -325,6 +332,10 @@ impl<'t> Parser<'t> {
             }
             _ => return Err(ODataError::expression_expected(token.start, self.text)),
         };
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(ODataError::too_many_values());
+        }
         self.advance();
         Ok(Expr::Literal(literal))
     }
@@ -549,5 +560,16 @@ mod tests {
         assert_eq!(error(&long_chain), "Recursion depth exceeded allowed limit.");
         let fine_chain = vec!["a eq 'x'"; MAX_DEPTH / 2].join(" or ");
         assert!(parse_expression(&fine_chain).is_ok());
+    }
+
+    #[test]
+    fn values_are_bounded_in_all() {
+        let list = |n: usize| (0..n).map(|i| format!("'v{i}'")).collect::<Vec<_>>().join(",");
+        assert!(parse_expression(&format!("a in ({})", list(MAX_VALUES))).is_ok());
+        let too_many = format!("a in ({})", list(MAX_VALUES + 1));
+        assert_eq!(error(&too_many), ODataError::too_many_values().message);
+        // Comparison operands count too, also split over several lists.
+        let split = format!("a in ({}) and b eq 'x'", list(MAX_VALUES));
+        assert_eq!(error(&split), ODataError::too_many_values().message);
     }
 }

@@ -223,10 +223,10 @@ async fn json_body(state: &AppState, body: web::Payload) -> Result<Value, ApiErr
         BodyError::TooLarge(limit) => ApiError::PayloadTooLarge(limit),
         BodyError::Unreadable => ApiError::bad_request("The request body could not be read."),
     })?;
-    serde_json::from_slice(&bytes).map_err(|_| {
-        ApiError::bad_request(
-            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
-        )
+    graph::parse_json_body(&bytes).map_err(|e| {
+        ApiError::bad_request(e.duplicate_message().unwrap_or_else(|| {
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.".into()
+        }))
     })
 }
 

@@ -15,6 +15,7 @@ mod errors;
 mod graphql;
 mod graphql_explorer;
 mod graphql_subscriptions;
+mod hostile;
 mod identity_authorize;
 mod identity_device_code;
 mod identity_discovery;

@@ -104,6 +104,12 @@ fn option_errors() {
         message("$top=99999999999999999999"),
         "Invalid value '99999999999999999999' for $top query option found. The $top query option requires a non-negative integer value."
     );
+    // Both are Edm.Int64: 2^63 is one too many.
+    assert_eq!(QueryOptions::parse("$skip=9223372036854775807").unwrap().skip, Some(i64::MAX as u64));
+    assert_eq!(
+        message("$skip=9223372036854775808"),
+        "Invalid value '9223372036854775808' for $skip query option found. The $skip query option requires a non-negative integer value."
+    );
     assert_eq!(
         message("$skip=1.5"),
         "Invalid value '1.5' for $skip query option found. The $skip query option requires a non-negative integer value."
