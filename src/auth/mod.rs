@@ -22,7 +22,7 @@ mod verifier;
 
 pub use error::{AuthError, DEFAULT_INTUNE_URL, Operation, intune_error_message};
 #[cfg(test)]
-use verifier::parse_jwks;
+pub(crate) use verifier::parse_jwks;
 pub use verifier::{TokenVerifier, TrustedKey, bearer_token, load_jwks_file};
 
 use chrono::{DateTime, Utc};
@@ -214,6 +214,3 @@ impl Principal {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

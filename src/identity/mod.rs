@@ -35,6 +35,8 @@ pub mod tokens;
 
 #[cfg(test)]
 pub(crate) mod test_support;
+#[cfg(test)]
+mod verified;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

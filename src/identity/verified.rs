@@ -1,15 +1,15 @@
-//! Verification failures and permission rules.
+//! Tokens this service issues, through the resource side's checks (`auth`):
+//! verification failures and permission rules.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rsa::pkcs1::EncodeRsaPrivateKey as _;
 use rsa::pkcs8::DecodePrivateKey as _;
 
-use super::*;
+use super::{IdentityService, test_support};
+use crate::auth::*;
 use crate::directory::AccessTokenClaims;
-use crate::directory::well_known::{GRAPH_APP_ID, dev, directory_roles, permissions};
-use crate::identity::IdentityService;
-use crate::identity::test_support;
+use crate::directory::well_known::{GRAPH_APP_ID, dev, directory_roles, intune, permissions};
 
 fn service() -> IdentityService {
     test_support::service("auth")
