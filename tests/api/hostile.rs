@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp};
-use crate::helpers::{days_ago, sample_event};
+use crate::helpers::{days_ago, gql, sample_event};
 
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 
@@ -293,28 +293,10 @@ async fn long_in_lists_are_answered_alike_everywhere(app: TestApp) {
     // GraphQL's filter: the same rule.
     let filter = format!("category in ({})", list(10_000));
     let query = "query ($f: String) { auditEvents(filter: $f) { totalCount } }";
-    let body: Value = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({"query": query, "variables": {"f": filter}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = gql(&app, query, json!({"f": filter})).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
     let filter = format!("category in ({})", list(1000));
-    let body: Value = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({"query": query, "variables": {"f": filter}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = gql(&app, query, json!({"f": filter})).await;
     assert_eq!(body["data"]["auditEvents"]["totalCount"], 16, "{body}");
 
     // 1,000 aliased auditEvent(id:) are one batch of 1,000 ids: found or NOT_FOUND.
@@ -393,16 +375,7 @@ async fn instants_outside_graphs_range_are_refused(app: TestApp) {
     assert_eq!(status, 400, "{body}");
     let mutation = "mutation($input: AuditEventInput!) { createAuditEvent(input: $input) { id } }";
     let input = json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "activityDateTime": "9999-12-31T23:59:59-01:00"});
-    let body: Value = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({"query": mutation, "variables": {"input": input}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = gql(&app, mutation, json!({"input": input})).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
     assert_eq!(app.count().await, 1);
 }
@@ -457,16 +430,7 @@ async fn nul_characters_are_a_400_everywhere(app: TestApp) {
             json!({"input": {"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "displayName": "\u{0}"}}),
         ),
     ] {
-        let body: Value = app
-            .client
-            .post(app.url("/graphql"))
-            .json(&json!({"query": query, "variables": variables}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = gql(&app, query, variables).await;
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{query}: {body}");
         assert!(body["errors"][0]["message"].as_str().unwrap().contains("NUL character"), "{query}: {body}");
     }
