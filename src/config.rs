@@ -146,6 +146,11 @@ pub struct ServeArgs {
     #[arg(long = "trusted-proxy", env = "AUDITGRAPH_TRUSTED_PROXIES", value_delimiter = ',',
           value_parser = crate::http::ProxyRange::parse)]
     pub trusted_proxies: Vec<crate::http::ProxyRange>,
+    /// Origins whose browser apps may call the Graph, GraphQL and identity
+    /// endpoints (CORS): `*` for any, or origins such as `http://localhost:3000`
+    /// (repeat the flag or separate with commas). Never the admin API.
+    #[arg(long = "cors-origin", env = "AUDITGRAPH_CORS_ORIGINS", value_delimiter = ',', default_value = "*")]
+    pub cors_origins: Vec<String>,
     /// Log lines as text or JSON (filter with RUST_LOG).
     #[arg(long, env = "AUDITGRAPH_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,

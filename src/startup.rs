@@ -90,12 +90,15 @@ impl Application {
         // userinfo verifies Graph tokens even when Graph's own doors do not (--auth off).
         let verifier_data = web::Data::new(verifier);
         let emulator_data = emulator.clone();
+        let cors = web::Data::new(crate::http::CorsPolicy::new(&args.cors_origins));
         let server = HttpServer::new(move || {
             App::new()
                 // The last wrap runs first: graph_headers sets the request ids that
                 // the journal and every error envelope (the gate's too) quote.
                 .wrap(from_fn(emulator::gate))
                 .wrap(from_fn(emulator::record))
+                // Preflights are answered before the gate, throttling and faults.
+                .wrap(from_fn(crate::http::cors))
                 .wrap(TracingLogger::default())
                 .wrap(from_fn(crate::http::graph_headers))
                 .app_data(app_state.clone())
@@ -103,6 +106,7 @@ impl Application {
                 .app_data(verifier_data.clone())
                 .app_data(emulator_data.clone())
                 .app_data(schema.clone())
+                .app_data(cors.clone())
                 // Before the Graph routes, whose `/{version}/…` pattern would take
                 // `/{tenant}/…` and `/graphql/…`.
                 .configure(graphql::configure)

@@ -8,6 +8,7 @@ mod helpers;
 mod admin_page;
 mod auth_graph;
 mod cli;
+mod cors;
 mod crud;
 mod data;
 mod emulator;
