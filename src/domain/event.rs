@@ -1,38 +1,70 @@
 //! The audit event model: what an Intune audit event *is*, independent of any wire
-//! shape or table layout. Every door (REST, GraphQL, CLI) and every store speaks it.
+//! shape or table layout. Every door (REST, GraphQL, CLI) and every store speaks it;
+//! the GraphQL door serves it as it is (its object types are derived here).
 //!
 //! Invariants: `activity_date_time` is UTC with at most 100 ns precision (Graph's 7
 //! fractional digits), so it round-trips exactly through every backend and every
 //! shape. Construct timestamps through [`Ticks`] or [`truncate_to_ticks`].
 
+use async_graphql::SimpleObject;
 use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
-/// One Intune audit event (`microsoft.graph.auditEvent`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+use super::graph::{GraphDateTime, GraphGuid};
+
+// The model is also the GraphQL door's output type: `SimpleObject` derives the
+// schema from these structs, so their `///` comments are the schema's descriptions
+// (schema/auditgraph.graphql) and notes for Rust readers only are `//`. Attributes
+// give Graph's name where it is not the field's (`auditActorType`), and serve the
+// three fields with a scalar of their own (`ID`, `DateTime`, `UUID`) through
+// `skip` + `derived`, which keeps each in its place in the schema.
+
+/// An Intune audit event (`microsoft.graph.auditEvent`).
+#[derive(Debug, Clone, PartialEq, Eq, SimpleObject)]
 pub struct AuditEvent {
+    #[graphql(skip, derived(owned, name = "id", into = "async_graphql::ID", with = "async_graphql::ID"))]
     pub id: String,
+    /// Event display name.
     pub display_name: Option<String>,
+    /// Component name.
     pub component_name: Option<String>,
+    /// Who performed the activity.
     pub actor: Option<AuditActor>,
+    /// Friendly name of the activity.
     pub activity: Option<String>,
+    /// When the activity was performed (UTC).
+    #[graphql(
+        skip,
+        derived(owned, name = "activity_date_time", into = "GraphDateTime", with = "GraphDateTime")
+    )]
     pub activity_date_time: DateTime<Utc>,
+    /// The type of activity that was performed.
     pub activity_type: Option<String>,
+    /// The HTTP operation type of the activity.
     pub activity_operation_type: Option<String>,
+    /// The result of the activity.
     pub activity_result: Option<String>,
+    /// The client request id, used to correlate activity within the system.
+    #[graphql(skip, derived(owned, name = "correlation_id", into = "GraphGuid", with = "GraphGuid"))]
     pub correlation_id: Uuid,
+    /// Audit category.
     pub category: Option<String>,
-    /// The targets, in order. Graph declares the collection nullable; an absent
-    /// collection and an empty one are both stored and served as `[]`.
+    /// The targets of the activity, in order.
+    // Graph declares the collection nullable; an absent collection and an empty
+    // one are both stored and served as `[]`.
     pub resources: Vec<AuditResource>,
 }
 
-/// Who performed the activity (`microsoft.graph.auditActor`). The beta-only fields
-/// (`remote_*`, `user_role_scope_tags`) are stored always and serialised on beta only.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Who performed the activity (`microsoft.graph.auditActor`).
+// The beta-only fields (`remote_*`, `user_role_scope_tags`) are stored always and
+// serialised on beta only (GraphQL serves them always).
+#[derive(Debug, Clone, PartialEq, Eq, Default, SimpleObject)]
 pub struct AuditActor {
-    /// `auditActorType` on v1.0; beta also mirrors it as `type`.
+    /// Actor type (`ItPro`, `Application`, `Partner`, …).
+    // `auditActorType` on v1.0; beta also mirrors it as `type`.
+    #[graphql(name = "auditActorType")]
     pub actor_type: Option<String>,
+    /// The user's permissions when the activity was performed.
     pub user_permissions: Vec<String>,
     pub application_id: Option<String>,
     pub application_display_name: Option<String>,
@@ -40,30 +72,37 @@ pub struct AuditActor {
     pub service_principal_name: Option<String>,
     pub ip_address: Option<String>,
     pub user_id: Option<String>,
+    /// Remote tenant id (beta).
     pub remote_tenant_id: Option<String>,
+    /// Remote user id (beta).
     pub remote_user_id: Option<String>,
+    /// The user's scope tags (beta).
     pub user_role_scope_tags: Vec<RoleScopeTagInfo>,
 }
 
-/// A scope tag of the acting user (beta `microsoft.graph.roleScopeTagInfo`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A scope tag of the acting user (`microsoft.graph.roleScopeTagInfo`).
+// Beta only on the Graph surface.
+#[derive(Debug, Clone, PartialEq, Eq, Default, SimpleObject)]
 pub struct RoleScopeTagInfo {
     pub display_name: Option<String>,
     pub role_scope_tag_id: Option<String>,
 }
 
 /// A target of the activity (`microsoft.graph.auditResource`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, SimpleObject)]
 pub struct AuditResource {
     pub display_name: Option<String>,
-    /// `auditResourceType` on v1.0; beta also mirrors it as `type`.
+    /// Resource type.
+    // `auditResourceType` on v1.0; beta also mirrors it as `type`.
+    #[graphql(name = "auditResourceType")]
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
+    /// The properties the activity changed.
     pub modified_properties: Vec<AuditProperty>,
 }
 
 /// One changed property of a target (`microsoft.graph.auditProperty`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, SimpleObject)]
 pub struct AuditProperty {
     pub display_name: Option<String>,
     pub old_value: Option<String>,

@@ -405,6 +405,29 @@ pub fn datetime_expected(text: &str) -> String {
     )
 }
 
+/// An instant as a value in Graph's wire form (UTC, 7 fractional digits, `Z`):
+/// what the GraphQL door serves and accepts as its `DateTime` scalar (the
+/// `ScalarType` impl is the door's, in `graphql::types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphDateTime(pub DateTime<Utc>);
+
+impl serde::Serialize for GraphDateTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_graph_datetime(self.0))
+    }
+}
+
+/// A GUID as a value in Graph's wire form (hyphenated, lower case): the GraphQL
+/// door's `UUID` scalar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphGuid(pub Uuid);
+
+impl serde::Serialize for GraphGuid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.hyphenated().to_string())
+    }
+}
+
 const EVENT_PROPERTIES: &[&str] = &[
     "id",
     "displayName",

@@ -12,8 +12,8 @@
 
 use async_graphql::{Context, Object, SimpleObject};
 
-use super::types::Event;
 use super::{DEFAULT_PAGE_SIZE, state};
+use crate::domain::AuditEvent;
 use crate::error::ApiError;
 use crate::odata::{Filter, OrderKey};
 use crate::paging::query_hash;
@@ -103,10 +103,10 @@ impl PageArgs {
         };
         let hash = query_hash(self.filter.as_ref(), &self.order);
         let edges: Vec<AuditEventEdge> = events
-            .iter()
+            .into_iter()
             .map(|e| AuditEventEdge {
-                cursor: state.paging_key.encode(&hash, &sort_values(&self.order, e)),
-                node: Event::from(e),
+                cursor: state.paging_key.encode(&hash, &sort_values(&self.order, &e)),
+                node: e,
             })
             .collect();
         let page_info = PageInfo {
@@ -133,7 +133,7 @@ impl AuditEventConnection {
     }
 
     /// The events of `edges`, without cursors.
-    async fn nodes(&self) -> Vec<&Event> {
+    async fn nodes(&self) -> Vec<&AuditEvent> {
         self.edges.iter().map(|e| &e.node).collect()
     }
 
@@ -157,7 +157,7 @@ impl AuditEventConnection {
 pub struct AuditEventEdge {
     /// Opaque; pass it as `after` (or `before`) to continue from this event.
     cursor: String,
-    node: Event,
+    node: AuditEvent,
 }
 
 /// Relay's page information. With `first`/`after`, `hasPreviousPage` is true when

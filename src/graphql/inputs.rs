@@ -7,8 +7,8 @@
 use async_graphql::{Enum, InputObject, MaybeUndefined};
 use serde::Serialize;
 
-use super::types::{DateTime, Uuid};
 use crate::domain::Ticks;
+use crate::domain::graph::{GraphDateTime, GraphGuid};
 use crate::odata::{
     self, ActorField, Collection, CompareOp, EventField, Field, Filter, Literal, OrderKey, ResourceField,
     TextFunc,
@@ -40,8 +40,8 @@ pub struct AuditEventFilter {
 /// A time range: `from` inclusive, `to` exclusive; either may be left open.
 #[derive(Debug, Clone, Copy, Default, InputObject)]
 pub struct DateTimeRange {
-    pub from: Option<DateTime>,
-    pub to: Option<DateTime>,
+    pub from: Option<GraphDateTime>,
+    pub to: Option<GraphDateTime>,
 }
 
 fn equals(field: Field, value: &str) -> Filter {
@@ -52,7 +52,7 @@ fn contains(field: Field, value: &str) -> Filter {
     Filter::Text { func: TextFunc::Contains, field, value: value.to_string() }
 }
 
-fn at(op: CompareOp, time: DateTime) -> Filter {
+fn at(op: CompareOp, time: GraphDateTime) -> Filter {
     Filter::Compare {
         field: Field::Event(EventField::ActivityDateTime),
         op,
@@ -204,7 +204,7 @@ pub struct AuditEventInput {
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
     pub activity: MaybeUndefined<String>,
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
-    pub activity_date_time: MaybeUndefined<DateTime>,
+    pub activity_date_time: MaybeUndefined<GraphDateTime>,
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
     pub activity_type: MaybeUndefined<String>,
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
@@ -212,7 +212,7 @@ pub struct AuditEventInput {
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
     pub activity_result: MaybeUndefined<String>,
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
-    pub correlation_id: MaybeUndefined<Uuid>,
+    pub correlation_id: MaybeUndefined<GraphGuid>,
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
     pub category: MaybeUndefined<String>,
     #[serde(skip_serializing_if = "MaybeUndefined::is_undefined")]
@@ -311,8 +311,8 @@ mod tests {
             ))
         );
 
-        let from = DateTime(parse_datetime("2026-01-01T00:00:00Z").unwrap());
-        let to = DateTime(parse_datetime("2026-02-01T12:30:00.1234567Z").unwrap());
+        let from = GraphDateTime(parse_datetime("2026-01-01T00:00:00Z").unwrap());
+        let to = GraphDateTime(parse_datetime("2026-02-01T12:30:00.1234567Z").unwrap());
         let range = AuditEventFilter {
             activity_date_time: Some(DateTimeRange { from: Some(from), to: Some(to) }),
             ..Default::default()
@@ -350,7 +350,7 @@ mod tests {
     fn inputs_serialise_as_graph_bodies() {
         let input = AuditEventInput {
             display_name: MaybeUndefined::Null,
-            activity_date_time: MaybeUndefined::Value(DateTime(
+            activity_date_time: MaybeUndefined::Value(GraphDateTime(
                 parse_datetime("2024-07-22T22:17:09.7552025Z").unwrap(),
             )),
             actor: MaybeUndefined::Value(AuditActorInput {

@@ -1,7 +1,8 @@
 //! The GraphQL door at `/graphql`, over the same store, filter engine, write path and
 //! permissions as the Graph REST surface.
 //!
-//! - `types`: the output shape (Graph's types and camelCase names; `DateTime`, `UUID`).
+//! - `types`: the scalars `DateTime` and `UUID`; the object types are the domain's own
+//!   (`domain::AuditEvent` and its parts derive `SimpleObject`).
 //! - `inputs`: typed filters and orderings (converted into the same `odata::Filter`
 //!   the `filter` argument parses to), and mutation inputs (converted into the Graph
 //!   JSON body that REST validates).

@@ -6,12 +6,11 @@
 use async_graphql::{Context, ID, Object};
 
 use super::inputs::AuditEventInput;
-use super::types::Event;
 use super::{authorize, state};
 use crate::audit::caller_actor;
 use crate::auth::Operation;
 use crate::domain::graph::{parse_event, patch_event};
-use crate::domain::truncate_to_ticks;
+use crate::domain::{AuditEvent, truncate_to_ticks};
 use crate::error::ApiError;
 use crate::http::Caller;
 
@@ -24,7 +23,7 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         input: AuditEventInput,
-    ) -> async_graphql::Result<Event> {
+    ) -> async_graphql::Result<AuditEvent> {
         let principal = authorize(ctx, Operation::Write)?;
         let state = state(ctx);
         let now = truncate_to_ticks(state.clock.now());
@@ -34,7 +33,7 @@ impl Mutation {
             event.actor = Some(caller_actor(&principal, ip));
         }
         let event = state.recorder.create(event).await.map_err(ApiError::from)?;
-        Ok(Event::from(&event))
+        Ok(event)
     }
 
     /// Changes an event: objects merge member by member, lists replace, `null`
@@ -44,7 +43,7 @@ impl Mutation {
         ctx: &Context<'_>,
         id: ID,
         input: AuditEventInput,
-    ) -> async_graphql::Result<Event> {
+    ) -> async_graphql::Result<AuditEvent> {
         authorize(ctx, Operation::Write)?;
         let state = state(ctx);
         let current = state.event(&id).await?;
@@ -52,7 +51,7 @@ impl Mutation {
         if !state.recorder.update(updated.clone()).await.map_err(ApiError::from)? {
             return Err(ApiError::EventNotFound(id.0).into());
         }
-        Ok(Event::from(&updated))
+        Ok(updated)
     }
 
     /// Deletes an event; answers its id.

@@ -9,9 +9,9 @@ use async_graphql::{Context, ID, Object};
 use super::connection::{AuditEventConnection, PageArgs};
 use super::inputs::{AuditEventFilter, AuditEventOrder, combined_filter};
 use super::loader::EventLoader;
-use super::types::Event;
 use super::{DEFAULT_PAGE_SIZE, authorize, state};
 use crate::auth::Operation;
+use crate::domain::AuditEvent;
 use crate::domain::vocabulary::CATEGORIES;
 use crate::error::ApiError;
 use crate::store::{Children, default_order};
@@ -64,11 +64,11 @@ impl Query {
 
     /// One event. When no event has this id (or it left the retention window) the
     /// field is null with a NOT_FOUND error, as REST answers 404.
-    async fn audit_event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Event>> {
+    async fn audit_event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<AuditEvent>> {
         authorize(ctx, Operation::Read)?;
         let loader = ctx.data_unchecked::<Arc<DataLoader<EventLoader>>>();
         match loader.load_one(id.0.clone()).await {
-            Ok(Some(event)) => Ok(Some(Event::from(&event))),
+            Ok(Some(event)) => Ok(Some(event)),
             Ok(None) => Err(ApiError::EventNotFound(id.0).into()),
             Err(e) => Err(ApiError::Internal(anyhow::anyhow!("{e:#}")).into()),
         }

@@ -11,10 +11,9 @@ use tokio::sync::broadcast::error::RecvError;
 use super::authorize;
 use super::error::{Code, coded};
 use super::inputs::{AuditEventFilter, combined_filter};
-use super::types::Event;
 use crate::audit::Change;
 use crate::auth::Operation;
-use crate::domain::Ticks;
+use crate::domain::{AuditEvent, Ticks};
 use crate::odata::eval;
 use crate::state::AppState;
 
@@ -31,7 +30,7 @@ impl Subscription {
         ctx: &Context<'_>,
         filter: Option<String>,
         #[graphql(name = "where")] typed: Option<AuditEventFilter>,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AuditEvent>> + use<>> {
         let principal = authorize(ctx, Operation::Read)?;
         let filter = combined_filter(filter.as_deref(), typed.as_ref())?;
         let state = ctx.data_unchecked::<web::Data<AppState>>().clone();
@@ -69,7 +68,7 @@ impl Subscription {
                             if !visible || filter.as_ref().is_some_and(|f| !eval::matches(f, &event)) {
                                 continue;
                             }
-                            Ok(Event::from(&event))
+                            Ok(event)
                         }
                         Ok(Change::Updated(_) | Change::Deleted(_)) => continue,
                         Err(RecvError::Lagged(missed)) => {
