@@ -245,8 +245,13 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(state, body).await?;
     let now = truncate_to_ticks(state.clock.now());
-    let mut event = graph::parse_event(&body, || uuid::Uuid::new_v4().to_string(), || now)
-        .map_err(|e| ApiError::bad_request(e.0))?;
+    let mut event = graph::parse_new_event(
+        &body,
+        || uuid::Uuid::new_v4().to_string(),
+        || now,
+        || crate::http::RequestIds::current().correlation_id(),
+    )
+    .map_err(|e| ApiError::bad_request(e.0))?;
     if event.actor.is_none()
         && let Some(principal) = &principal
     {
