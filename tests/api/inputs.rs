@@ -47,8 +47,6 @@ async fn missing_correlation_id_is_the_client_request_id(app: TestApp) {
     assert_eq!(status, 400, "{error}");
 }
 
-backend_tests!(missing_correlation_id_is_the_client_request_id);
-
 const BIN: &str = env!("CARGO_BIN_EXE_auditgraph");
 
 /// Runs the real binary on the SQLite store in `dir`; asserts success, returns stdout.
@@ -80,3 +78,33 @@ fn seed_with_the_default_range_is_deterministic() {
     assert_eq!(exports[0].lines().count(), 50);
     assert_eq!(exports[0], exports[1], "same arguments, same events");
 }
+
+/// `GET /{version}/deviceManagement` is the singleton and `GET /{version}/` the
+/// OData service document, as Graph serves them (generic OData clients and
+/// `device_management.get()` call them).
+async fn the_singleton_and_the_service_document_are_served(app: TestApp) {
+    for version in ["v1.0", "beta"] {
+        let (status, body) = app.get_json(&format!("/{version}/deviceManagement")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["@odata.context"], app.url(&format!("/{version}/$metadata#deviceManagement")));
+        assert_eq!(body["id"], "00000000-0000-0000-0000-000000000000");
+
+        // The service document needs no token, as $metadata.
+        let response = reqwest::get(app.url(&format!("/{version}/"))).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let document: Value = response.json().await.unwrap();
+        assert_eq!(document["@odata.context"], app.url(&format!("/{version}/$metadata")));
+        assert_eq!(
+            document["value"],
+            json!([{"name": "deviceManagement", "kind": "Singleton", "url": "deviceManagement"}])
+        );
+    }
+    // The singleton needs a token, as its audit events do.
+    let response = reqwest::get(app.url("/v1.0/deviceManagement")).await.unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+backend_tests!(
+    missing_correlation_id_is_the_client_request_id,
+    the_singleton_and_the_service_document_are_served,
+);
