@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{TestApp, gql, no_errors, sample_without};
+use crate::helpers::{TestApp, days_ago, gql, no_errors, sample_event, sample_without};
 
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 
@@ -49,16 +49,22 @@ async fn missing_correlation_id_is_the_client_request_id(app: TestApp) {
 
 const BIN: &str = env!("CARGO_BIN_EXE_auditgraph");
 
-/// Runs the real binary on the SQLite store in `dir`; asserts success, returns stdout.
-fn auditgraph(dir: &std::path::Path, args: &[&str]) -> String {
+/// Runs the real binary on the SQLite store in `dir`; asserts success, returns
+/// stdout and stderr.
+fn run(dir: &std::path::Path, args: &[&str]) -> (String, String) {
     let output = std::process::Command::new(BIN)
         .args(args)
         .arg("--data-dir")
         .arg(dir)
         .output()
         .expect("run auditgraph");
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).expect("UTF-8 output")
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{args:?}: {stderr}");
+    (String::from_utf8(output.stdout).expect("UTF-8 output"), stderr)
+}
+
+fn auditgraph(dir: &std::path::Path, args: &[&str]) -> String {
+    run(dir, args).0
 }
 
 /// `seed` with its default range gives the same events run after run (the range
@@ -102,6 +108,38 @@ async fn the_singleton_and_the_service_document_are_served(app: TestApp) {
     // The singleton needs a token, as its audit events do.
     let response = reqwest::get(app.url("/v1.0/deviceManagement")).await.unwrap();
     assert_eq!(response.status(), 401);
+}
+
+/// NDJSON: a line that ends inside its object (right after a member name) is
+/// reported with its line and byte offset and skipped; the next line is read as
+/// the record it is, under `--format ndjson` and `auto` alike.
+#[test]
+fn a_truncated_ndjson_line_loses_only_itself() {
+    let first = sample_event("line-1", &days_ago(2)).to_string();
+    let broken = r#"{"id": "broken", "activityDateTime": "#;
+    let third = sample_event("line-3", &days_ago(1)).to_string();
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("events.ndjson");
+    std::fs::write(&file, format!("{first}\n{broken}\n{third}\n")).unwrap();
+    let broken_at = first.len() + 1;
+    for format in ["ndjson", "auto"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, report) = run(dir.path(), &["import", file.to_str().unwrap(), "--format", format]);
+        assert!(
+            report.contains(&format!("rejected record at line 2 (byte {broken_at})")),
+            "{format}: {report}"
+        );
+        assert!(
+            report.contains("imported 2 events, skipped 0 already present, rejected 1"),
+            "{format}: {report}"
+        );
+        let exported = auditgraph(dir.path(), &["export", "--format", "ndjson"]);
+        let ids: Vec<String> = exported
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, ["line-1", "line-3"], "{format}");
+    }
 }
 
 backend_tests!(
