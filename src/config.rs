@@ -219,7 +219,7 @@ pub struct SeedArgs {
     /// Start of the time range (RFC 3339); default 365 days before --to.
     #[arg(long, env = "AUDITGRAPH_SEED_FROM")]
     pub from: Option<chrono::DateTime<chrono::Utc>>,
-    /// End of the time range (RFC 3339); default now.
+    /// End of the time range (RFC 3339); default the start of the current UTC day.
     #[arg(long, env = "AUDITGRAPH_SEED_TO")]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
 }

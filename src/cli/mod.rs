@@ -53,8 +53,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let store = open(&args.store).await?;
-    let to = args.to.unwrap_or_else(Utc::now);
-    let from = args.from.unwrap_or(to - Duration::days(365));
+    let (from, to) = crate::seed::default_range(args.from, args.to, Utc::now());
     if from >= to {
         anyhow::bail!("--from must be before --to");
     }

@@ -443,12 +443,34 @@ const EVENT_PROPERTIES: &[&str] = &[
     "resources",
 ];
 
-/// Parses a Graph auditEvent object. `id` and `activityDateTime` fall back on the
-/// given defaults when absent; `correlationId` is required (non-nullable, no default).
+/// Parses a Graph auditEvent object as a record (import, fixtures). `id` and
+/// `activityDateTime` fall back on the given defaults when absent; `correlationId`
+/// is required (a record carries the one it was written with).
 pub fn parse_event(
     body: &Value,
     default_id: impl FnOnce() -> String,
     default_time: impl FnOnce() -> DateTime<Utc>,
+) -> Result<AuditEvent, BodyError> {
+    parse_event_with(body, default_id, default_time, || None)
+}
+
+/// Parses a create body (REST POST, the GraphQL mutation): as [`parse_event`], but an
+/// absent `correlationId` takes `default_correlation` (the request's client request
+/// id, as Graph defines it). An explicit `null` is still refused: it is non-nullable.
+pub fn parse_new_event(
+    body: &Value,
+    default_id: impl FnOnce() -> String,
+    default_time: impl FnOnce() -> DateTime<Utc>,
+    default_correlation: impl FnOnce() -> Uuid,
+) -> Result<AuditEvent, BodyError> {
+    parse_event_with(body, default_id, default_time, || Some(default_correlation()))
+}
+
+fn parse_event_with(
+    body: &Value,
+    default_id: impl FnOnce() -> String,
+    default_time: impl FnOnce() -> DateTime<Utc>,
+    default_correlation: impl FnOnce() -> Option<Uuid>,
 ) -> Result<AuditEvent, BodyError> {
     let obj = body.as_object().ok_or_else(|| {
         BodyError("The request body must be a JSON object (a microsoft.graph.auditEvent).".into())
@@ -483,8 +505,11 @@ pub fn parse_event(
         Some(Value::String(s)) => Uuid::parse_str(s).map_err(|_| {
             BodyError(format!("Invalid value for property 'correlationId': '{s}' is not an Edm.Guid."))
         })?,
-        None | Some(Value::Null) => {
-            return Err(BodyError("The property 'correlationId' is required and cannot be null.".into()));
+        None => default_correlation().ok_or_else(|| {
+            BodyError("The property 'correlationId' is required and cannot be null.".into())
+        })?,
+        Some(Value::Null) => {
+            return Err(BodyError("The property 'correlationId' cannot be null.".into()));
         }
         Some(other) => return Err(expected("correlationId", "an Edm.Guid string", other)),
     };

@@ -146,7 +146,8 @@ struct ResetRequest {
     /// The generator's seed (default 1): the same seed, count and range give
     /// identical events and ids.
     seed: Option<u64>,
-    /// Range of the seeded events; default the year before the emulator's now.
+    /// Range of the seeded events; default the year before the start of the
+    /// emulator's current UTC day.
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 }
@@ -157,8 +158,7 @@ async fn reset(
     bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let request: ResetRequest = body(&bytes)?;
-    let to = request.to.unwrap_or_else(|| state.clock.now());
-    let from = request.from.unwrap_or(to - Duration::days(365));
+    let (from, to) = crate::seed::default_range(request.from, request.to, state.clock.now());
     if from >= to {
         return Err(ApiError::bad_request("'from' must be before 'to'."));
     }

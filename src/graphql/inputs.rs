@@ -188,8 +188,8 @@ impl From<AuditEventOrder> for OrderKey {
 // keeps); serialising skips what is absent.
 
 /// An auditEvent as a create or update body (REST POST/PATCH). On create,
-/// `correlationId` is required and `id`/`activityDateTime` default to a new GUID and
-/// now; on update, objects merge member by member and lists replace.
+/// `correlationId` defaults to the request's client request id and
+/// `id`/`activityDateTime` to a new GUID and now; on update, objects merge member by member and lists replace.
 #[derive(Debug, Clone, Default, InputObject, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEventInput {

@@ -9,10 +9,10 @@ use super::inputs::AuditEventInput;
 use super::{authorize, state};
 use crate::audit::caller_actor;
 use crate::auth::Operation;
-use crate::domain::graph::{parse_event, patch_event};
+use crate::domain::graph::{parse_new_event, patch_event};
 use crate::domain::{AuditEvent, truncate_to_ticks};
 use crate::error::ApiError;
-use crate::http::Caller;
+use crate::http::{Caller, RequestIds};
 
 pub struct Mutation;
 
@@ -27,7 +27,12 @@ impl Mutation {
         let principal = authorize(ctx, Operation::Write)?;
         let state = state(ctx);
         let now = truncate_to_ticks(state.clock.now());
-        let mut event = parse_event(&input.to_json(), || uuid::Uuid::new_v4().to_string(), || now)?;
+        let mut event = parse_new_event(
+            &input.to_json(),
+            || uuid::Uuid::new_v4().to_string(),
+            || now,
+            || RequestIds::current().correlation_id(),
+        )?;
         if event.actor.is_none() {
             let ip = ctx.data_opt::<Caller>().and_then(|c| c.ip_address()).map(str::to_string);
             event.actor = Some(caller_actor(&principal, ip));

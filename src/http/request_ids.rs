@@ -26,6 +26,15 @@ impl RequestIds {
             RequestIds { request_id: id.clone(), client_request_id: id }
         })
     }
+
+    /// The correlation id of what this request writes: Graph's client request id
+    /// (the client's `client-request-id` when it is a GUID, else this request's new
+    /// GUID, which the response echoes as `client-request-id` when none was sent).
+    pub fn correlation_id(&self) -> uuid::Uuid {
+        uuid::Uuid::parse_str(&self.client_request_id)
+            .or_else(|_| uuid::Uuid::parse_str(&self.request_id))
+            .unwrap_or_else(|_| uuid::Uuid::new_v4())
+    }
 }
 
 pub async fn graph_headers(

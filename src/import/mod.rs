@@ -156,7 +156,10 @@ fn parse_all(
     on_rejected: OnRejected,
 ) -> Parsed {
     let Options { format, strict, batch_size } = *options;
-    let mut scanner = Scanner::new(reader);
+    let mut scanner = match format {
+        ImportFormat::Ndjson => Scanner::line_delimited(reader),
+        _ => Scanner::new(reader),
+    };
     let mut parsed = Parsed::default();
     let mut batch = Vec::with_capacity(batch_size);
     loop {

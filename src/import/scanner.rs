@@ -52,6 +52,11 @@ pub enum ScanError {
     Format(String),
 }
 
+enum Step {
+    Done(Option<Scanned>),
+    Next,
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Mode {
     Top,
@@ -78,6 +83,16 @@ pub(super) struct Scanner<R> {
     line: u64,
     mode: Mode,
     started: bool,
+    /// Whether the input is line-delimited (NDJSON, JSON lines): `Some(true)` when
+    /// forced (`--format ndjson`); under `auto`, undecided (`None`) until the first
+    /// top-level item ends, and line-delimited when it ended on the line it began.
+    lines: Option<bool>,
+    /// Set while a top-level item of a line-delimited input is read: its end of
+    /// line is its end, so a line break inside it makes the line malformed (and
+    /// reading goes on at the next line) instead of letting the next line complete it.
+    line_bound: bool,
+    /// Where the current top-level item began (1-based line, byte).
+    item: (u64, u64),
 }
 
 fn is_ws(b: u8) -> bool {
@@ -95,7 +110,40 @@ impl<R: Read> Scanner<R> {
             line: 1,
             mode: Mode::Top,
             started: false,
+            lines: None,
+            line_bound: false,
+            item: (1, 0),
         }
+    }
+
+    /// A scanner of a line-delimited input: each line is one item.
+    pub(super) fn line_delimited(reader: R) -> Self {
+        Scanner { lines: Some(true), ..Scanner::new(reader) }
+    }
+
+    /// After a top-level item's opening bracket: a bracket alone on its line opens
+    /// a multi-line document (a pretty-printed page or array), not a broken line,
+    /// so the document is read whole, across lines.
+    fn open_bracket(&mut self) -> io::Result<()> {
+        while let Some(b) = self.peek()? {
+            match b {
+                b' ' | b'\t' | b'\r' => {
+                    self.bump();
+                }
+                b'\n' => {
+                    self.line_bound = false;
+                    return Ok(());
+                }
+                _ => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    fn line_end(&self) -> ScanError {
+        self.syntax(
+            "the line ends inside the item it starts (each line of a line-delimited input is one item)",
+        )
     }
 
     fn peek(&mut self) -> io::Result<Option<u8>> {
@@ -126,10 +174,13 @@ impl<R: Read> Scanner<R> {
         b
     }
 
-    fn skip_ws(&mut self) -> io::Result<Option<u8>> {
+    fn skip_ws(&mut self) -> Result<Option<u8>, ScanError> {
         while let Some(b) = self.peek()? {
             if !is_ws(b) {
                 return Ok(Some(b));
+            }
+            if b == b'\n' && self.line_bound {
+                return Err(self.line_end());
             }
             self.bump();
         }
@@ -158,6 +209,9 @@ impl<R: Read> Scanner<R> {
     fn push(&mut self, out: &mut Vec<u8>) -> Result<(), ScanError> {
         if out.len() >= MAX_RECORD_BYTES {
             return Err(self.syntax(format!("a record is larger than {} MiB", MAX_RECORD_BYTES >> 20)));
+        }
+        if self.line_bound && self.buf[self.pos] == b'\n' {
+            return Err(self.line_end());
         }
         let b = self.bump();
         out.push(b);
@@ -244,13 +298,59 @@ impl<R: Read> Scanner<R> {
             }
         }
         loop {
+            let in_item = matches!(self.mode, Mode::Array { .. });
+            match self.step() {
+                Ok(Step::Next) => continue,
+                Ok(Step::Done(scanned)) => return Ok(scanned),
+                // A bad line of a line-delimited input: reported, skipped.
+                Err(ScanError::Syntax { reason, .. }) if self.line_bound => {
+                    return Ok(Some(self.malformed(reason)?));
+                }
+                Err(ScanError::Truncated { context, .. }) if self.line_bound => {
+                    return Ok(Some(self.malformed(format!("the input ends {context}"))?));
+                }
+                // Outside a line-delimited input, only a top-level object's syntax
+                // error is recoverable (at the next line); the rest is fatal.
+                Err(ScanError::Syntax { reason, .. }) if !in_item => {
+                    return Ok(Some(self.malformed(reason)?));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Ends a malformed top-level item: reading goes on at the next line.
+    fn malformed(&mut self, reason: String) -> Result<Scanned, ScanError> {
+        self.line_bound = false;
+        self.mode = Mode::Top;
+        self.skip_line()?;
+        let (line, offset) = self.item;
+        Ok(Scanned::Malformed { line, offset, reason })
+    }
+
+    /// A top-level item ended: under `auto`, the first one decides whether the
+    /// input is line-delimited.
+    fn item_done(&mut self) {
+        self.line_bound = false;
+        if self.lines.is_none() {
+            self.lines = Some(self.item.0 == self.line);
+        }
+    }
+
+    /// One step of [`Self::next_record`]: a record, a malformed item, the end, or
+    /// a change of mode.
+    fn step(&mut self) -> Result<Step, ScanError> {
+        {
             match self.mode {
                 Mode::Top => {
-                    let Some(b) = self.skip_ws()? else { return Ok(None) };
+                    let Some(b) = self.skip_ws()? else { return Ok(Step::Done(None)) };
                     let (line, offset) = (self.line, self.offset);
+                    self.item = (line, offset);
+                    self.line_bound = self.lines == Some(true);
                     match b {
                         b'[' => {
                             self.bump();
+                            self.open_bracket()?;
                             self.mode = Mode::Array {
                                 container: Container::Array,
                                 in_object: false,
@@ -259,21 +359,16 @@ impl<R: Read> Scanner<R> {
                                 first: true,
                             };
                         }
-                        b'{' => match self.top_object(line, offset) {
-                            Ok(Some(record)) => return Ok(Some(Scanned::Record(record))),
-                            Ok(None) => {} // a page or message: its array streams next
-                            Err(ScanError::Syntax { reason, .. }) => {
-                                self.skip_line()?;
-                                return Ok(Some(Scanned::Malformed { line, offset, reason }));
+                        // None: a page or message, whose array streams next.
+                        b'{' => {
+                            if let Some(record) = self.top_object(line, offset)? {
+                                self.item_done();
+                                return Ok(Step::Done(Some(Scanned::Record(record))));
                             }
-                            Err(e) => return Err(e),
-                        },
-                        _ => {
-                            self.skip_line()?;
-                            let reason = "not a JSON object or array".to_string();
-                            return Ok(Some(Scanned::Malformed { line, offset, reason }));
                         }
+                        _ => return Err(self.syntax("not a JSON object or array")),
                     }
+                    Ok(Step::Next)
                 }
                 Mode::Array { container, in_object, line, offset, first } => {
                     let context = format!("inside the array opened at line {line} (byte {offset})");
@@ -291,7 +386,8 @@ impl<R: Read> Scanner<R> {
                             self.finish_object(&context)?;
                         }
                         self.mode = Mode::Top;
-                        continue;
+                        self.item_done();
+                        return Ok(Step::Next);
                     }
                     self.mode = Mode::Array { container, in_object, line, offset, first: false };
                     let (line, offset) = (self.line, self.offset);
@@ -300,7 +396,7 @@ impl<R: Read> Scanner<R> {
                         &mut bytes,
                         &format!("inside the record that starts at line {line} (byte {offset})"),
                     )?;
-                    return Ok(Some(Scanned::Record(Record { bytes, line, offset, container })));
+                    Ok(Step::Done(Some(Scanned::Record(Record { bytes, line, offset, container }))))
                 }
             }
         }
@@ -313,6 +409,7 @@ impl<R: Read> Scanner<R> {
         let context = format!("inside the object that starts at line {line} (byte {offset})");
         let mut out = Vec::with_capacity(2048);
         self.push(&mut out)?; // '{'
+        self.open_bracket()?;
         let mut first = true;
         loop {
             let Some(b) = self.skip_ws()? else { return Err(self.truncated(context)) };
@@ -429,6 +526,41 @@ mod tests {
         assert_eq!(got[0], Ok((Container::TopLevel, 1, "{\"a\":1}".into())));
         assert!(matches!(&got[1], Err(e) if e.starts_with("2: a string is missing")), "{got:?}");
         assert_eq!(got[2], Ok((Container::TopLevel, 3, "{\"c\":3}".into())));
-        assert!(matches!(&got[3], Err(e) if e.contains("truncated at byte 34")), "{got:?}");
+        // Line-delimited (the first item ended on its line): the last line is just bad.
+        assert!(matches!(&got[3], Err(e) if e.starts_with("4: the input ends inside")), "{got:?}");
+        assert_eq!(got.len(), 4);
+        // In a multi-line document, truncation is fatal.
+        let got = scan("[\n{\"a\":1},\n{\"d\":");
+        assert_eq!(got[0], Ok((Container::Array, 2, "{\"a\":1}".into())));
+        assert!(matches!(&got[1], Err(e) if e.contains("truncated at byte 16")), "{got:?}");
+    }
+
+    #[test]
+    fn a_line_ending_inside_its_object_never_takes_the_next_line() {
+        let text = "{\"id\":\"1\"}\n{\"id\": \"broken\", \"activityDateTime\": \n{\"id\":\"3\"}\n{\"id\":{\n{\"id\":\"5\"}\n";
+        let got = scan(text);
+        assert_eq!(got[0], Ok((Container::TopLevel, 1, "{\"id\":\"1\"}".into())));
+        assert!(matches!(&got[1], Err(e) if e.starts_with("2: the line ends inside")), "{got:?}");
+        assert_eq!(got[2], Ok((Container::TopLevel, 3, "{\"id\":\"3\"}".into())));
+        assert!(matches!(&got[3], Err(e) if e.starts_with("4: the line ends inside")), "{got:?}");
+        assert_eq!(got[4], Ok((Container::TopLevel, 5, "{\"id\":\"5\"}".into())));
+        assert_eq!(got.len(), 5);
+        // Forced line-delimited: even a broken first line is only that line.
+        let mut scanner = Scanner::line_delimited("{\"id\": \n{\"id\":\"2\"}\n".as_bytes());
+        assert!(matches!(scanner.next_record(), Ok(Some(Scanned::Malformed { line: 1, offset: 0, .. }))));
+        assert!(matches!(
+            scanner.next_record(),
+            Ok(Some(Scanned::Record(Record { line: 2, offset: 8, .. })))
+        ));
+        assert!(matches!(scanner.next_record(), Ok(None)));
+        // A pretty-printed page is one document.
+        let got = scan("{\n  \"value\": [\n    {\"id\": \"1\"}\n  ]\n}\n{\"value\":[{\"id\":\"2\"}]}\n");
+        assert_eq!(
+            got,
+            vec![
+                Ok((Container::Value, 3, "{\"id\": \"1\"}".into())),
+                Ok((Container::Value, 6, "{\"id\":\"2\"}".into()))
+            ]
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! `/deviceManagement/auditEvents` and its functions: list, get, create, update,
-//! delete, `$count`, `getAuditCategories`, `getAuditActivityTypes`, and `$metadata`.
+//! delete, `$count`, `getAuditCategories`, `getAuditActivityTypes`, `$metadata`, the
+//! `deviceManagement` singleton and the service document.
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
@@ -37,7 +38,9 @@ pub async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let method = req.method().clone();
     let principal = match (&target, &method) {
-        (Target::Metadata, _) => None,
+        // As Graph's, the service description needs no token; the singleton is read
+        // with the permission its audit events are.
+        (Target::Metadata | Target::ServiceDocument, _) => None,
         (_, &Method::GET) => Some(authorize(req, state, Operation::Read)?),
         _ => Some(authorize(req, state, Operation::Write)?),
     };
@@ -45,6 +48,8 @@ pub async fn handle(
         (Target::Metadata, Method::GET) => {
             Ok(HttpResponse::Ok().content_type("application/xml").body(metadata(version)))
         }
+        (Target::ServiceDocument, Method::GET) => Ok(service_document(req, state, version)),
+        (Target::DeviceManagement, Method::GET) => Ok(device_management(req, state, version)),
         (Target::Events, Method::GET) if req.extensions().contains::<EmptyPageFault>() => {
             Ok(empty_page(req, state, version))
         }
@@ -245,8 +250,13 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(state, body).await?;
     let now = truncate_to_ticks(state.clock.now());
-    let mut event = graph::parse_event(&body, || uuid::Uuid::new_v4().to_string(), || now)
-        .map_err(|e| ApiError::bad_request(e.0))?;
+    let mut event = graph::parse_new_event(
+        &body,
+        || uuid::Uuid::new_v4().to_string(),
+        || now,
+        || crate::http::RequestIds::current().correlation_id(),
+    )
+    .map_err(|e| ApiError::bad_request(e.0))?;
     if event.actor.is_none()
         && let Some(principal) = &principal
     {
@@ -283,6 +293,30 @@ async fn delete(state: &AppState, id: &str) -> Result<HttpResponse, ApiError> {
         return Err(ApiError::EventNotFound(id.to_string()));
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The id Graph's `deviceManagement` singleton answers with (spec: undocumented; a
+/// fixed all-zero GUID, the same for every tenant).
+pub const DEVICE_MANAGEMENT_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// `GET /{version}/`: the OData service document, listing what the container of
+/// `$metadata` holds (the `deviceManagement` singleton; auditgraph serves no entity set).
+fn service_document(req: &HttpRequest, state: &AppState, version: ApiVersion) -> HttpResponse {
+    let body = json!({
+        "@odata.context": format!("{}/{}/$metadata", origin(req, state), version.segment()),
+        "value": [{"name": "deviceManagement", "kind": "Singleton", "url": "deviceManagement"}],
+    });
+    json_response(StatusCode::OK, &body)
+}
+
+/// `GET /{version}/deviceManagement`: the singleton, with its id (its only
+/// property in the CSDL served; `auditEvents` is a contained navigation).
+fn device_management(req: &HttpRequest, state: &AppState, version: ApiVersion) -> HttpResponse {
+    let body = json!({
+        "@odata.context": format!("{}/{}/$metadata#deviceManagement", origin(req, state), version.segment()),
+        "id": DEVICE_MANAGEMENT_ID,
+    });
+    json_response(StatusCode::OK, &body)
 }
 
 /// A function's `Collection(Edm.String)` answer.

@@ -10,7 +10,11 @@ use crate::error::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
+    /// `/{version}/`: the OData service document.
+    ServiceDocument,
     Metadata,
+    /// `/{version}/deviceManagement`: the singleton itself.
+    DeviceManagement,
     Events,
     Count,
     Event(String),
@@ -41,12 +45,13 @@ pub fn resolve(raw_segments: &[&str]) -> Result<Target, ApiError> {
     let lower: Vec<String> = segments.iter().map(|s| s.to_ascii_lowercase()).collect();
     let unknown = |i: usize| ApiError::UnknownSegment(segments.get(i).cloned().unwrap_or_default());
     match lower.first().map(String::as_str) {
+        None => return Ok(Target::ServiceDocument),
         Some("$metadata") if segments.len() == 1 => return Ok(Target::Metadata),
         Some("devicemanagement") => {}
         _ => return Err(unknown(0)),
     }
     let Some(collection) = lower.get(1) else {
-        return Err(unknown(0));
+        return Ok(Target::DeviceManagement);
     };
     let key = if collection == "auditevents" {
         None
@@ -111,7 +116,8 @@ mod tests {
     use super::*;
 
     fn target(path: &str) -> Result<Target, String> {
-        let segments: Vec<&str> = path.split('/').collect();
+        // As the router splits: empty segments are dropped.
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         resolve(&segments).map_err(|e| e.to_string())
     }
 
@@ -146,6 +152,8 @@ mod tests {
         assert_eq!(target("deviceManagement/auditEvents/abc-1"), Ok(Target::Event("abc-1".into())));
         assert_eq!(target("deviceManagement/auditEvents('abc-1')"), Ok(Target::Event("abc-1".into())));
         assert_eq!(target("$metadata"), Ok(Target::Metadata));
+        assert_eq!(target(""), Ok(Target::ServiceDocument));
+        assert_eq!(target("DeviceManagement"), Ok(Target::DeviceManagement));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Progress goes to a callback, so the terminal (bars, spinners) stays in the CLI.
 
 use anyhow::Context;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::audit::Recorder;
 use crate::clock::Clock;
@@ -102,8 +102,8 @@ pub async fn seed_demo_if_empty(store: &Store, clock: &Clock, events: u64) -> an
     if events == 0 || !store.is_empty().await? {
         return Ok(None);
     }
-    let to = clock.now();
+    let (from, to) = super::default_range(None, None, clock.now());
     let recorder = Recorder::new(store.clone());
-    let loaded = write_generated(&recorder, 1, events, to - Duration::days(365), to, &quiet).await?;
+    let loaded = write_generated(&recorder, 1, events, from, to, &quiet).await?;
     Ok(Some(loaded.inserted))
 }

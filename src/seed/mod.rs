@@ -36,3 +36,19 @@ pub use catalogue::activity_types;
 #[cfg(test)]
 use catalogue::catalogue;
 pub use generator::generate;
+
+use chrono::{DateTime, Duration, Utc};
+
+/// The default range of seeded events, `(from, to)`: `to` (when not given) is the
+/// start of `now`'s UTC day, not `now` itself, so the same seed and count give the
+/// same events all day long; `from` (when not given) is 365 days before `to`.
+/// `seed`, the demo tenant and `/_auditgraph/reset` all take it (`now` is the
+/// emulator's clock where there is one).
+pub fn default_range(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let to = to.unwrap_or_else(|| now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc());
+    (from.unwrap_or(to - Duration::days(365)), to)
+}

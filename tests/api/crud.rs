@@ -87,7 +87,7 @@ async fn refused_writes_change_nothing(app: TestApp) {
             json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "resources": [{"modifiedProperties": [{"bogus": 1}]}]}),
             "'bogus' does not exist on type 'microsoft.graph.auditProperty'",
         ),
-        (json!({"displayName": "no correlation"}), "'correlationId' is required"),
+        (json!({"displayName": "null correlation", "correlationId": null}), "'correlationId' cannot be null"),
         (json!({"correlationId": "not-a-guid"}), "is not an Edm.Guid"),
         (
             json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "activityDateTime": "yesterday"}),

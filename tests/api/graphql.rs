@@ -334,7 +334,7 @@ async fn mutations(app: TestApp) {
 
     // The same validation and messages as REST.
     for input in [
-        json!({"displayName": "no correlation"}),
+        json!({"displayName": "null correlation", "correlationId": null}),
         json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "id": ""}),
         json!({"correlationId": "21e86a8c-3010-46a8-86b5-4580e432ff52", "displayName": "x".repeat(5000)}),
     ] {

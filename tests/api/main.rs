@@ -23,5 +23,6 @@ mod identity_discovery;
 mod identity_tenant_file;
 mod identity_tls;
 mod identity_token;
+mod inputs;
 mod query;
 mod surface;
