@@ -1,6 +1,6 @@
 //! The built-in Microsoft identity platform: a token service that issues
 //! Graph access tokens to unmodified MSAL / azure-identity / @azure/identity /
-//! `oauth2` clients, from the tenants of [`crate::directory`].
+//! `oauth2` clients, from the tenants of `crate::directory`.
 //!
 //! This module only *issues*. The resource side (`crate::auth`) never trusts
 //! anything but a token whose signature it verified against the keys this
