@@ -128,6 +128,7 @@ impl Progress {
                 *step = Some(Step::start("building indexes and planner statistics"));
             }
             LoadProgress::Done => {
+                self.finish();
                 if let Some(step) = step.take() {
                     step.finish();
                 }
