@@ -45,8 +45,9 @@ const INTRO: &str = "\
 # auditgraph's GraphQL explorer: the same events, filters and permissions as the
 # Graph API at /v1.0/deviceManagement/auditEvents.
 #
-# Put a bearer token in the Headers tab below, e.g. {\"Authorization\": \"Bearer eyJ…\"}.
-# A token for the development tenant's reader app:
+# Signed in on the admin page (/auditlogs) in this tab? The Headers tab below
+# already carries that token. Otherwise put one there as
+# {\"Authorization\": \"Bearer eyJ…\"}; a token for the development tenant's reader app:
 #   curl -s http://HOST/7d0f0a2c-1b1e-4c55-9a3e-2f5c00000001/oauth2/v2.0/token \\
 #     -d grant_type=client_credentials -d client_id=00000000-0000-0000-0000-00000000a001 \\
 #     -d client_secret=reader-secret -d scope=https://graph.microsoft.com/.default
@@ -129,7 +130,9 @@ pub fn page(req: &HttpRequest, state: &AppState) -> HttpResponse {
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())
     });
-    let headers = if auth_on { "{\n  \"Authorization\": \"Bearer <token>\"\n}" } else { "{}" };
+    // No placeholder token (a made-up one only fails with "CompactToken parsing
+    // failed"): the page fills in the admin page's signed-in token, if any.
+    let headers = "{}";
     let intro = if auth_on {
         INTRO.replace("http://HOST", &origin)
     } else {
@@ -138,6 +141,7 @@ pub fn page(req: &HttpRequest, state: &AppState) -> HttpResponse {
     let tab = |query: String| json!({"query": query, "headers": headers});
     let config = json!({
         "endpoint": "/graphql",
+        "auth": auth_on,
         "headers": headers,
         "tabs": [tab(format!("{intro}\n{RECENT}")), tab(FILTERS.into()), tab(WRITE.into()), tab(LIVE.into())],
     });

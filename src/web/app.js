@@ -19,7 +19,7 @@
     who: $('who'), signIn: $('sign-in'), signOut: $('sign-out'), welcome: $('welcome'),
     workspace: $('workspace'), alert: $('alert'), alertTitle: $('alert-title'), alertText: $('alert-text'),
     alertDetail: $('alert-detail'), alertActions: $('alert-actions'), filters: $('filters'),
-    category: $('f-category'), activity: $('f-activity'), activityHint: $('f-activity-hint'), range: $('f-range'),
+    category: $('f-category'), activity: $('f-activity'), range: $('f-range'),
     custom: $('custom-dates'), from: $('f-from'), to: $('f-to'), status: $('status'), notice: $('notice'), rows: $('rows'),
     empty: $('empty'), more: $('more'), details: $('details'), detailsTitle: $('details-title'),
     detailsBody: $('details-body'), detailsClose: $('details-close'), exportFormat: $('export-format'),
@@ -80,9 +80,37 @@
     return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
   }
 
+  /** The list's date: the day, then the time, each kept whole (it may wrap between them). */
+  function localDateTime(iso) {
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return iso;
+    return [
+      el('span', { class: 'nowrap', text: date.toLocaleDateString(undefined, { dateStyle: 'medium' }) + ',' }), ' ',
+      el('span', { class: 'nowrap', text: date.toLocaleTimeString(undefined, { timeStyle: 'medium' }) }),
+    ];
+  }
+
   function initiatedBy(actor) {
     // As the admin center (and the CSV export): the user, else the application.
     return (actor && (actor.userPrincipalName || actor.applicationDisplayName || actor.servicePrincipalName)) || '';
+  }
+
+  /** A UPN that may wrap only after its "@", never inside a word. */
+  function breakableUpn(text) {
+    const at = text.indexOf('@');
+    return at < 0 ? [text] : [text.slice(0, at + 1), el('wbr'), text.slice(at + 1)];
+  }
+
+  // The Activity column and the Activity filter both use `activityType`, as
+  // the admin center does (its filter is fed by getAuditActivityTypes), so a
+  // filtered list shows the very value chosen. `displayName` is in the details.
+  function activityOf(event) {
+    return event.activityType || event.displayName || '';
+  }
+
+  /** The Target(s) column: the targets' names, as the CSV export writes them. */
+  function targetsOf(event) {
+    return (event.resources || []).map((r) => r.displayName).filter(Boolean).join('; ');
   }
 
   // ---------------------------------------------------------------------
@@ -368,9 +396,9 @@
 
   async function loadActivities(category, selected) {
     if (!category) {
-      els.activity.replaceChildren(el('option', { value: '', text: 'All activities' }));
+      // The hint sits in the disabled drop-down, so every label stays in line.
+      els.activity.replaceChildren(el('option', { value: '', text: 'Choose a category first' }));
       els.activity.disabled = true;
-      els.activityHint.hidden = false;
       return;
     }
     els.activity.disabled = true;
@@ -379,7 +407,6 @@
     els.activity.replaceChildren(el('option', { value: '', text: 'All activities' }), ...options);
     els.activity.value = body.value.includes(selected) ? selected : '';
     els.activity.disabled = false;
-    els.activityHint.hidden = true;
   }
 
   function showCustomDates() {
@@ -417,17 +444,18 @@
   function rowFor(event, index) {
     const actor = event.actor || {};
     const open = el('button', {
-      class: 'link', type: 'button', text: event.displayName || event.activityType || '(no activity)',
+      class: 'link', type: 'button', text: activityOf(event) || '(no activity)',
       'aria-controls': 'details', 'data-index': index,
       onclick: () => selectEvent(event, true),
       onkeydown: (e) => moveFocus(e, index),
     });
     return el('tr', { 'data-id': event.id, onclick: (e) => { if (e.target === e.currentTarget || e.target.tagName === 'TD') selectEvent(event, true); } },
       // data-label: the column name, shown beside the value when narrow screens stack the cells.
-      el('td', { 'data-label': 'Date' }, el('time', { datetime: event.activityDateTime, title: `UTC: ${event.activityDateTime}` }, localTime(event.activityDateTime))),
-      el('td', { 'data-label': 'Initiated by', text: initiatedBy(actor) }),
+      el('td', { 'data-label': 'Date' }, el('time', { datetime: event.activityDateTime, title: `UTC: ${event.activityDateTime}` }, localDateTime(event.activityDateTime))),
+      el('td', { 'data-label': 'Initiated by', class: 'actor' }, breakableUpn(initiatedBy(actor))),
       el('td', { 'data-label': 'Application', text: actor.applicationDisplayName || '' }),
       el('td', { 'data-label': 'Activity' }, open),
+      el('td', { 'data-label': 'Target(s)', text: targetsOf(event) }),
       el('td', { 'data-label': 'Category', text: event.category || '' }),
       el('td', { 'data-label': 'Result' }, el('span', { class: 'result ' + (event.activityResult === 'Success' ? 'ok' : 'fail'), text: event.activityResult || '' })),
     );
@@ -496,9 +524,13 @@
   // The details pane
   // ---------------------------------------------------------------------
 
-  function field(list, label, value, extra) {
-    const shown = value === null || value === undefined || value === '' ? '—' : String(value);
-    list.append(el('dt', { text: label }), el('dd', {}, el('span', { class: 'value', text: shown }), extra || null));
+  const blank = (value) => value === null || value === undefined || value === '';
+
+  /** One label and value; `optional` ones are left out when empty. */
+  function field(list, label, value, extra, optional) {
+    if (optional && blank(value)) return;
+    const shown = blank(value) ? '—' : value instanceof Node ? value : String(value);
+    list.append(el('dt', { text: label }), el('dd', {}, shown instanceof Node ? shown : el('span', { class: 'value', text: shown }), extra || null));
   }
 
   function copyButton(text, label) {
@@ -533,42 +565,52 @@
     return ok;
   }
 
+  // In the admin center's order: when, what, where, how it ended, then the ids.
+  // `activity` is usually null and shows only when set.
   const EVENT_FIELDS = [
-    ['displayName', 'Activity'], ['activityDateTime', 'Date (UTC)'], ['activityType', 'Activity type'],
-    ['activityOperationType', 'Operation type'], ['activityResult', 'Result'], ['category', 'Category'],
-    ['componentName', 'Component'], ['activity', 'Activity (raw)'], ['id', 'Event id'],
+    ['activityDateTime', 'Date (UTC)'], ['activityType', 'Activity'], ['displayName', 'Display name'],
+    ['category', 'Category'], ['activityResult', 'Result'], ['activityOperationType', 'Operation type'],
+    ['componentName', 'Component'], ['activity', 'Activity details', true], ['id', 'Event id'],
   ];
+  // `type` (beta) and `auditActorType` (v1.0) are one value: shown once, as "Actor type".
   const ACTOR_FIELDS = [
-    ['type', 'Type'], ['auditActorType', 'Audit actor type'], ['userPrincipalName', 'User principal name'],
-    ['userId', 'User id'], ['applicationDisplayName', 'Application name'], ['applicationId', 'Application id'],
-    ['servicePrincipalName', 'Service principal name'], ['ipAddress', 'IP address'],
-    ['remoteTenantId', 'Remote tenant id'], ['remoteUserId', 'Remote user id'],
+    ['userPrincipalName', 'User principal name'], ['userId', 'User id', true],
+    ['applicationDisplayName', 'Application name'], ['applicationId', 'Application id'],
+    ['servicePrincipalName', 'Service principal name', true], ['ipAddress', 'IP address'],
+    ['remoteTenantId', 'Remote tenant id', true], ['remoteUserId', 'Remote user id', true],
   ];
 
   function renderDetails(event) {
     const body = [];
-    els.detailsTitle.textContent = event.displayName || event.activityType || 'Details';
+    els.detailsTitle.textContent = activityOf(event) || 'Details';
 
     const activity = el('dl', { class: 'fields' });
     field(activity, 'Date (local)', localTime(event.activityDateTime));
-    for (const [key, label] of EVENT_FIELDS) field(activity, label, event[key]);
+    for (const [key, label, optional] of EVENT_FIELDS) field(activity, label, event[key], null, optional);
     field(activity, 'Correlation id', event.correlationId, event.correlationId ? copyButton(event.correlationId, 'Correlation id') : null);
     // Anything a later Graph version adds still shows.
     const known = new Set([...EVENT_FIELDS.map(([k]) => k), 'correlationId', 'actor', 'resources']);
     for (const [key, value] of Object.entries(event)) {
-      if (!known.has(key) && !key.startsWith('@odata')) field(activity, key, typeof value === 'object' && value !== null ? JSON.stringify(value) : value);
+      if (!known.has(key) && !key.startsWith('@odata')) field(activity, key, typeof value === 'object' && value !== null ? JSON.stringify(value) : value, null, true);
     }
     body.push(el('section', { class: 'block', 'aria-labelledby': 'd-activity' }, el('h3', { id: 'd-activity', text: 'Activity' }), activity));
 
     const actor = event.actor || {};
     const actorList = el('dl', { class: 'fields', id: 'actor-fields' });
-    for (const [key, label] of ACTOR_FIELDS) {
-      if (key in actor || ['type', 'userPrincipalName', 'applicationDisplayName', 'applicationId', 'ipAddress'].includes(key)) field(actorList, label, actor[key]);
+    for (const [key, label, optional] of ACTOR_FIELDS) {
+      const value = key === 'userPrincipalName' && actor[key] ? el('span', { class: 'value' }, breakableUpn(actor[key])) : actor[key];
+      field(actorList, label, value, null, optional);
     }
+    field(actorList, 'Actor type', actor.auditActorType || actor.type);
     const permissions = actor.userPermissions || [];
-    field(actorList, 'Permissions', permissions.length ? permissions.join(', ') : '');
+    field(actorList, 'Permissions', permissions.length
+      ? el('ul', { class: 'plain-list', id: 'actor-permissions' }, permissions.map((p) => el('li', { text: p })))
+      : '');
     const tags = actor.userRoleScopeTags || [];
-    if ('userRoleScopeTags' in actor) field(actorList, 'Role scope tags', tags.map((t) => `${t.displayName || ''} (${t.roleScopeTagId || ''})`).join(', '));
+    if (tags.length) {
+      field(actorList, 'Role scope tags', el('ul', { class: 'plain-list' },
+        tags.map((t) => el('li', { text: `${t.displayName || ''} (${t.roleScopeTagId || ''})` }))));
+    }
     body.push(el('section', { class: 'block', 'aria-labelledby': 'd-actor' }, el('h3', { id: 'd-actor', text: 'Initiated by (actor)' }), actorList));
 
     const resources = event.resources || [];
@@ -577,7 +619,7 @@
     resources.forEach((r, i) => {
       const list = el('dl', { class: 'fields' });
       field(list, 'Name', r.displayName);
-      field(list, 'Type', r.type || r.auditResourceType);
+      field(list, 'Type', r.auditResourceType || r.type);
       field(list, 'Resource id', r.resourceId);
       const props = r.modifiedProperties || [];
       let table;
@@ -588,9 +630,14 @@
             el('th', { scope: 'col', class: 'arrow', 'aria-hidden': 'true', text: '→' }), el('th', { scope: 'col', text: 'New value' }))),
           el('tbody', {}, props.map((p) => el('tr', {},
             el('th', { scope: 'row', text: p.displayName || '' }),
-            el('td', { class: 'old', text: p.oldValue === null || p.oldValue === undefined ? '—' : p.oldValue }),
+            // No old value (a creation) is not a removal: no tint, and said in words.
+            p.oldValue === null || p.oldValue === undefined
+              ? el('td', { class: 'none', text: '—', title: 'No old value' })
+              : el('td', { class: 'old', text: p.oldValue }),
             el('td', { class: 'arrow', 'aria-hidden': 'true', text: '→' }),
-            el('td', { class: 'new', text: p.newValue === null || p.newValue === undefined ? '—' : p.newValue })))));
+            p.newValue === null || p.newValue === undefined
+              ? el('td', { class: 'none', text: '—', title: 'No new value' })
+              : el('td', { class: 'new', text: p.newValue })))));
       } else {
         table = el('p', { class: 'note', text: 'No modified properties.' });
       }
@@ -616,7 +663,8 @@
     const state = readUrl();
     state.event = event.id;
     writeUrl(state, false);
-    if (fromUser) els.details.focus();
+    // Focus without scrolling: the filters stay where they were.
+    if (fromUser) els.details.focus({ preventScroll: true });
   }
 
   function closeDetails() {

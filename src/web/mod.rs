@@ -37,6 +37,9 @@ use crate::state::AppState;
 const INDEX_HTML: &str = include_str!("index.html");
 const APP_JS: &str = include_str!("app.js");
 const APP_CSS: &str = include_str!("app.css");
+/// A 16×16 icon (one PNG inside an ICO), so browsers asking for
+/// `/favicon.ico` get an icon instead of a 404.
+const FAVICON: &[u8] = include_bytes!("favicon.ico");
 
 /// The page's own assets only: scripts from anywhere else never run, and it
 /// may not be framed (click-jacking the sign-in).
@@ -52,7 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auditlogs", web::get().to(page))
         .route("/auditlogs/app.js", web::get().to(app_js))
         .route("/auditlogs/app.css", web::get().to(app_css))
-        .route("/auditlogs/export", web::get().to(export));
+        .route("/auditlogs/export", web::get().to(export))
+        .route("/favicon.ico", web::get().to(favicon));
 }
 
 /// The page, with its settings in a JSON data island (not executed, so the
@@ -90,6 +94,14 @@ async fn app_js() -> HttpResponse {
 
 async fn app_css() -> HttpResponse {
     asset("text/css; charset=utf-8", APP_CSS)
+}
+
+async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/x-icon")
+        .insert_header(("x-content-type-options", "nosniff"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(FAVICON)
 }
 
 fn asset(content_type: &str, body: &'static str) -> HttpResponse {

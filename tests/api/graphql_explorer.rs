@@ -58,23 +58,36 @@ async fn explorer_runs_a_query_in_an_offline_browser() {
     let browser = Browser::launch().await;
     let c = &browser.client;
     c.goto(&app.url("/graphql")).await.expect("open the explorer");
+    // Signed in on the admin page in this tab (its sessionStorage session): the
+    // explorer's headers carry that token, with nothing to type.
+    c.execute(
+        "sessionStorage.setItem('auditgraph.session', JSON.stringify({accessToken: arguments[0], expiresAt: Date.now() + 3600000}));",
+        vec![json!(token)],
+    )
+    .await
+    .expect("store the session");
+    c.refresh().await.expect("reload the explorer");
     c.wait()
         .at_most(Duration::from_secs(30))
         .for_element(Locator::Css(".graphiql-query-editor .CodeMirror"))
         .await
         .expect("GraphiQL renders");
+    let editors = c
+        .execute(
+            "return [...document.querySelectorAll('.CodeMirror')].map(e => e.CodeMirror.getValue());",
+            vec![],
+        )
+        .await
+        .expect("read the editors");
+    let editors: Vec<&str> = editors.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(
+        editors.iter().any(|e| e.contains(&format!("Bearer {token}"))),
+        "the headers carry the session's token: {editors:?}"
+    );
+    assert!(!editors.iter().any(|e| e.contains("<token>")), "no placeholder token: {editors:?}");
 
-    // Type into GraphiQL's editors (CodeMirror keeps its instance on the element).
     let query =
         "{ auditEvents(where: { category: \"Device\" }, first: 10) { totalCount nodes { id category } } }";
-    c.execute(
-        r#"const editors = [...document.querySelectorAll('.CodeMirror')].map(e => e.CodeMirror);
-           const headers = editors.find(cm => cm.getValue().includes('Bearer <token>'));
-           headers.setValue(JSON.stringify({Authorization: 'Bearer ' + arguments[0]}));"#,
-        vec![json!(token)],
-    )
-    .await
-    .expect("fill in the headers");
     // Clears the response pane, so a stale answer is never read as the new one.
     let run = |query: &'static str| async move {
         c.execute(
@@ -98,8 +111,7 @@ async fn explorer_runs_a_query_in_an_offline_browser() {
             .expect("read the response");
         text.as_str().and_then(|t| serde_json::from_str::<Value>(t).ok()).unwrap_or(Value::Null)
     };
-    // GraphiQL takes in edited headers a moment after the editor changes: until then
-    // a run goes out with the placeholder token, so run again until it answers data.
+    // Run again until it answers data (GraphiQL may still be settling).
     let mut result = Value::Null;
     for _ in 0..10 {
         run(query).await;

@@ -6,6 +6,7 @@ mod browser;
 mod helpers;
 
 mod admin_page;
+mod admin_page_details;
 mod auth_graph;
 mod cli;
 mod cors;
