@@ -1,0 +1,266 @@
+//! Makes async-graphql 7.2.1's responses to queries and mutations follow the
+//! GraphQL specification's execution rules ([`SpecResponse`]), which it departs
+//! from in three ways:
+//!
+//! - **Order.** `resolver_utils::container::do_resolve_container` runs an object's
+//!   fields as a `FuturesUnordered` and inserts each result into the object as it
+//!   completes, so fields come back in completion order (`totalCount nodes
+//!   pageInfo` as `nodes, pageInfo, totalCount`). The spec (CollectFields) orders
+//!   them as the query does, fragments expanded in place, first occurrence of a
+//!   response key winning.
+//! - **Errors.** The same function hands a field's error to `add_error` and leaves
+//!   the field out of its object (and makes an object whose every field failed
+//!   `null`), whatever the field's type. The spec says an erroring field is `null`
+//!   when nullable and otherwise makes its parent `null`, up to the nearest
+//!   nullable position (or `data` itself).
+//! - **`__schema { description }`** is a constant, the text describing the
+//!   built-in `__Schema` type (`model/schema.rs`), where the spec wants the
+//!   schema's own description. async-graphql's schemas cannot carry one, and
+//!   `schema/auditgraph.graphql` declares none, so it is `null`.
+//!
+//! The extension keeps the executed document (from `parse_query`) and, once the
+//! operation has run (`execute`), walks `data` along the operation's selections
+//! and the schema's types: each object is rebuilt in the query's order, a field
+//! that an error's `path` names and that is missing becomes `null` or nulls its
+//! parent as its type says. The walk is bounded by the data and by the selections
+//! `limits::Admission` already bounded. Subscription events are not rewritten (the
+//! `execute` hook does not see them).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery};
+use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::registry::Registry;
+use async_graphql::{Name, PathSegment, Response, ServerResult, Value, Variables};
+
+/// The extension; see the module documentation.
+pub struct SpecResponse;
+
+impl ExtensionFactory for SpecResponse {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(SpecResponseExtension { document: Mutex::new(None) })
+    }
+}
+
+struct SpecResponseExtension {
+    document: Mutex<Option<ExecutableDocument>>,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for SpecResponseExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        *self.document.lock().expect("not poisoned") = Some(document.clone());
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        let document = self.document.lock().expect("not poisoned").take();
+        if let Some(document) = document {
+            conform(&mut response, &document, operation_name, &ctx.schema_env.registry);
+        }
+        response
+    }
+}
+
+/// A step of a response path, comparable with the errors' paths.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+struct Walk<'a> {
+    document: &'a ExecutableDocument,
+    registry: &'a Registry,
+    /// The paths of the errors, and every prefix of them.
+    errored: HashSet<Vec<Step>>,
+}
+
+/// Rewrites `response.data` as the specification's execution would have produced it.
+pub(crate) fn conform(
+    response: &mut Response,
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    registry: &Registry,
+) {
+    let operation = match (operation_name, &document.operations) {
+        (Some(name), ops) => ops.iter().find(|(n, _)| n.map(Name::as_str) == Some(name)).map(|(_, op)| op),
+        (None, ops) => ops.iter().next().map(|(_, op)| op),
+    };
+    let Some(operation) = operation else { return };
+    let root = match operation.node.ty {
+        OperationType::Query => Some(registry.query_type.as_str()),
+        OperationType::Mutation => registry.mutation_type.as_deref(),
+        OperationType::Subscription => None,
+    };
+    let Some(root) = root else { return };
+    let mut walk = Walk { document, registry, errored: HashSet::new() };
+    for error in &response.errors {
+        let path: Vec<Step> = error
+            .path
+            .iter()
+            .map(|s| match s {
+                PathSegment::Field(key) => Step::Key(key.clone()),
+                PathSegment::Index(i) => Step::Index(*i),
+            })
+            .collect();
+        for end in 0..=path.len() {
+            walk.errored.insert(path[..end].to_vec());
+        }
+    }
+    let data = std::mem::take(&mut response.data);
+    let mut path = Vec::new();
+    // `data` is null when propagation reaches the root.
+    response.data =
+        walk.object(data, root, &[&operation.node.selection_set.node], &mut path).unwrap_or(Value::Null);
+}
+
+/// A field's type in the registry's notation: `T`, `T!`, `[T]`, `[T!]!`, ….
+enum Ty<'t> {
+    Named(&'t str),
+    List(&'t str),
+}
+
+fn split_type(ty: &str) -> (bool, Ty<'_>) {
+    let (non_null, ty) = match ty.strip_suffix('!') {
+        Some(inner) => (true, inner),
+        None => (false, ty),
+    };
+    match ty.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        Some(item) => (non_null, Ty::List(item)),
+        None => (non_null, Ty::Named(ty)),
+    }
+}
+
+impl Walk<'_> {
+    /// The response keys of `sets` in the spec's order, each with its fields'
+    /// names and sub-selections (fragments expanded where they stand).
+    fn collect<'d>(
+        &'d self,
+        sets: &[&'d SelectionSet],
+        fields: &mut IndexMap<&'d str, (&'d str, Vec<&'d SelectionSet>)>,
+        fragments: &mut Vec<&'d str>,
+    ) {
+        for set in sets {
+            for item in &set.items {
+                match &item.node {
+                    Selection::Field(field) => {
+                        let key = field.node.response_key().node.as_str();
+                        let entry = fields.entry(key).or_insert((field.node.name.node.as_str(), Vec::new()));
+                        entry.1.push(&field.node.selection_set.node);
+                    }
+                    Selection::InlineFragment(inline) => {
+                        self.collect(&[&inline.node.selection_set.node], fields, fragments)
+                    }
+                    Selection::FragmentSpread(spread) => {
+                        let name = spread.node.fragment_name.node.as_str();
+                        // Each fragment once per object, as CollectFields does.
+                        if fragments.contains(&name) {
+                            continue;
+                        }
+                        fragments.push(name);
+                        if let Some(fragment) = self.document.fragments.get(name) {
+                            self.collect(&[&fragment.node.selection_set.node], fields, fragments);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The object of type `type_name` at `path`, rebuilt; `None` when it must be
+    /// null because a non-null field of it failed.
+    fn object(
+        &self,
+        value: Value,
+        type_name: &str,
+        sets: &[&SelectionSet],
+        path: &mut Vec<Step>,
+    ) -> Option<Value> {
+        let mut given = match value {
+            Value::Object(map) => map,
+            // async-graphql makes an object whose fields all failed null: an
+            // error below this path tells it from a null the resolver returned.
+            Value::Null if self.errored.iter().any(|p| p.len() > path.len() && p.starts_with(path)) => {
+                IndexMap::new()
+            }
+            other => return Some(other),
+        };
+        let mut fields = IndexMap::new();
+        self.collect(sets, &mut fields, &mut Vec::new());
+        let meta = self.registry.types.get(type_name);
+        let mut out = IndexMap::with_capacity(given.len());
+        for (key, (name, subsets)) in fields {
+            let ty = match name {
+                "__typename" => Some("String!"),
+                _ => meta.and_then(|m| m.field_by_name(name)).map(|f| f.ty.as_str()),
+            };
+            path.push(Step::Key(key.to_string()));
+            let completed = match given.shift_remove(key) {
+                // The spec's __Schema.description: the schema's own, and it has none.
+                Some(_) if type_name == "__Schema" && name == "description" => Some(Value::Null),
+                Some(value) => match ty {
+                    Some(ty) => self.value(value, ty, &subsets, path),
+                    None => Some(value),
+                },
+                // Left out because it failed: null, or a null parent if it may not be.
+                // (An error below it, in a list's element, left out the whole list.)
+                None if self.errored.contains(path.as_slice()) => match ty.map(split_type) {
+                    Some((true, _)) => None,
+                    _ => Some(Value::Null),
+                },
+                // Left out by @skip/@include, or a fragment that does not apply.
+                None => {
+                    path.pop();
+                    continue;
+                }
+            };
+            path.pop();
+            out.insert(Name::new(key), completed?);
+        }
+        // Anything not found in the selections keeps its place after them.
+        out.extend(given);
+        Some(Value::Object(out))
+    }
+
+    /// A value of type `ty` at `path`; `None` when it is (or must become) null
+    /// where its type forbids it.
+    fn value(&self, value: Value, ty: &str, sets: &[&SelectionSet], path: &mut Vec<Step>) -> Option<Value> {
+        let (non_null, inner) = split_type(ty);
+        let completed = match (inner, value) {
+            (Ty::List(item), Value::List(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut failed = false;
+                for (i, element) in items.into_iter().enumerate() {
+                    path.push(Step::Index(i));
+                    match self.value(element, item, sets, path) {
+                        Some(element) => out.push(element),
+                        None => failed = true,
+                    }
+                    path.pop();
+                }
+                if failed { Value::Null } else { Value::List(out) }
+            }
+            (Ty::Named(name), value) if !sets.is_empty() && sets.iter().any(|s| !s.items.is_empty()) => {
+                self.object(value, name, sets, path).unwrap_or(Value::Null)
+            }
+            (_, value) => value,
+        };
+        if non_null && completed == Value::Null { None } else { Some(completed) }
+    }
+}
