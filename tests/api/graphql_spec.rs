@@ -11,6 +11,7 @@
 
 use serde_json::{Value, json};
 
+use crate::backend_tests;
 use crate::helpers::{TestApp, seed_filter_events, sqlite};
 
 /// The raw body of a GraphQL request, and that body parsed in its own order.
@@ -61,9 +62,10 @@ async fn a_failed_nullable_field_is_null_and_a_failed_non_null_one_nulls_data() 
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{text}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn members_come_in_the_query_order() {
-    let app = sqlite(&[]).await;
+// On every backend: which resolver finishes first depends on the store.
+backend_tests!(members_come_in_the_query_order);
+
+async fn members_come_in_the_query_order(app: TestApp) {
     seed_filter_events(&app).await;
 
     // The case: the count finishes last, and is written first.
