@@ -149,7 +149,9 @@ fn split_type(ty: &str) -> (bool, Ty<'_>) {
 
 impl Walk<'_> {
     /// The response keys of `sets` in the spec's order, each with its fields'
-    /// names and sub-selections (fragments expanded where they stand).
+    /// names and sub-selections (fragments expanded where they stand). Type
+    /// conditions are not checked: the schema has no interfaces or unions, so a
+    /// fragment that passed validation applies to the object it is spread in.
     fn collect<'d>(
         &'d self,
         sets: &[&'d SelectionSet],
@@ -262,5 +264,103 @@ impl Walk<'_> {
             (_, value) => value,
         };
         if non_null && completed == Value::Null { None } else { Some(completed) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Result, Schema};
+    use serde_json::json;
+
+    use super::SpecResponse;
+
+    struct Root;
+    struct Item;
+
+    #[Object]
+    impl Root {
+        async fn slow(&self) -> i32 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            1
+        }
+        async fn fast(&self) -> i32 {
+            2
+        }
+        async fn maybe(&self) -> Result<Option<i32>> {
+            Err("maybe failed".into())
+        }
+        async fn must(&self) -> Result<i32> {
+            Err("must failed".into())
+        }
+        async fn item(&self) -> Option<Item> {
+            Some(Item)
+        }
+        async fn items(&self) -> Vec<Item> {
+            vec![Item, Item]
+        }
+    }
+
+    #[Object]
+    impl Item {
+        async fn ok(&self) -> i32 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            3
+        }
+        async fn bad(&self) -> Result<i32> {
+            Err("bad failed".into())
+        }
+        async fn soft(&self) -> Result<Option<i32>> {
+            Err("soft failed".into())
+        }
+    }
+
+    async fn run(query: &str) -> serde_json::Value {
+        let schema = Schema::build(Root, EmptyMutation, EmptySubscription).extension(SpecResponse).finish();
+        serde_json::to_value(schema.execute(query).await).unwrap()
+    }
+
+    /// The body's `data` as text, so that member order counts.
+    async fn data(query: &str) -> String {
+        run(query).await["data"].to_string()
+    }
+
+    #[tokio::test]
+    async fn orders_as_the_query_does() {
+        assert_eq!(data("{ slow fast }").await, r#"{"slow":1,"fast":2}"#);
+        assert_eq!(
+            data("{ item { ok __typename } fast }").await,
+            r#"{"item":{"ok":3,"__typename":"Item"},"fast":2}"#
+        );
+        assert_eq!(
+            data("{ a: slow ...F b: fast } fragment F on Root { c: fast a: slow }").await,
+            r#"{"a":1,"c":2,"b":2}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_field_is_null_or_nulls_its_parent() {
+        assert_eq!(data("{ maybe fast }").await, r#"{"maybe":null,"fast":2}"#);
+        assert_eq!(data("{ maybe }").await, r#"{"maybe":null}"#);
+        assert_eq!(data("{ fast must }").await, "null");
+        assert_eq!(
+            data("{ items { soft ok } }").await,
+            r#"{"items":[{"soft":null,"ok":3},{"soft":null,"ok":3}]}"#
+        );
+        // `bad: Int!` nulls its `Item`; `item` may be null, `items: [Item!]!` may not.
+        assert_eq!(data("{ item { ok bad } fast }").await, r#"{"item":null,"fast":2}"#);
+        assert_eq!(data("{ fast items { ok bad } }").await, "null");
+        // Every error is still reported.
+        assert_eq!(run("{ fast items { ok bad } }").await["errors"].as_array().unwrap().len(), 2);
+        assert_eq!(run("{ item { bad } }").await["errors"][0]["path"], json!(["item", "bad"]));
+    }
+
+    #[tokio::test]
+    async fn the_schema_has_no_description() {
+        assert_eq!(
+            data("{ __schema { description queryType { name } } }").await,
+            r#"{"__schema":{"description":null,"queryType":{"name":"Root"}}}"#
+        );
     }
 }
