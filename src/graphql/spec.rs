@@ -23,33 +23,55 @@
 //! and the schema's types: each object is rebuilt in the query's order, a field
 //! that an error's `path` names and that is missing becomes `null` or nulls its
 //! parent as its type says. The walk is bounded by the data and by the selections
-//! `limits::Admission` already bounded. Subscription events are not rewritten (the
-//! `execute` hook does not see them).
+//! `limits::Admission` already bounded. Each event of a subscription is rewritten
+//! the same way (`subscribe`).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextSubscribe,
+};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::registry::Registry;
-use async_graphql::{Name, PathSegment, Response, ServerResult, Value, Variables};
+use async_graphql::{Name, PathSegment, Request, Response, ServerResult, Value, Variables};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 
 /// The extension; see the module documentation.
 pub struct SpecResponse;
 
 impl ExtensionFactory for SpecResponse {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(SpecResponseExtension { document: Mutex::new(None) })
+        Arc::new(SpecResponseExtension { seen: Arc::default() })
     }
 }
 
+/// What a request executes: its operation's name and its parsed document.
+#[derive(Default)]
+struct Seen {
+    operation: Option<String>,
+    document: Option<Arc<ExecutableDocument>>,
+}
+
 struct SpecResponseExtension {
-    document: Mutex<Option<ExecutableDocument>>,
+    seen: Arc<Mutex<Seen>>,
 }
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for SpecResponseExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        self.seen.lock().expect("not poisoned").operation.clone_from(&request.operation_name);
+        next.run(ctx, request).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -58,7 +80,7 @@ impl Extension for SpecResponseExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        *self.document.lock().expect("not poisoned") = Some(document.clone());
+        self.seen.lock().expect("not poisoned").document = Some(Arc::new(document.clone()));
         Ok(document)
     }
 
@@ -69,11 +91,35 @@ impl Extension for SpecResponseExtension {
         next: NextExecute<'_>,
     ) -> Response {
         let mut response = next.run(ctx, operation_name).await;
-        let document = self.document.lock().expect("not poisoned").take();
+        let document = self.seen.lock().expect("not poisoned").document.clone();
         if let Some(document) = document {
-            conform(&mut response, &document, operation_name, &ctx.schema_env.registry);
+            conform(&mut response, &document, operation_name, &ctx.schema_env.registry, false);
         }
         response
+    }
+
+    /// Each event of a subscription (a query or mutation sent as one has been
+    /// conformed by `execute` already).
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let seen = self.seen.clone();
+        let env = ctx.schema_env.clone();
+        next.run(ctx, stream)
+            .map(move |mut response| {
+                let (document, operation) = {
+                    let seen = seen.lock().expect("not poisoned");
+                    (seen.document.clone(), seen.operation.clone())
+                };
+                if let Some(document) = document {
+                    conform(&mut response, &document, operation.as_deref(), &env.registry, true);
+                }
+                response
+            })
+            .boxed()
     }
 }
 
@@ -97,6 +143,7 @@ pub(crate) fn conform(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
     registry: &Registry,
+    subscription: bool,
 ) {
     let operation = match (operation_name, &document.operations) {
         (Some(name), ops) => ops.iter().find(|(n, _)| n.map(Name::as_str) == Some(name)).map(|(_, op)| op),
@@ -106,8 +153,12 @@ pub(crate) fn conform(
     let root = match operation.node.ty {
         OperationType::Query => Some(registry.query_type.as_str()),
         OperationType::Mutation => registry.mutation_type.as_deref(),
-        OperationType::Subscription => None,
+        OperationType::Subscription => registry.subscription_type.as_deref(),
     };
+    // Each operation is conformed by one hook only.
+    if subscription != (operation.node.ty == OperationType::Subscription) {
+        return;
+    }
     let Some(root) = root else { return };
     let mut walk = Walk { document, registry, errored: HashSet::new() };
     for error in &response.errors {
@@ -271,7 +322,8 @@ impl Walk<'_> {
 mod tests {
     use std::time::Duration;
 
-    use async_graphql::{EmptyMutation, EmptySubscription, Object, Result, Schema};
+    use async_graphql::{EmptyMutation, Object, Result, Schema, Subscription};
+    use futures_util::{Stream, StreamExt};
     use serde_json::json;
 
     use super::SpecResponse;
@@ -316,9 +368,21 @@ mod tests {
         }
     }
 
+    struct Events;
+
+    #[Subscription]
+    impl Events {
+        async fn item(&self) -> impl Stream<Item = Item> {
+            futures_util::stream::iter([Item, Item])
+        }
+    }
+
+    fn schema() -> Schema<Root, EmptyMutation, Events> {
+        Schema::build(Root, EmptyMutation, Events).extension(SpecResponse).finish()
+    }
+
     async fn run(query: &str) -> serde_json::Value {
-        let schema = Schema::build(Root, EmptyMutation, EmptySubscription).extension(SpecResponse).finish();
-        serde_json::to_value(schema.execute(query).await).unwrap()
+        serde_json::to_value(schema().execute(query).await).unwrap()
     }
 
     /// The body's `data` as text, so that member order counts.
@@ -354,6 +418,26 @@ mod tests {
         // Every error is still reported.
         assert_eq!(run("{ fast items { ok bad } }").await["errors"].as_array().unwrap().len(), 2);
         assert_eq!(run("{ item { bad } }").await["errors"][0]["path"], json!(["item", "bad"]));
+    }
+
+    #[tokio::test]
+    async fn conforms_each_event_of_a_subscription() {
+        let events: Vec<String> = schema()
+            .execute_stream(
+                async_graphql::Request::new("subscription S { item { soft ok __typename } }")
+                    .operation_name("S"),
+            )
+            .map(|response| serde_json::to_value(response).unwrap()["data"].to_string())
+            .collect()
+            .await;
+        assert_eq!(events, [r#"{"item":{"soft":null,"ok":3,"__typename":"Item"}}"#; 2]);
+        // A query sent as a subscription is conformed once, by `execute`.
+        let events: Vec<String> = schema()
+            .execute_stream("{ maybe slow fast }")
+            .map(|response| serde_json::to_value(response).unwrap()["data"].to_string())
+            .collect()
+            .await;
+        assert_eq!(events, [r#"{"maybe":null,"slow":1,"fast":2}"#]);
     }
 
     #[tokio::test]
