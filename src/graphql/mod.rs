@@ -9,6 +9,8 @@
 //! - `query`, `mutation`, `subscription`: the three roots; `connection`: Relay paging
 //!   on the store's keyset cursors, forwards and backwards; `loader`: batch loading.
 //! - `error`: `ApiError`/`AuthError` → `extensions.code`.
+//! - `spec`: responses in the query's order, failed nullable fields `null` (async-graphql
+//!   departs from the specification there).
 //! - `http`: POST execution, the websocket (graphql-transport-ws), the explorer page.
 //!
 //! Every operation that touches events authorises the caller as REST does: queries
@@ -24,6 +26,7 @@ mod limits;
 mod loader;
 mod mutation;
 mod query;
+mod spec;
 mod subscription;
 mod types;
 
@@ -55,6 +58,7 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Su
     Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .extension(ErrorCodes)
         .extension(limits::Admission)
+        .extension(spec::SpecResponse)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
 }

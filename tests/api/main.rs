@@ -16,6 +16,7 @@ mod emulator;
 mod errors;
 mod graphql;
 mod graphql_explorer;
+mod graphql_spec;
 mod graphql_subscriptions;
 mod hostile;
 mod identity_authorize;
