@@ -20,7 +20,7 @@ mod error;
 mod explorer;
 mod http;
 mod inputs;
-mod limits;
+pub(crate) mod limits;
 mod loader;
 mod mutation;
 mod query;
