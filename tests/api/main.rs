@@ -9,6 +9,7 @@ mod admin_page;
 mod auth_graph;
 mod cli;
 mod cors;
+mod crash;
 mod crud;
 mod data;
 mod emulator;
