@@ -8,6 +8,7 @@ mod helpers;
 mod admin_page;
 mod auth_graph;
 mod cli;
+mod concurrency;
 mod cors;
 mod crash;
 mod crud;
