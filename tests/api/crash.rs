@@ -33,7 +33,7 @@ fn kill9(child: &mut Child) {
 }
 
 /// Starts `serve` on a free port; returns the child and its base URL.
-fn serve(data_dir: &Path) -> (Child, String) {
+pub(crate) fn serve(data_dir: &Path) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args([
             "serve",

@@ -27,4 +27,5 @@ mod identity_tls;
 mod identity_token;
 mod inputs;
 mod query;
+mod soak;
 mod surface;
