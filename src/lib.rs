@@ -18,6 +18,8 @@ pub mod domain;
 pub(crate) mod emulator;
 pub(crate) mod error;
 pub(crate) mod export;
+#[cfg(test)]
+mod fuzz;
 pub mod graphql;
 pub(crate) mod http;
 pub mod identity;

@@ -117,7 +117,7 @@ pub(crate) fn too_many_selections(what: &str, selections: u64) -> String {
 /// The first string the request carries, in its variables or as a literal in
 /// its document, that holds a NUL character. Each definition is walked once (no
 /// fragment expansion); values as JSON, with an explicit stack.
-fn string_with_nul(doc: &ExecutableDocument, variables: &Variables) -> Option<String> {
+pub(crate) fn string_with_nul(doc: &ExecutableDocument, variables: &Variables) -> Option<String> {
     fn in_json(root: serde_json::Value) -> Option<String> {
         let mut stack = vec![root];
         while let Some(value) = stack.pop() {

@@ -22,7 +22,7 @@ mod error;
 mod explorer;
 mod http;
 mod inputs;
-mod limits;
+pub(crate) mod limits;
 mod loader;
 mod mutation;
 mod query;
