@@ -1,4 +1,4 @@
-//! Fuzzing on the stable toolchain (issue 14): proptest generators over every parser
+//! Fuzzing on the stable toolchain: proptest generators over every parser
 //! a client's bytes reach: the OData query options and the skiptoken, JSON bodies,
 //! GraphQL documents (admission), the import reader and bearer tokens. Each input
 //! must be answered without a panic, within a time bound, and every rejection must

@@ -1,5 +1,5 @@
-//! The admin page compared with the real admin center's Audit logs page
-//! (issue 14, defects 8 to 10): the Target(s) column, an Activity column that
+//! The admin page compared with the real admin center's Audit logs page:
+//! the Target(s) column, an Activity column that
 //! agrees with the Activity filter, a details pane that is readable (the
 //! permissions as a list, no "removed" tint for a value that never existed, no
 //! duplicate fields, Close always in view, the list not squeezed into

@@ -1,4 +1,4 @@
-//! Concurrency (issue 14): writers POSTing events one by one while readers page
+//! Concurrency: writers POSTing events one by one while readers page
 //! through the list, on every configured backend. Every write is acknowledged and
 //! present once, no page is a 5xx, and no traversal sees an event twice.
 //!

@@ -1,4 +1,4 @@
-//! Crash tests (issue 14): `kill -9` the real binary during an import and during
+//! Crash tests: `kill -9` the real binary during an import and during
 //! concurrent POSTs to a served SQLite store, then restart and check the invariants:
 //! the store opens, every index is there, every event is whole (its resource and
 //! property rows are present), every acknowledged (201) write is there, and a re-run

@@ -1,4 +1,4 @@
-//! GraphQL responses as the specification executes them (issue 14 #6), read as a
+//! GraphQL responses as the specification executes them, read as a
 //! client reads them: the raw body of a real HTTP request, its members in the
 //! order they were written (serde_json's `preserve_order`).
 //!

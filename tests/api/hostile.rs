@@ -1,4 +1,4 @@
-//! Hostile input (issue 14): requests built to exhaust the server, crash it or slip
+//! Hostile input: requests built to exhaust the server, crash it or slip
 //! past its rules. Each is answered quickly, in Graph's (or GraphQL's) shape, and
 //! the server goes on serving and still stops when told to.
 

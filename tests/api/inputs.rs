@@ -1,4 +1,4 @@
-//! Inputs from clients and files as they come (issue 14): create bodies without
+//! Inputs from clients and files as they come: create bodies without
 //! the members a client may leave out, seeds that must repeat, the Graph
 //! singleton and service document, and NDJSON with a bad line.
 

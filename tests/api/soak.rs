@@ -1,4 +1,4 @@
-//! The soak (issue 14; not in CI): the real binary over SQLite, on loopback, under
+//! The soak (not in CI): the real binary over SQLite, on loopback, under
 //! mixed load at saturation (POSTs, DELETEs, list pages with `$filter`/`$orderby`,
 //! follow-up pages, single GETs and GraphQL queries) for `AUDITGRAPH_SOAK_SECS`
 //! (600 by default), sampling the server's RSS. The store is kept bounded (each
