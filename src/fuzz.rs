@@ -175,19 +175,9 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         "\\PC{0,8}".prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
-        let key = prop::sample::select(vec![
-            "id",
-            "displayName",
-            "componentName",
-            "actor",
-            "activity",
-            "activityDateTime",
-            "activityType",
-            "activityOperationType",
-            "activityResult",
-            "correlationId",
-            "category",
-            "resources",
+        // The event's own properties, then nested ones and strangers.
+        let mut keys = crate::domain::graph::EVENT_PROPERTIES.to_vec();
+        keys.extend([
             "modifiedProperties",
             "oldValue",
             "newValue",
@@ -196,8 +186,8 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
             "userPermissions",
             "@odata.type",
             "x",
-        ])
-        .prop_map(String::from);
+        ]);
+        let key = prop::sample::select(keys).prop_map(String::from);
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
             prop::collection::btree_map(key, inner, 0..8)

@@ -428,7 +428,8 @@ impl serde::Serialize for GraphGuid {
     }
 }
 
-const EVENT_PROPERTIES: &[&str] = &[
+/// The properties an auditEvent body may name.
+pub(crate) const EVENT_PROPERTIES: &[&str] = &[
     "id",
     "displayName",
     "componentName",

@@ -1,8 +1,7 @@
 //! The binary itself: `seed` is deterministic, `serve` prints its banner, serves,
 //! and stops cleanly on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -22,26 +21,10 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &std::path::Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--auth", "off", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start server");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut base = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(rest) = line.trim().strip_prefix("Graph API") {
-                base = Some(rest.trim().split("/v1.0").next().unwrap().to_string());
-                break;
-            }
-        }
-        // Keep draining the server's log, so its writes never meet a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, base: base.expect("banner names the Graph URL") }
+        let mut flags = vec!["--auth", "off"];
+        flags.extend_from_slice(extra);
+        let (child, base) = crate::helpers::spawn_binary(data_dir, &flags);
+        Server { child, base }
     }
 
     fn terminate(mut self) -> std::process::ExitStatus {

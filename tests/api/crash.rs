@@ -5,7 +5,7 @@
 //! of the import completes with counts that add up.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -34,36 +34,7 @@ fn kill9(child: &mut Child) {
 
 /// Starts `serve` on a free port; returns the child and its base URL.
 pub(crate) fn serve(data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            "--https",
-            "127.0.0.1:0",
-            "--auth",
-            "off",
-            "--no-demo",
-            "--throttling",
-            "off",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start server");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut base = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.trim().strip_prefix("Graph API") {
-            base = Some(rest.trim().split("/v1.0").next().unwrap().to_string());
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, base.expect("banner names the Graph URL"))
+    crate::helpers::spawn_binary(data_dir, &["--auth", "off", "--no-demo", "--throttling", "off"])
 }
 
 async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {

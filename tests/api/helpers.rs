@@ -608,6 +608,32 @@ pub async fn serve_in(data_dir: &Path, extra: &[&str]) -> anyhow::Result<(String
     Ok((http, https, banner))
 }
 
+/// Starts the real binary's `serve` over `data_dir` on free ports with `extra`
+/// flags; returns the child and the base URL its banner names. The server's log
+/// keeps being drained, so its writes never meet a closed pipe.
+pub fn spawn_binary(data_dir: &Path, extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auditgraph"))
+        .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let mut lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+    let mut base = None;
+    for line in lines.by_ref() {
+        if let Some(rest) = line.expect("server log").trim().strip_prefix("Graph API") {
+            base = Some(rest.trim().split("/v1.0").next().unwrap_or_default().to_string());
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, base.expect("banner names the Graph URL"))
+}
+
 // ---------------------------------------------------------------------------
 // GraphQL (graphql, graphql_subscriptions, graphql_explorer)
 // ---------------------------------------------------------------------------

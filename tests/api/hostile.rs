@@ -2,8 +2,7 @@
 //! past its rules. Each is answered quickly, in Graph's (or GraphQL's) shape, and
 //! the server goes on serving and still stops when told to.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use auditgraph::domain::AuditEvent;
@@ -118,23 +117,8 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let data_dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_auditgraph"))
-            .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--no-demo", "--data-dir"])
-            .arg(data_dir.path())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start server");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut base = None;
-        for line in lines.by_ref() {
-            if let Some(rest) = line.unwrap().trim().strip_prefix("Graph API") {
-                base = Some(rest.trim().split("/v1.0").next().unwrap().to_string());
-                break;
-            }
-        }
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, base: base.expect("banner names the Graph URL"), _data_dir: data_dir }
+        let (child, base) = crate::helpers::spawn_binary(data_dir.path(), &["--no-demo"]);
+        Server { child, base, _data_dir: data_dir }
     }
 
     /// SIGTERM, then the exit status if the process ends within `within`.
