@@ -34,6 +34,10 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("The request body is larger than the limit of {0} bytes.")]
     PayloadTooLarge(usize),
+    /// A status and code of its own (the workloads' `ModelValidationFailure`,
+    /// their Intune 404s); the message is shown as is.
+    #[error("{message}")]
+    Coded { status: StatusCode, code: &'static str, message: String },
     #[error("{message}")]
     Auth { status: StatusCode, code: &'static str, message: String, www_authenticate: Option<String> },
     /// Throttled by the emulator's Intune limits (spec graph-audit-events.md §6).
@@ -60,7 +64,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
             ApiError::Conflict(_) => "Conflict",
             ApiError::PayloadTooLarge(_) => "RequestEntityTooLarge",
-            ApiError::Auth { code, .. } => code,
+            ApiError::Auth { code, .. } | ApiError::Coded { code, .. } => code,
             ApiError::Throttled(_) => "TooManyRequests",
             ApiError::Fault { status, .. } => match status {
                 502 => "BadGateway",
@@ -111,7 +115,9 @@ pub fn intune_message(text: &str) -> String {
 impl From<crate::store::WriteError> for ApiError {
     fn from(e: crate::store::WriteError) -> Self {
         match e {
-            crate::store::WriteError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            crate::store::WriteError::Conflict(_) | crate::store::WriteError::Changed(_) => {
+                ApiError::Conflict(e.to_string())
+            }
             crate::store::WriteError::Database(cause) => ApiError::Internal(cause),
         }
     }
@@ -143,7 +149,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Auth { status, .. } => *status,
+            ApiError::Auth { status, .. } | ApiError::Coded { status, .. } => *status,
             ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Fault { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -170,9 +176,17 @@ impl ResponseError for ApiError {
         if let Some(value) = retry_after {
             response.insert_header((header::RETRY_AFTER, value));
         }
-        response
-            .content_type(crate::domain::graph::JSON_CONTENT_TYPE)
-            .body(envelope(self.code(), &self.message()).to_string())
+        let mut body = envelope(self.code(), &self.message());
+        // Model-validation errors repeat their message first in `innerError`.
+        if self.code() == "ModelValidationFailure"
+            && let Some(inner) = body["error"]["innerError"].as_object_mut()
+        {
+            let mut with_message = serde_json::Map::new();
+            with_message.insert("message".into(), serde_json::Value::String(self.message()));
+            with_message.extend(std::mem::take(inner));
+            *inner = with_message;
+        }
+        response.content_type(crate::domain::graph::JSON_CONTENT_TYPE).body(body.to_string())
     }
 }
 

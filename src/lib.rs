@@ -4,7 +4,8 @@
 //! Requests enter through a door (`rest`, `graphql`, the admin page in `web`, the CLI in
 //! `cli`), become one query model (`odata`), and reach the database only through `store`.
 //! Every write goes through `audit::Recorder`. `identity` issues tokens, `auth` checks
-//! them; `emulator` holds the test controls (admin API, throttling, faults, journal).
+//! them; `emulator` holds the test controls (admin API, throttling, faults, journal);
+//! `workloads` is the emulated Intune whose every change writes its audit event.
 //! See the README's design notes.
 
 pub(crate) mod audit;
@@ -34,3 +35,4 @@ pub mod store;
 pub mod telemetry;
 pub(crate) mod tls;
 pub(crate) mod web;
+pub(crate) mod workloads;

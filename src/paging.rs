@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::odata::{Filter, OrderKey};
+#[cfg(test)]
 use crate::store::Cursor;
 
 const VERSION: u8 = 1;
@@ -34,10 +35,10 @@ impl std::fmt::Debug for PagingKey {
 pub struct InvalidSkipToken;
 
 #[derive(Serialize, Deserialize)]
-struct Payload {
+struct Payload<C> {
     v: u8,
     q: String,
-    c: Cursor,
+    c: C,
 }
 
 impl PagingKey {
@@ -78,14 +79,19 @@ impl PagingKey {
         mac.finalize().into_bytes()[..MAC_LEN].to_vec()
     }
 
-    pub fn encode(&self, query_hash: &str, cursor: &Cursor) -> String {
+    /// A token for `cursor` (the store's [`Cursor`], or any position a list keeps).
+    pub fn encode<C: Serialize + Clone>(&self, query_hash: &str, cursor: &C) -> String {
         let payload =
             serde_json::to_vec(&Payload { v: VERSION, q: query_hash.to_string(), c: cursor.clone() })
                 .expect("a cursor always serialises");
         format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(self.mac(&payload)))
     }
 
-    pub fn decode(&self, token: &str, query_hash: &str) -> Result<Cursor, InvalidSkipToken> {
+    pub fn decode<C: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        query_hash: &str,
+    ) -> Result<C, InvalidSkipToken> {
         let (payload, mac) = token.split_once('.').ok_or(InvalidSkipToken)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| InvalidSkipToken)?;
         let mac = URL_SAFE_NO_PAD.decode(mac).map_err(|_| InvalidSkipToken)?;
@@ -95,7 +101,7 @@ impl PagingKey {
         if mac.len() != MAC_LEN {
             return Err(InvalidSkipToken);
         }
-        let payload: Payload = serde_json::from_slice(&payload).map_err(|_| InvalidSkipToken)?;
+        let payload: Payload<C> = serde_json::from_slice(&payload).map_err(|_| InvalidSkipToken)?;
         if payload.v != VERSION || payload.q != query_hash {
             return Err(InvalidSkipToken);
         }

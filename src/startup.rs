@@ -43,6 +43,8 @@ impl Application {
         } else {
             crate::seed::seed_demo_if_empty(&store, &clock, args.demo_events).await?
         };
+        // The development tenant's Intune objects, and those its history names.
+        crate::workloads::seed::ensure_objects(&store, clock.now()).await?;
         let http = TcpListener::bind(args.http).with_context(|| {
             format!("cannot listen on {} (is another auditgraph running? try --http 127.0.0.1:0)", args.http)
         })?;

@@ -26,10 +26,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A category's activity types: Intune's catalogue and whatever the store
+    /// A category's activity types: Intune's catalogue, every type the workloads
+    /// write, and whatever the store
     /// holds, sorted and deduplicated (`getAuditActivityTypes`, REST and GraphQL).
     pub async fn activity_types(&self, category: &str) -> anyhow::Result<Vec<String>> {
         let mut types = crate::seed::activity_types(category);
+        types.extend(
+            crate::workloads::activity_types()
+                .into_iter()
+                .filter(|(c, _)| c.eq_ignore_ascii_case(category))
+                .map(|(_, t)| t),
+        );
         types.extend(self.store.activity_types(category).await?);
         types.sort();
         types.dedup();

@@ -8,12 +8,16 @@
 //! case-insensitive comparisons and orderings of OData run on those, with a binary
 //! collation, so all three backends answer identically. Times are BIGINT counts of
 //! 100 ns ticks since the Unix epoch (Graph's precision, exact on every backend).
+//!
+//! The emulated Intune workloads keep their objects in a sixth, `intune_objects`,
+//! one JSON document per object.
 
 pub mod audit_actor;
 pub mod audit_event;
 pub mod audit_permission_set;
 pub mod audit_property;
 pub mod audit_resource;
+pub mod intune_object;
 pub mod migration;
 
 pub mod prelude {

@@ -1,5 +1,5 @@
 //! The one write path. Every door that creates, changes or deletes events (REST,
-//! GraphQL, import, seed) goes through [`Recorder`]: the store writes in one
+//! GraphQL, import, seed, the Intune workloads) goes through [`Recorder`]: the store writes in one
 //! transaction, and only what was committed is published to subscribers.
 
 use tokio::sync::broadcast;
@@ -84,6 +84,20 @@ impl Recorder {
             }
         }
         Ok(outcome)
+    }
+
+    /// Commits a change of Intune objects with its audit events, in one
+    /// transaction, and publishes the events: how every workload call writes.
+    pub async fn commit_objects(
+        &self,
+        write: crate::store::ObjectWrite<'_>,
+        events: Vec<AuditEvent>,
+    ) -> Result<(), WriteError> {
+        write.commit(&events).await?;
+        for e in events {
+            self.publish(Change::Created(e));
+        }
+        Ok(())
     }
 
     /// Replaces an event whole; false when it does not exist.

@@ -56,6 +56,8 @@ pub struct Forbidden {
     pub activity_id: Uuid,
     /// Intune's "Url" (the backend URL of the call).
     pub url: String,
+    /// The permissions that would do, when the call is not an auditEvents one.
+    pub scopes: Option<&'static [&'static str]>,
 }
 
 impl AuthError {
@@ -66,6 +68,18 @@ impl AuthError {
             operation,
             activity_id: Uuid::new_v4(),
             url: DEFAULT_INTUNE_URL.to_string(),
+            scopes: None,
+        })
+    }
+
+    /// The 403 of a workload call needing one of `scopes`, at Intune's `url`.
+    pub fn forbidden_for(principal: PrincipalKind, scopes: &'static [&'static str], url: String) -> Self {
+        AuthError::Forbidden(Forbidden {
+            principal,
+            operation: Operation::Write,
+            activity_id: Uuid::new_v4(),
+            url,
+            scopes: Some(scopes),
         })
     }
 
@@ -107,6 +121,16 @@ impl AuthError {
             AuthError::MissingToken => "Access token is empty.".to_string(),
             AuthError::MalformedToken => "CompactToken parsing failed with error code: 80049217".to_string(),
             AuthError::InvalidToken(_) => "Access token validation failure.".to_string(),
+            AuthError::Forbidden(Forbidden {
+                principal: PrincipalKind::Application,
+                scopes: Some(scopes),
+                ..
+            }) => {
+                format!(
+                    "Application is not authorized to perform this operation. Application must have one of the following scopes: {}",
+                    scopes.join(", ")
+                )
+            }
             AuthError::Forbidden(f) => match (f.principal, f.operation) {
                 (PrincipalKind::Application, Operation::Read) => format!(
                     "Application is not authorized to perform this operation. Application must have one of the following scopes: {DEVICE_MANAGEMENT_APPS_READ_ALL}, {DEVICE_MANAGEMENT_APPS_READWRITE_ALL}"

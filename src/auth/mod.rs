@@ -33,6 +33,17 @@ use crate::directory::well_known::permissions::{
     DEVICE_MANAGEMENT_APPS_READ_ALL, DEVICE_MANAGEMENT_APPS_READWRITE_ALL,
 };
 
+/// What a workload call needs (intune-workloads.md §3): one of `scopes` (app
+/// `roles` or delegated `scp`), and for a user also Intune access: Global or
+/// Intune Administrator, or an Intune role granting `<intune>_<operation>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub scopes: &'static [&'static str],
+    /// The Intune RBAC resource (`Microsoft.Intune_MobileApps`), or a whole
+    /// permission name when `operation` is empty (`Microsoft.Intune_RemoteTasks_Wipe`).
+    pub intune: &'static str,
+}
+
 /// App-only or delegated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalKind {
@@ -159,6 +170,25 @@ impl Principal {
         self.authorize(Operation::Write)
     }
 
+    /// `Ok`, or the 403 for a workload call needing `grant` with the Intune
+    /// `operation` (`Read`, `Create`, …; empty when `grant` names the permission).
+    pub fn authorize_grant(&self, grant: &Grant, operation: &str, url: String) -> Result<(), AuthError> {
+        let scoped = grant.scopes.iter().any(|s| self.has_permission(s));
+        let intune = || {
+            let permission = if operation.is_empty() {
+                grant.intune.to_string()
+            } else {
+                format!("{}_{operation}", grant.intune)
+            };
+            self.is_intune_admin() || self.has_intune_permission(&permission)
+        };
+        let allowed = match self.kind {
+            PrincipalKind::Application => scoped,
+            PrincipalKind::User => scoped && intune(),
+        };
+        if allowed { Ok(()) } else { Err(AuthError::forbidden_for(self.kind, grant.scopes, url)) }
+    }
+
     /// The actor of an event this principal creates: an app is
     /// `Application` with its id and names; a user is `ItPro` with UPN, id and
     /// the permissions of their Intune roles (`*` for Global/Intune admins, as
@@ -193,7 +223,7 @@ impl Principal {
     }
 
     /// The stand-in principal for `--auth off`: an application holding
-    /// `DeviceManagementApps.ReadWrite.All`, named so that events it creates
+    /// `DeviceManagementApps.ReadWrite.All` and every workload permission, named so that events it creates
     /// say auth was off.
     pub fn auth_disabled() -> Self {
         Self {
@@ -204,7 +234,10 @@ impl Principal {
             object_id: "00000000-0000-0000-0000-000000000000".to_string(),
             user_principal_name: None,
             display_name: None,
-            roles: vec![DEVICE_MANAGEMENT_APPS_READWRITE_ALL.to_string()],
+            roles: std::iter::once(DEVICE_MANAGEMENT_APPS_READWRITE_ALL)
+                .chain(crate::directory::well_known::permissions::WORKLOADS.iter().copied())
+                .map(str::to_string)
+                .collect(),
             scopes: Vec::new(),
             directory_roles: Vec::new(),
             intune_permissions: Vec::new(),

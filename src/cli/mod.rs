@@ -62,6 +62,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let progress = Progress::events(args.count);
     let on_load = |p| progress.on_load(p, true);
     let loaded = crate::seed::write_generated(&recorder, args.seed, args.count, from, to, &on_load).await?;
+    crate::workloads::seed::ensure_objects(recorder.store(), Utc::now()).await?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "seeded {} events ({} already present) in {secs:.1} s ({:.0} events/s)",

@@ -200,6 +200,25 @@ impl Directory {
             permissions::DEVICE_MANAGEMENT_APPS_READWRITE_ALL.into(),
             permissions::USER_READ.into(),
         ];
+        public_client.delegated_permissions.extend(workload_permissions());
+        let mut intune_admin = dev_app(
+            dev::INTUNE_ADMIN_CLIENT_ID,
+            dev::INTUNE_ADMIN_APP_OBJECT_ID,
+            "auditgraph-intune-admin",
+            dev::INTUNE_ADMIN_SECRET,
+            "",
+        );
+        intune_admin.application_permissions = workload_permissions();
+        intune_admin.delegated_permissions = workload_permissions();
+        let mut portal = dev_app(
+            dev::PORTAL_CLIENT_ID,
+            dev::PORTAL_CLIENT_OBJECT_ID,
+            "Microsoft Intune portal extension",
+            "",
+            "",
+        );
+        portal.public_client = true;
+        portal.delegated_permissions = workload_permissions();
         let tenant = Tenant {
             id: dev::TENANT_ID.into(),
             domain: dev::TENANT_DOMAIN.into(),
@@ -226,6 +245,8 @@ impl Directory {
                     dev::NOACCESS_SECRET,
                     "",
                 ),
+                intune_admin,
+                portal,
                 public_client,
             ],
             users: vec![
@@ -267,6 +288,7 @@ impl Directory {
                     permissions: vec![
                         "Microsoft.Intune_ManagedDevices_Read".into(),
                         "Microsoft.Intune_RemoteTasks_RebootNow".into(),
+                        "Microsoft.Intune_RemoteTasks_SyncDevice".into(),
                     ],
                 },
             ],
@@ -372,6 +394,13 @@ impl AppRegistration {
     pub fn accepts_redirect_uri(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|registered| redirect_matches(registered, uri))
     }
+}
+
+/// Every Graph permission the Intune workloads check, plus reading the audit log.
+fn workload_permissions() -> Vec<String> {
+    let mut all: Vec<String> = permissions::WORKLOADS.iter().map(|p| p.to_string()).collect();
+    all.push(permissions::USER_READ.into());
+    all
 }
 
 fn loopback_redirect_uris() -> Vec<String> {

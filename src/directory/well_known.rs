@@ -23,6 +23,17 @@ pub mod permissions {
     pub const DEVICE_MANAGEMENT_APPS_READ_ALL: &str = "DeviceManagementApps.Read.All";
     /// Read and write (create, update, delete).
     pub const DEVICE_MANAGEMENT_APPS_READWRITE_ALL: &str = "DeviceManagementApps.ReadWrite.All";
+    /// The read-write permission of every emulated Intune workload, the most
+    /// each one checks (intune-workloads.md §3).
+    pub const WORKLOADS: &[&str] = &[
+        "DeviceManagementConfiguration.ReadWrite.All",
+        "DeviceManagementServiceConfig.ReadWrite.All",
+        "DeviceManagementApps.ReadWrite.All",
+        "DeviceManagementManagedDevices.ReadWrite.All",
+        "DeviceManagementManagedDevices.PrivilegedOperations.All",
+        "DeviceManagementRBAC.ReadWrite.All",
+        "DeviceManagementScripts.ReadWrite.All",
+    ];
     /// A harmless delegated scope, handy for tokens that must not unlock audit data.
     pub const USER_READ: &str = "User.Read";
 }
@@ -88,6 +99,15 @@ pub mod dev {
     pub const NOACCESS_CLIENT_ID: &str = "00000000-0000-0000-0000-00000000a003";
     pub const NOACCESS_SECRET: &str = "noaccess-secret";
     pub const NOACCESS_OBJECT_ID: &str = "7d0f0a2c-1b1e-4c55-9a3e-2f5c0000c003";
+    /// "auditgraph-intune-admin": every Intune workload permission (app-only), for
+    /// scripts and SDK apps that manage the emulated Intune.
+    pub const INTUNE_ADMIN_CLIENT_ID: &str = "00000000-0000-0000-0000-00000000a004";
+    pub const INTUNE_ADMIN_SECRET: &str = "intune-admin-secret";
+    pub const INTUNE_ADMIN_APP_OBJECT_ID: &str = "7d0f0a2c-1b1e-4c55-9a3e-2f5c0000c004";
+    /// The Microsoft Intune portal extension, the admin center's client: events
+    /// written through it carry its id and name, as real portal changes do.
+    pub const PORTAL_CLIENT_ID: &str = "5926fc8e-304e-4f59-8bed-58ca97cc39a4";
+    pub const PORTAL_CLIENT_OBJECT_ID: &str = "7d0f0a2c-1b1e-4c55-9a3e-2f5c0000c011";
     pub const PUBLIC_CLIENT_ID: &str = "00000000-0000-0000-0000-00000000a010";
     pub const PUBLIC_CLIENT_OBJECT_ID: &str = "7d0f0a2c-1b1e-4c55-9a3e-2f5c0000c010";
 

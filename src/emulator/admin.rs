@@ -172,6 +172,9 @@ async fn reset(
         }
         _ => 0,
     };
+    // The Intune objects start over too: the built-ins and what the new history names.
+    state.store.clear_objects().await?;
+    crate::workloads::seed::ensure_objects(&state.store, state.clock.now()).await?;
     emulator.reset();
     tracing::info!(removed, seeded, "emulator reset");
     Ok(ok(json!({ "removed": removed, "seeded": seeded })))

@@ -71,7 +71,8 @@ impl From<ApiError> for async_graphql::Error {
             | ApiError::InvalidVersion(_)
             | ApiError::Conflict(_)
             | ApiError::MethodNotAllowed(_)
-            | ApiError::PayloadTooLarge(_) => coded(Code::BadUserInput, e.to_string()),
+            | ApiError::PayloadTooLarge(_)
+            | ApiError::Coded { .. } => coded(Code::BadUserInput, e.to_string()),
             // The emulator throttles and injects faults on the Graph routes only;
             // should a GraphQL path ever meet one, it says what happened.
             ApiError::Throttled(_) | ApiError::Fault { .. } => coded(Code::Internal, e.to_string()),

@@ -11,6 +11,8 @@
 //!
 //! No HTTP, no database, no async: every error is an [`ODataError`] carrying the
 //! exact Graph message and status.
+//!
+//! `objects` binds the same `$filter` syntax against the Intune workloads' lists.
 
 mod ast;
 mod check;
@@ -18,6 +20,7 @@ mod error;
 pub mod eval;
 mod lexer;
 mod literal;
+pub mod objects;
 mod options;
 mod parser;
 mod schema;

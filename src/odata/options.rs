@@ -43,8 +43,34 @@ pub struct QueryOptions {
     pub passthrough: Vec<(String, String)>,
 }
 
+/// The decoded `(name, value)` pairs of a query string, in order; a system
+/// option given twice is refused, as ODL refuses it before reading any value.
+pub(crate) fn params(raw_query_string: &str) -> Result<Vec<(String, String)>, ODataError> {
+    let raw = raw_query_string.strip_prefix('?').unwrap_or(raw_query_string);
+    let params: Vec<(String, String)> = raw
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(name), decode(value))
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    for (name, _) in &params {
+        if let Some(option) = SystemOption::from_name(name)
+            && !seen.insert(option)
+        {
+            return Err(ODataError::bad_request(format!(
+                "Query option '{}' was specified more than once, but it must be specified at most once.",
+                option.name()
+            )));
+        }
+    }
+    Ok(params)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum SystemOption {
+pub(crate) enum SystemOption {
     Filter,
     OrderBy,
     Top,
@@ -71,7 +97,7 @@ impl SystemOption {
         SystemOption::Format,
     ];
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             SystemOption::Filter => "$filter",
             SystemOption::OrderBy => "$orderby",
@@ -87,7 +113,7 @@ impl SystemOption {
     }
 
     /// `$top`, `$TOP` and bare `top` alike.
-    fn from_name(name: &str) -> Option<SystemOption> {
+    pub(crate) fn from_name(name: &str) -> Option<SystemOption> {
         let bare = name.strip_prefix('$').unwrap_or(name);
         SystemOption::ALL.into_iter().find(|option| option.name()[1..].eq_ignore_ascii_case(bare))
     }
@@ -101,29 +127,7 @@ fn decode(raw: &str) -> String {
 impl QueryOptions {
     /// Parses a raw query string (with or without the leading `?`).
     pub fn parse(raw_query_string: &str) -> Result<QueryOptions, ODataError> {
-        let raw = raw_query_string.strip_prefix('?').unwrap_or(raw_query_string);
-        let params: Vec<(String, String)> = raw
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                (decode(name), decode(value))
-            })
-            .collect();
-
-        // ODL rejects a repeated option before looking at any value.
-        let mut seen = HashSet::new();
-        for (name, _) in &params {
-            if let Some(option) = SystemOption::from_name(name)
-                && !seen.insert(option)
-            {
-                return Err(ODataError::bad_request(format!(
-                    "Query option '{}' was specified more than once, but it must be specified at most once.",
-                    option.name()
-                )));
-            }
-        }
-
+        let params = params(raw_query_string)?;
         let mut options = QueryOptions {
             filter: None,
             orderby: Vec::new(),
@@ -168,7 +172,7 @@ impl QueryOptions {
 /// `1*DIGIT` within Edm.Int64, as ODL reads `$top` and `$skip` (into a `long`).
 /// The bound matters beyond fidelity: every backend takes OFFSET as a signed
 /// 64-bit integer, and a `$skip` of 2^63 or more failed converting to it.
-fn non_negative_integer(value: &str, option: &str) -> Result<u64, ODataError> {
+pub(crate) fn non_negative_integer(value: &str, option: &str) -> Result<u64, ODataError> {
     let parsed = if value.bytes().all(|b| b.is_ascii_digit()) {
         value.parse::<i64>().ok().map(|n| n.unsigned_abs())
     } else {
@@ -181,7 +185,7 @@ fn non_negative_integer(value: &str, option: &str) -> Result<u64, ODataError> {
     })
 }
 
-fn parse_count(value: &str) -> Result<bool, ODataError> {
+pub(crate) fn parse_count(value: &str) -> Result<bool, ODataError> {
     if value.eq_ignore_ascii_case("true") {
         Ok(true)
     } else if value.eq_ignore_ascii_case("false") {
@@ -206,7 +210,7 @@ fn expand_error(value: &str) -> ODataError {
 }
 
 /// `json` or an `application/json` media type (with parameters); anything else is 406.
-fn check_format(value: &str) -> Result<(), ODataError> {
+pub(crate) fn check_format(value: &str) -> Result<(), ODataError> {
     let media_type = value.split(';').next().unwrap_or_default().trim();
     if media_type.eq_ignore_ascii_case("json") || media_type.eq_ignore_ascii_case("application/json") {
         Ok(())

@@ -78,7 +78,7 @@ fn authorize(req: &HttpRequest, state: &AppState, operation: Operation) -> Resul
 
 /// Scheme, host and port clients reach us on: the configured public base URL, or
 /// the request's own origin (clients follow nextLinks blindly, so never Graph's).
-fn origin(req: &HttpRequest, state: &AppState) -> String {
+pub(super) fn origin(req: &HttpRequest, state: &AppState) -> String {
     match &state.public_base_url {
         Some(base) => base.clone(),
         None => {
@@ -107,7 +107,7 @@ fn context_url(
     url
 }
 
-fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
+pub(super) fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status).content_type(JSON_CONTENT_TYPE).body(body.to_string())
 }
 
@@ -116,8 +116,17 @@ fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 fn next_link(req: &HttpRequest, state: &AppState, options: &QueryOptions, token: &str) -> String {
-    let mut query: Vec<String> = options
-        .passthrough
+    next_link_with(req, state, &options.passthrough, token)
+}
+
+/// This request's URL with its parameters and `$skiptoken=token`.
+pub(super) fn next_link_with(
+    req: &HttpRequest,
+    state: &AppState,
+    passthrough: &[(String, String)],
+    token: &str,
+) -> String {
+    let mut query: Vec<String> = passthrough
         .iter()
         .map(|(name, value)| format!("{name}={}", utf8_percent_encode(value, QUERY_VALUE)))
         .collect();
@@ -140,9 +149,12 @@ async fn list(req: &HttpRequest, state: &AppState, version: ApiVersion) -> Resul
     let order = if options.orderby.is_empty() { default_order() } else { options.orderby.clone() };
     let hash = query_hash(options.filter.as_ref(), &order);
     let after = match &options.skiptoken {
-        Some(token) => {
-            Some(state.paging_key.decode(token, &hash).map_err(|e| ApiError::bad_request(e.to_string()))?)
-        }
+        Some(token) => Some(
+            state
+                .paging_key
+                .decode::<crate::store::Cursor>(token, &hash)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        ),
         None => None,
     };
     let limit = options.top.unwrap_or(state.max_page_size).min(state.max_page_size);
@@ -223,7 +235,7 @@ async fn get(
 }
 
 /// Reads the body within the size limit, as JSON.
-async fn json_body(state: &AppState, body: web::Payload) -> Result<Value, ApiError> {
+pub(super) async fn json_body(state: &AppState, body: web::Payload) -> Result<Value, ApiError> {
     let bytes = read_body(body, state.max_body_bytes).await.map_err(|e| match e {
         BodyError::TooLarge(limit) => ApiError::PayloadTooLarge(limit),
         BodyError::Unreadable => ApiError::bad_request("The request body could not be read."),

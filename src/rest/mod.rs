@@ -1,8 +1,10 @@
 //! The Graph REST surface on `/v1.0` and `/beta`: routing, envelopes, links. Handlers
-//! are thin: parse the request, ask the store or the recorder, shape the answer.
+//! are thin: parse the request, ask the store, the recorder or the workloads, shape
+//! the answer. `events` serves auditEvents; `workloads` the Intune entity sets.
 
 mod events;
 mod path;
+mod workloads;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -39,6 +41,10 @@ async fn dispatch(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (version, segments) = split(req.path())?;
+    let decoded = path::decoded(&segments)?;
+    if let Some(set) = workloads::find(version, &decoded)? {
+        return workloads::handle(&req, &state, version, set, &decoded[2..], body).await;
+    }
     let target = path::resolve(&segments)?;
     events::handle(&req, &state, version, target, body).await
 }

@@ -35,13 +35,19 @@ pub fn version(segment: &str) -> Result<ApiVersion, ApiError> {
     }
 }
 
-/// Resolves the segments after the version.
-pub fn resolve(raw_segments: &[&str]) -> Result<Target, ApiError> {
+/// The segments, percent-decoded. Ids and function arguments are text a store
+/// compares: NUL-free, as everywhere.
+pub fn decoded(raw_segments: &[&str]) -> Result<Vec<String>, ApiError> {
     let segments: Vec<String> = raw_segments.iter().map(|s| decode(s)).collect();
-    // Ids and function arguments are text a store compares: NUL-free, as everywhere.
     for segment in &segments {
         refuse_nul(segment, || "A segment of the request URL".into()).map_err(ApiError::BadRequest)?;
     }
+    Ok(segments)
+}
+
+/// Resolves the segments after the version.
+pub fn resolve(raw_segments: &[&str]) -> Result<Target, ApiError> {
+    let segments = decoded(raw_segments)?;
     let lower: Vec<String> = segments.iter().map(|s| s.to_ascii_lowercase()).collect();
     let unknown = |i: usize| ApiError::UnknownSegment(segments.get(i).cloned().unwrap_or_default());
     match lower.first().map(String::as_str) {

@@ -1,8 +1,10 @@
 //! The store owns SQL: connecting to SQLite, PostgreSQL or MySQL/MariaDB (chosen by
-//! URL at run time), migrating, the one write transaction, reads, and retention.
+//! URL at run time), migrating, the one write transaction, reads, and retention;
+//! and the Intune workloads' objects (`objects`), written with their audit events.
 //! Nothing outside this module builds a query.
 
 mod filter;
+mod objects;
 mod order;
 mod read;
 mod rows;
@@ -18,6 +20,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use sea_orm_migration::MigratorTrait;
 
 pub use filter::condition;
+pub use objects::ObjectWrite;
 pub use order::{Cursor, SortValue, default_order, sort_values};
 pub use read::{Children, Page, PageRequest};
 pub use write::WriteError;

@@ -23,12 +23,15 @@ use crate::domain::{AuditEvent, Ticks, fold};
 
 /// Permission sets a transaction wrote (see [`Store::commit`]).
 #[must_use]
-struct NewPermissionSets(HashSet<String>);
+pub(super) struct NewPermissionSets(HashSet<String>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("An audit event with id '{0}' already exists.")]
     Conflict(String),
+    /// An object changed by another writer since this one read it.
+    #[error("The object '{0}' was changed by another request; read it again and retry.")]
+    Changed(String),
     #[error(transparent)]
     Database(#[from] anyhow::Error),
 }
@@ -170,7 +173,7 @@ impl Store {
 
     /// Writes `events` (none of them stored yet) with their children. Returns the
     /// permission sets it wrote, to be remembered once the transaction commits.
-    async fn insert_new(
+    pub(super) async fn insert_new(
         &self,
         txn: &DatabaseTransaction,
         events: &[AuditEvent],
@@ -192,7 +195,11 @@ impl Store {
     }
 
     /// Commits a write and remembers the permission sets it stored.
-    async fn commit(&self, txn: DatabaseTransaction, sets: NewPermissionSets) -> anyhow::Result<()> {
+    pub(super) async fn commit(
+        &self,
+        txn: DatabaseTransaction,
+        sets: NewPermissionSets,
+    ) -> anyhow::Result<()> {
         txn.commit().await.context("commit failed")?;
         self.stored_permission_sets.lock().expect("permission set cache poisoned").extend(sets.0);
         Ok(())
@@ -236,7 +243,9 @@ impl Store {
     /// Begins a write. Writes from this process take turns: SQLite has one writer
     /// at a time anyway, and a transaction that read before writing would fail
     /// rather than wait if another had written meanwhile.
-    async fn begin_write(&self) -> anyhow::Result<(tokio::sync::MutexGuard<'_, ()>, DatabaseTransaction)> {
+    pub(super) async fn begin_write(
+        &self,
+    ) -> anyhow::Result<(tokio::sync::MutexGuard<'_, ()>, DatabaseTransaction)> {
         let turn = self.writes.lock().await;
         let txn = self.db.begin().await.context("cannot begin transaction")?;
         Ok((turn, txn))

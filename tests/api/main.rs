@@ -31,3 +31,4 @@ mod inputs;
 mod query;
 mod soak;
 mod surface;
+mod workloads;

@@ -34,12 +34,12 @@ impl MigrationName for Migration {
 }
 
 /// Column builders for one backend.
-struct Columns {
-    backend: DbBackend,
+pub(super) struct Columns {
+    pub(super) backend: DbBackend,
 }
 
 impl Columns {
-    fn varchar(&self, column: impl IntoIden, len: u32) -> ColumnDef {
+    pub(super) fn varchar(&self, column: impl IntoIden, len: u32) -> ColumnDef {
         let mut def = ColumnDef::new(column);
         def.string_len(len);
         if self.backend == DbBackend::Postgres {
@@ -49,20 +49,20 @@ impl Columns {
     }
 
     /// The original, nullable value.
-    fn text(&self, column: impl IntoIden) -> ColumnDef {
+    pub(super) fn text(&self, column: impl IntoIden) -> ColumnDef {
         let mut def = self.varchar(column, SHORT_TEXT_LEN);
         def.null();
         def
     }
 
     /// The folded shadow of a nullable value: never NULL, '' for NULL.
-    fn folded(&self, column: impl IntoIden) -> ColumnDef {
+    pub(super) fn folded(&self, column: impl IntoIden) -> ColumnDef {
         let mut def = self.varchar(column, SHORT_TEXT_LEN);
         def.not_null().default("");
         def
     }
 
-    fn long_text(&self, column: impl IntoIden, nullable: bool) -> ColumnDef {
+    pub(super) fn long_text(&self, column: impl IntoIden, nullable: bool) -> ColumnDef {
         let mut def = ColumnDef::new(column);
         def.text();
         if self.backend == DbBackend::Postgres {
@@ -76,13 +76,13 @@ impl Columns {
         def
     }
 
-    fn id(&self, column: impl IntoIden) -> ColumnDef {
+    pub(super) fn id(&self, column: impl IntoIden) -> ColumnDef {
         let mut def = self.varchar(column, ID_LEN);
         def.not_null();
         def
     }
 
-    fn int(&self, column: impl IntoIden) -> ColumnDef {
+    pub(super) fn int(&self, column: impl IntoIden) -> ColumnDef {
         let mut def = ColumnDef::new(column);
         def.integer().not_null();
         def
@@ -90,7 +90,7 @@ impl Columns {
 }
 
 /// MySQL and MariaDB spell a binary, no-pad collation differently.
-async fn mysql_collation(manager: &SchemaManager<'_>) -> Result<&'static str, DbErr> {
+pub(super) async fn mysql_collation(manager: &SchemaManager<'_>) -> Result<&'static str, DbErr> {
     let row = manager
         .get_connection()
         .query_one_raw(Statement::from_string(DbBackend::MySql, "SELECT VERSION() AS v"))
@@ -102,7 +102,7 @@ async fn mysql_collation(manager: &SchemaManager<'_>) -> Result<&'static str, Db
     Ok(if version.contains("MariaDB") { "utf8mb4_nopad_bin" } else { "utf8mb4_0900_bin" })
 }
 
-async fn create(
+pub(super) async fn create(
     manager: &SchemaManager<'_>,
     collation: Option<&str>,
     table: &mut TableCreateStatement,
@@ -127,7 +127,7 @@ async fn create_clustered(
     manager.get_connection().execute_unprepared(&sql).await.map(|_| ())
 }
 
-async fn index(
+pub(super) async fn index(
     manager: &SchemaManager<'_>,
     name: &str,
     table: impl IntoIden,

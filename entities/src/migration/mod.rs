@@ -5,13 +5,17 @@ use sea_orm_migration::prelude::*;
 use crate::{audit_actor as actor, audit_event as event, audit_resource as resource};
 
 mod m20261126_000002_create_audit_tables;
+mod m20261206_000003_create_intune_objects;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000002_create_audit_tables::Migration)]
+        vec![
+            Box::new(m20261126_000002_create_audit_tables::Migration),
+            Box::new(m20261206_000003_create_intune_objects::Migration),
+        ]
     }
 }
 
