@@ -208,7 +208,7 @@ impl Directory {
             dev::INTUNE_ADMIN_SECRET,
             "",
         );
-        intune_admin.application_permissions = workload_permissions();
+        intune_admin.application_permissions = permissions::WORKLOADS.iter().map(|p| p.to_string()).collect();
         intune_admin.delegated_permissions = workload_permissions();
         let mut portal = dev_app(
             dev::PORTAL_CLIENT_ID,

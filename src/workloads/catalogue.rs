@@ -194,6 +194,7 @@ pub const COMPLIANCE: EntitySet = EntitySet {
     filters: NAME_FILTERS,
     detail_only: &[],
     hidden: &["assignments", "scheduledActionsForRule"],
+    internal: &[],
 };
 
 /// The `$filter` allow-list of every set but managed devices [INF].
@@ -269,6 +270,7 @@ pub const CONFIGURATIONS: EntitySet = EntitySet {
     filters: NAME_FILTERS,
     detail_only: &[],
     hidden: &["assignments"],
+    internal: &[],
 };
 
 const RESTRICTION: &[Prop] = &[
@@ -370,6 +372,7 @@ pub const ENROLLMENT: EntitySet = EntitySet {
     filters: NAME_FILTERS,
     detail_only: &[],
     hidden: &["assignments"],
+    internal: &[],
 };
 
 const MIME: &[Prop] = &[p("type", Str), p("value", Binary)];
@@ -507,6 +510,7 @@ pub const MOBILE_APPS: EntitySet = EntitySet {
     filters: NAME_FILTERS,
     detail_only: &[],
     hidden: &["assignments"],
+    internal: &[],
 };
 
 const fn remote(
@@ -675,6 +679,7 @@ pub const MANAGED_DEVICES: EntitySet = EntitySet {
     ],
     detail_only: &["notes", "udid"],
     hidden: &[],
+    internal: &[],
 };
 
 const RESOURCE_ACTION: &[Prop] =
@@ -707,6 +712,7 @@ pub const ROLE_DEFINITIONS: EntitySet = EntitySet {
     filters: NAME_FILTERS,
     detail_only: &[],
     hidden: &[],
+    internal: &[],
 };
 
 pub const ROLE_ASSIGNMENTS: EntitySet = EntitySet {
@@ -741,7 +747,8 @@ pub const ROLE_ASSIGNMENTS: EntitySet = EntitySet {
     service: "StatelessRoleManagementFEService",
     filters: NAME_FILTERS,
     detail_only: &[],
-    hidden: &["roleDefinitionId"],
+    hidden: &[],
+    internal: &["roleDefinitionId"],
 };
 
 pub const ROLE_SCOPE_TAGS: EntitySet = EntitySet {
@@ -773,6 +780,7 @@ pub const ROLE_SCOPE_TAGS: EntitySet = EntitySet {
     filters: NAME_FILTERS,
     detail_only: &[],
     hidden: &["assignments"],
+    internal: &[],
 };
 
 pub const SCRIPTS: EntitySet = EntitySet {
@@ -813,6 +821,7 @@ pub const SCRIPTS: EntitySet = EntitySet {
     filters: NAME_FILTERS,
     detail_only: &[],
     hidden: &["assignments"],
+    internal: &[],
 };
 
 /// Every emulated set.

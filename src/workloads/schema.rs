@@ -191,6 +191,8 @@ pub struct EntitySet {
     pub detail_only: &'static [&'static str],
     /// Navigation values served only through `$expand` (or their own path).
     pub hidden: &'static [&'static str],
+    /// Stored and audited, never served (a bound navigation's key).
+    pub internal: &'static [&'static str],
 }
 
 impl EntitySet {

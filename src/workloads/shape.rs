@@ -24,7 +24,7 @@ pub fn entity_json(set: &EntitySet, object: &IntuneObject, view: View<'_>) -> Ma
     let selected =
         |name: &str| view.select.is_none_or(|s| s.iter().any(|n| n == "*" || n.eq_ignore_ascii_case(name)));
     for prop in set.props_of(ty, view.beta) {
-        if set.hidden.contains(&prop.name) || !selected(prop.name) {
+        if set.hidden.contains(&prop.name) || set.internal.contains(&prop.name) || !selected(prop.name) {
             continue;
         }
         let value = if set.detail_only.contains(&prop.name) && !(view.single && view.select.is_some()) {
