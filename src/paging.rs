@@ -152,9 +152,9 @@ mod tests {
         let key = PagingKey::from_bytes([7; 32]);
         let token = key.encode("q1", &cursor());
         assert!(token.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
-        assert_eq!(key.decode(&token, "q1"), Ok(cursor()));
-        assert_eq!(key.decode(&token, "q2"), Err(InvalidSkipToken));
-        assert_eq!(PagingKey::from_bytes([8; 32]).decode(&token, "q1"), Err(InvalidSkipToken));
+        assert_eq!(key.decode::<Cursor>(&token, "q1"), Ok(cursor()));
+        assert_eq!(key.decode::<Cursor>(&token, "q2"), Err(InvalidSkipToken));
+        assert_eq!(PagingKey::from_bytes([8; 32]).decode::<Cursor>(&token, "q1"), Err(InvalidSkipToken));
     }
 
     #[test]
@@ -166,9 +166,9 @@ mod tests {
             bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
             let altered = String::from_utf8(bytes).unwrap();
             if altered != token {
-                assert_eq!(key.decode(&altered, "q1"), Err(InvalidSkipToken), "{altered}");
+                assert_eq!(key.decode::<Cursor>(&altered, "q1"), Err(InvalidSkipToken), "{altered}");
             }
         }
-        assert_eq!(key.decode("garbage", "q1"), Err(InvalidSkipToken));
+        assert_eq!(key.decode::<Cursor>("garbage", "q1"), Err(InvalidSkipToken));
     }
 }

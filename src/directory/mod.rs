@@ -200,7 +200,11 @@ impl Directory {
             permissions::DEVICE_MANAGEMENT_APPS_READWRITE_ALL.into(),
             permissions::USER_READ.into(),
         ];
-        public_client.delegated_permissions.extend(workload_permissions());
+        for permission in workload_permissions() {
+            if !public_client.delegated_permissions.contains(&permission) {
+                public_client.delegated_permissions.push(permission);
+            }
+        }
         let mut intune_admin = dev_app(
             dev::INTUNE_ADMIN_CLIENT_ID,
             dev::INTUNE_ADMIN_APP_OBJECT_ID,

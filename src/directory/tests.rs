@@ -33,7 +33,16 @@ fn development_tenant_is_fixed() {
     let dir = Directory::development();
     let TenantScope::Tenant(t) = dir.resolve(dev::TENANT_DOMAIN).expect("dev tenant") else { panic!() };
     assert_eq!(t.id, dev::TENANT_ID);
-    assert_eq!(t.apps.len(), 4);
+    assert_eq!(t.apps.len(), 6);
+    let intune_admin = t.app(dev::INTUNE_ADMIN_CLIENT_ID).expect("intune admin app");
+    assert!(
+        intune_admin.application_permissions.iter().all(|p| permissions::WORKLOADS.contains(&p.as_str()))
+    );
+    assert_eq!(intune_admin.application_permissions.len(), permissions::WORKLOADS.len());
+    assert!(
+        t.app(dev::PORTAL_CLIENT_ID)
+            .is_some_and(|a| a.public_client && a.display_name == "Microsoft Intune portal extension")
+    );
     assert!(t.app(dev::PUBLIC_CLIENT_ID).is_some_and(|a| a.public_client));
     let auditor = t.user_by_upn(dev::AUDITOR_UPN).expect("auditor");
     assert_eq!(auditor.object_id, dev::AUDITOR_OBJECT_ID);
