@@ -434,7 +434,7 @@ impl Workloads<'_> {
         item: &Value,
     ) -> Result<Value, WorkloadError> {
         let kind = set.assignments.as_ref().ok_or_else(|| {
-            WorkloadError::BadRequest(format!("Resource not found for the segment 'assignments'."))
+            WorkloadError::BadRequest("Resource not found for the segment 'assignments'.".to_string())
         })?;
         if set.segment == "deviceCompliancePolicies" {
             return Err(WorkloadError::NoRoute(format!(

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::admin_page::{ADMIN, EVENTS, ROWS, click, event, select, sign_in, spawn, wait_for_count};
 use crate::browser::Browser;
-use crate::helpers::days_ago;
+use crate::helpers::{Backend, TestApp, client_credentials, days_ago};
 
 /// A creation (no old values) with two targets and several permissions.
 fn creation() -> Value {
@@ -220,5 +220,79 @@ async fn the_list_and_details_read_as_the_admin_center() {
         )
         .await;
     assert_eq!(reused, json!(true), "GraphiQL's headers carry the signed-in token");
+    b.close().await;
+}
+
+/// Opens the details of the first row whose Activity is `activity`.
+async fn open_details(b: &Browser, activity: &str) {
+    let found = b
+        .eval(&format!(
+            "const row = [...document.querySelectorAll('#rows tr')].find(r => r.cells[3].innerText === '{activity}'); \
+             if (!row) return false; row.querySelector('button').click(); return true"
+        ))
+        .await;
+    assert_eq!(found, json!(true), "no row for {activity}");
+    b.wait_until(
+        &format!("!document.getElementById('details').hidden && document.getElementById('details').innerText.includes('{activity}')"),
+        activity,
+    )
+    .await;
+}
+
+/// Real workload events (a create listing every property, an assignment with
+/// two targets) render whole in the details, without sideways scrolling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_events_render_in_the_details() {
+    let app = TestApp::spawn(Backend::Sqlite, &[]).await.unwrap();
+    let token = client_credentials(
+        &reqwest::Client::new(),
+        &app.address,
+        ("00000000-0000-0000-0000-00000000a004", "intune-admin-secret"),
+    )
+    .await;
+    let admin = reqwest::Client::new();
+    let policies = app.url("/v1.0/deviceManagement/deviceCompliancePolicies");
+    let body = json!({
+        "@odata.type": "#microsoft.graph.windows10CompliancePolicy", "displayName": "Win - Baseline", "passwordRequired": true,
+        "scheduledActionsForRule": [{"ruleName": "PasswordRequired", "scheduledActionConfigurations": [{"actionType": "block"}]}],
+    });
+    let created: Value =
+        admin.post(&policies).bearer_auth(&token).json(&body).send().await.unwrap().json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let targets: Vec<Value> = [
+        "0b3a4b9e-1111-4e5e-9d4f-5a6b7c8d9e0f",
+        "0b3a4b9e-2222-4e5e-9d4f-5a6b7c8d9e0f",
+    ]
+    .iter()
+    .map(|g| json!({"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g}}))
+    .collect();
+    let assign = json!({ "assignments": targets });
+    let response =
+        admin.post(format!("{policies}/{id}/assign")).bearer_auth(&token).json(&assign).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let (_, listed) =
+        app.get_json(&format!("{EVENTS}?$filter=activityType eq 'Create DeviceCompliancePolicy'")).await;
+    let properties = listed["value"][0]["resources"][0]["modifiedProperties"].as_array().unwrap().len();
+    assert!(properties > 15, "a create lists every property");
+
+    let b = Browser::launch().await;
+    b.client.set_window_size(1366, 900).await.unwrap();
+    b.client.goto(&app.url("/auditlogs")).await.unwrap();
+    sign_in(&b, ADMIN).await;
+    wait_for_count(&b, 3).await;
+    let no_sideways = "const d = document.getElementById('details'); return d.scrollWidth <= d.clientWidth";
+    open_details(&b, "Create DeviceCompliancePolicy").await;
+    let rows = b.eval("return document.querySelectorAll('#details table.props tbody tr').length").await;
+    assert_eq!(rows, json!(properties));
+    b.screenshot("admin-page-workload-create").await;
+    assert_eq!(b.eval(no_sideways).await, json!(true), "the details scroll sideways");
+    click(&b, "#details-close").await;
+    open_details(&b, "Create DeviceCompliancePolicyAssignment").await;
+    assert_eq!(b.eval("return document.getElementById('d-targets').textContent").await, "Target(s) (2)");
+    let notes = b.eval("return [...document.querySelectorAll('#details .target')].map(t => t.querySelectorAll('table.props tbody tr').length)").await;
+    assert_eq!(notes[0], 0, "the policy itself lists nothing");
+    assert!(notes[1].as_u64().unwrap() >= 7, "the assignment's properties: {notes}");
+    b.screenshot("admin-page-workload-assignment").await;
+    assert_eq!(b.eval(no_sideways).await, json!(true), "the details scroll sideways");
     b.close().await;
 }

@@ -18,9 +18,10 @@ use crate::helpers::{
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 
 /// A graphql-transport-ws connection to `/graphql`.
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(app: &TestApp) -> Socket {
+pub(crate) async fn connect(app: &TestApp) -> Socket {
     let mut request = app.url("/graphql").replacen("http", "ws", 1).into_client_request().unwrap();
     request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
     let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("websocket");
@@ -28,7 +29,7 @@ async fn connect(app: &TestApp) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub(crate) async fn send(socket: &mut Socket, message: Value) {
     socket.send(Message::text(message.to_string())).await.expect("send");
 }
 
@@ -46,7 +47,7 @@ async fn receive(socket: &mut Socket) -> Message {
     }
 }
 
-async fn receive_json(socket: &mut Socket) -> Value {
+pub(crate) async fn receive_json(socket: &mut Socket) -> Value {
     match receive(socket).await {
         Message::Text(text) => serde_json::from_str(&text).expect("JSON message"),
         other => panic!("expected a text message, got {other:?}"),

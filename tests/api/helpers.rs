@@ -528,7 +528,18 @@ pub fn public_client(base: &str, https_origin: &str) -> PublicClient {
 
 /// A delegated token through ROPC (the password grant) and the public client.
 pub async fn user_token(http: &r12::Client, base: &str, upn: &str, scopes: &[&str]) -> String {
-    BasicClient::new(ClientId::new(PUBLIC_CLIENT.into()))
+    user_token_via(http, base, PUBLIC_CLIENT, upn, scopes).await
+}
+
+/// A delegated token through ROPC and the public client `client_id`.
+pub async fn user_token_via(
+    http: &r12::Client,
+    base: &str,
+    client_id: &str,
+    upn: &str,
+    scopes: &[&str],
+) -> String {
+    BasicClient::new(ClientId::new(client_id.into()))
         .set_token_uri(token_url(base))
         .exchange_password(
             &ResourceOwnerUsername::new(upn.into()),

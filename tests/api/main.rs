@@ -32,3 +32,4 @@ mod query;
 mod soak;
 mod surface;
 mod workloads;
+mod workloads_feeds;
