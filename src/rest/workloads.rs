@@ -242,7 +242,7 @@ async fn list(
         objects.retain(|o| filter.matches(&o.odata_type, &o.body));
     }
     // Intune ignores $orderby on managed devices (intune-workloads.md §1.4).
-    let keys: &[(String, bool)] = if set.segment == "managedDevices" { &[] } else { &query.orderby };
+    let keys: &[(String, bool)] = if set.orderby { &query.orderby } else { &[] };
     objects.sort_by(|a, b| order(keys, a, b));
     let total = objects.len();
     let hash = crate::paging::query_hash(None, &[]) + set.segment + &query.shape;

@@ -436,10 +436,12 @@ impl Workloads<'_> {
         let kind = set.assignments.as_ref().ok_or_else(|| {
             WorkloadError::BadRequest("Resource not found for the segment 'assignments'.".to_string())
         })?;
-        if set.segment == "deviceCompliancePolicies" {
+        if !kind.postable {
             return Err(WorkloadError::NoRoute(format!(
-                "No OData route exists that match template ~/singleton/navigation/key/navigation with http verb POST for request /{}/deviceManagement/deviceCompliancePolicies('{id}')/assignments.",
-                set.service
+                "No OData route exists that match template ~/singleton/navigation/key/navigation with http verb POST for request /{}/{}/{}('{id}')/assignments.",
+                set.service,
+                set.singleton.segment(),
+                set.segment
             )));
         }
         self.authorize(set, &set.write, "Assign", Some(id))?;

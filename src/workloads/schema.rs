@@ -107,6 +107,20 @@ pub struct Assignments {
     pub parent_keyed: bool,
     /// `assign` answers 200 `{"value":[…]}` (its CSDL declares a return type).
     pub returns_value: bool,
+    /// `POST …/{id}/assignments` adds one (compliance policies have no such route).
+    pub postable: bool,
+}
+
+/// What a create does beyond storing the body (intune-workloads.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateRule {
+    None,
+    /// `scheduledActionsForRule` is required, with exactly one `block` action.
+    ScheduledRules,
+    /// The new object takes the next free `priority` after the others.
+    NextPriority,
+    /// `roleDefinition@odata.bind` names an existing role definition.
+    BindRoleDefinition,
 }
 
 /// How the audit names this set's activities (intune-workloads.md §2.2).
@@ -193,6 +207,9 @@ pub struct EntitySet {
     pub hidden: &'static [&'static str],
     /// Stored and audited, never served (a bound navigation's key).
     pub internal: &'static [&'static str],
+    pub create_rule: CreateRule,
+    /// Whether lists honour `$orderby` (Intune ignores it on managed devices).
+    pub orderby: bool,
 }
 
 impl EntitySet {

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::body::default_of;
 use super::catalogue::{ENROLLMENT, MANAGED_DEVICES, ROLE_DEFINITIONS, ROLE_SCOPE_TAGS, SETS};
-use super::schema::{EntitySet, EntityType, pascal};
+use super::schema::{CreateRule, EntitySet, EntityType, pascal};
 use crate::directory::well_known::dev;
 use crate::domain::format_graph_datetime;
 use crate::domain::object::IntuneObject;
@@ -190,14 +190,18 @@ fn from_history(resource_type: &str, id: &str, name: &str, at: &str) -> Option<I
     let (set, ty) = SETS.iter().find_map(|s| {
         s.types.iter().find(|t| pascal(t.name).eq_ignore_ascii_case(resource_type)).map(|t| (s, t))
     })?;
+    // Devices enrol rather than being created, and carry their hardware's fields.
+    if set.segment == MANAGED_DEVICES.segment {
+        return Some(object(set, ty, id, at, device_fields(id, name, None, at)));
+    }
     let mut fields = json!({"displayName": name});
-    match set.segment {
-        "managedDevices" => fields = device_fields(id, name, None, at),
-        "deviceCompliancePolicies" => {
+    // What a create through the API would have required or set.
+    match set.create_rule {
+        CreateRule::ScheduledRules => {
             fields["scheduledActionsForRule"] = json!([{"id": derived_guid(&format!("rule:{id}")), "ruleName": "PasswordRequired", "scheduledActionConfigurations": [{"actionType": "block", "gracePeriodHours": 0, "notificationTemplateId": "", "notificationMessageCCList": []}]}]);
         }
-        "deviceEnrollmentConfigurations" => fields["priority"] = Value::from(1),
-        _ => {}
+        CreateRule::NextPriority => fields["priority"] = Value::from(1),
+        CreateRule::None | CreateRule::BindRoleDefinition => {}
     }
     Some(object(set, ty, id, at, fields))
 }

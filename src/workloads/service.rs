@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::body::{self, Purpose};
 use super::changes::{self, EventContext};
 use super::error::WorkloadError;
-use super::schema::{EntitySet, Owner};
+use super::schema::{CreateRule, EntitySet, Owner};
 use crate::audit::Recorder;
 use crate::auth::Grant;
 use crate::auth::Principal;
@@ -147,20 +147,21 @@ impl Workloads<'_> {
         object: &mut IntuneObject,
         write: &crate::store::ObjectWrite<'_>,
     ) -> Result<(), WorkloadError> {
-        match set.segment {
-            "deviceCompliancePolicies" => {
+        match set.create_rule {
+            CreateRule::None => {}
+            CreateRule::ScheduledRules => {
                 let rules = object.body.get_mut("scheduledActionsForRule").and_then(Value::as_array_mut);
                 let rules = rules.map(std::mem::take).unwrap_or_default();
                 let rules = super::actions::scheduled_rules(rules)?;
                 object.body.insert("scheduledActionsForRule".into(), Value::Array(rules));
             }
-            "deviceEnrollmentConfigurations" => {
+            CreateRule::NextPriority => {
                 // The next free priority after the others; the defaults keep 0.
                 let others = write.objects(set.segment).await?;
                 let top = others.iter().filter_map(|o| o.body.get("priority").and_then(Value::as_i64)).max();
                 object.body.insert("priority".into(), Value::from(top.unwrap_or(0) + 1));
             }
-            "roleAssignments" => {
+            CreateRule::BindRoleDefinition => {
                 let bind = body
                     .iter()
                     .find(|(k, _)| k.eq_ignore_ascii_case("roleDefinition@odata.bind"))
@@ -181,7 +182,6 @@ impl Workloads<'_> {
                 }
                 object.body.insert("roleDefinitionId".into(), Value::String(role_id));
             }
-            _ => {}
         }
         Ok(())
     }

@@ -33,3 +33,4 @@ mod soak;
 mod surface;
 mod workloads;
 mod workloads_feeds;
+mod workloads_sets;
