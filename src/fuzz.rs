@@ -196,6 +196,85 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     })
 }
 
+/// Values shaped like workload bodies: the catalogue's property names and
+/// type names, at any depth, with any values.
+fn workload_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::{Value, json};
+    let mut names: Vec<String> = Vec::new();
+    let mut types: Vec<String> = vec!["#microsoft.graph.omaSetting".into(), "groupAssignmentTarget".into()];
+    fn walk(props: &[crate::workloads::schema::Prop], names: &mut Vec<String>) {
+        use crate::workloads::schema::Kind;
+        for p in props {
+            names.push(p.name.to_string());
+            match p.kind {
+                Kind::Complex(inner) | Kind::ComplexList(inner) => walk(inner, names),
+                Kind::TypedList(types) => types.iter().for_each(|t| walk(t.props, names)),
+                _ => {}
+            }
+        }
+    }
+    for set in crate::workloads::catalogue::SETS {
+        walk(set.base_props, &mut names);
+        types.push(format!("#microsoft.graph.{}", set.base_type));
+        for t in set.types {
+            walk(t.props, &mut names);
+            types.push(format!("#microsoft.graph.{}", t.name));
+        }
+    }
+    names.extend(["@odata.type", "target", "groupId", "roleDefinition@odata.bind", "x"].map(String::from));
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|f| json!(f)),
+        prop::sample::select(types).prop_map(Value::String),
+        prop::sample::select(vec!["block", "x64", "system", "2024-07-22T22:17:09Z", "AAAA", "\u{0}", ""])
+            .prop_map(|s| json!(s)),
+        "\\PC{0,8}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 64, 8, move |inner| {
+        let key = prop::sample::select(names.clone());
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(key, inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A workload body is accepted (and then audits without a panic) or refused
+/// with a Graph-shaped 4xx, for every set, on both versions.
+fn check_workload_body(value: &serde_json::Value) {
+    use crate::workloads::body::{self, Purpose};
+    use crate::workloads::catalogue::SETS;
+    let refuse = |e: crate::workloads::WorkloadError| assert_graph_4xx(ApiError::from(e));
+    let Some(map) = value.as_object() else { return };
+    for set in SETS {
+        for beta in [false, true] {
+            let checked = timed("workload body", value, || {
+                let ty = body::create_type(set, map, beta)?;
+                let props: Vec<_> = set.props_of(ty, beta).collect();
+                body::entity(&props, ty.name, map, Purpose::Create).map(|given| (ty, given))
+            });
+            match checked {
+                Err(e) => refuse(e),
+                Ok((ty, given)) => {
+                    let object = crate::domain::object::IntuneObject {
+                        set: set.segment.into(),
+                        id: "x".into(),
+                        odata_type: ty.name.into(),
+                        version: 1,
+                        body: given,
+                    };
+                    timed("audit encoding", value, || {
+                        crate::workloads::changes::create_properties(set, &object)
+                    });
+                }
+            }
+        }
+    }
+}
+
 fn check_graphql(query: &str) {
     let doc = timed("parse_query", &query, || async_graphql::parser::parse_query(query));
     let Ok(doc) = doc else { return };
@@ -393,6 +472,21 @@ proptest! {
     #[test]
     fn json_bodies_take_event_shaped_values(value in json_value()) {
         check_json_body(&serde_json::to_vec(&value).unwrap());
+    }
+
+    #[test]
+    fn workload_bodies_are_checked_or_refused(value in workload_value()) {
+        check_workload_body(&value);
+    }
+
+    #[test]
+    fn workload_list_options_are_bound_or_refused(raw in grammar_query()) {
+        for set in crate::workloads::catalogue::SETS {
+            let profile = crate::workloads::profile(set);
+            if let Err(e) = timed("ObjectQuery::parse", &raw, || crate::odata::objects::ObjectQuery::parse(&raw, &profile)) {
+                assert_graph_4xx(ApiError::OData(e));
+            }
+        }
     }
 
     #[test]

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 
 use super::error::WorkloadError;
 use super::schema::{EntitySet, EntityType, Kind, Owner, Prop, TypedComplex};
-use crate::domain::format_graph_datetime;
 use crate::domain::graph::parse_datetime;
+use crate::domain::{format_graph_datetime, refuse_nul};
 
 /// The assignment target types (`deviceAndAppManagementAssignmentTarget`'s derived types).
 pub const TARGET_TYPES: &[&str] = &[
@@ -148,6 +148,10 @@ pub fn value_of(prop: &Prop, value: &Value) -> Result<Value, WorkloadError> {
             )))
         };
     }
+    // Text is NUL-free, as everywhere text enters (`domain::refuse_nul`).
+    if let Some(text) = value.as_str() {
+        refuse_nul(text, || format!("The value of '{}'", prop.name)).map_err(WorkloadError::BadRequest)?;
+    }
     Ok(match prop.kind {
         Kind::Str => value.as_str().map(|_| value.clone()).ok_or_else(|| wrong(prop, "Edm.String", value))?,
         Kind::Bool | Kind::OptBool => {
@@ -183,8 +187,10 @@ pub fn value_of(prop: &Prop, value: &Value) -> Result<Value, WorkloadError> {
         }
         Kind::Strings => {
             let items = value.as_array().ok_or_else(|| wrong(prop, "Collection(Edm.String)", value))?;
-            if items.iter().any(|v| !v.is_string()) {
-                return Err(wrong(prop, "Collection(Edm.String)", value));
+            for item in items {
+                let text = item.as_str().ok_or_else(|| wrong(prop, "Collection(Edm.String)", value))?;
+                refuse_nul(text, || format!("An item of '{}'", prop.name))
+                    .map_err(WorkloadError::BadRequest)?;
             }
             value.clone()
         }

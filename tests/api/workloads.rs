@@ -194,8 +194,23 @@ async fn compliance_policy_lifecycle(app: TestApp) {
     ]
     .into();
     assert_eq!(p, expected);
+    // A second change under the same client request id shares its correlation id.
+    let (status, _) = call(
+        &client,
+        &app,
+        "PATCH",
+        &format!("{POLICIES}/{id}"),
+        Some(json!({"passwordBlockSimple": true})),
+        &rid,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let events = events_of(&app, &rid).await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["correlationId"], events[0]["correlationId"]);
+    assert_eq!(props(&events[1]["resources"][0])["PasswordBlockSimple"], (json!("False"), json!("True")));
     let (_, fetched) = app_get(&client, &app, &format!("{POLICIES}/{id}")).await;
-    assert_eq!(fetched["version"], 2);
+    assert_eq!(fetched["version"], 3);
     assert_eq!(fetched["passwordMinimumLength"], 14);
 
     // Assign: one event per assignment added, two resources each; one request id
@@ -299,6 +314,7 @@ async fn failed_calls_write_nothing(app: TestApp) {
         .push(json!({"actionType": "block", "gracePeriodHours": 24}));
     let mut unknown = win10_policy("x");
     unknown["bogus"] = json!(1);
+    let nul = win10_policy("NUL \u{0} inside");
     let cases: Vec<(&str, String, Option<Value>, u16, &str)> = vec![
         ("POST", POLICIES.into(), Some(untyped), 400, "ModelValidationFailure"),
         ("POST", POLICIES.into(), Some(unknown), 400, "ModelValidationFailure"),
@@ -311,6 +327,7 @@ async fn failed_calls_write_nothing(app: TestApp) {
             "ModelValidationFailure",
         ),
         ("POST", POLICIES.into(), Some(json!("not an object")), 400, "BadRequest"),
+        ("POST", POLICIES.into(), Some(nul), 400, "BadRequest"),
         (
             "PATCH",
             format!("{POLICIES}/{missing}"),
