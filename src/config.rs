@@ -156,6 +156,51 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub emulator: EmulatorArgs,
+    #[command(flatten)]
+    pub routing: RoutingArgs,
+}
+
+/// Live routing to Azure Monitor destinations (diagnostic settings).
+#[derive(Debug, Clone, Args)]
+pub struct RoutingArgs {
+    /// A storage account diagnostic settings may name: `NAME=CONNECTION_STRING`
+    /// (repeat the flag). `devstoreaccount1` is Azurite's development account
+    /// on `http://127.0.0.1:10000` unless given here.
+    #[arg(long = "storage-account", env = "AUDITGRAPH_STORAGE_ACCOUNTS", value_delimiter = '|', value_parser = parse_account)]
+    pub storage_accounts: Vec<(String, String)>,
+    /// How long a destination collects events before one delivery (Intune: 5
+    /// minutes): `300s`, `1s`, `250ms`. `POST /_auditgraph/routing/flush` delivers at once.
+    #[arg(long, env = "AUDITGRAPH_ROUTING_WINDOW", default_value = "300s", value_parser = parse_duration)]
+    pub routing_window: std::time::Duration,
+}
+
+fn parse_account(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((name, connection)) if !name.trim().is_empty() && !connection.trim().is_empty() => {
+            Ok((name.trim().to_string(), connection.trim().to_string()))
+        }
+        _ => Err(format!("'{value}' is not NAME=CONNECTION_STRING")),
+    }
+}
+
+/// `300s`, `1.5s`, `250ms`, `5m`.
+pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
+    let value = value.trim();
+    let (number, unit) = match value.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => value.split_at(i),
+        None => (value, "s"),
+    };
+    let n: f64 = number.parse().map_err(|_| format!("'{value}' is not a duration such as 300s or 250ms"))?;
+    let seconds = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("'{value}' is not a duration such as 300s or 250ms")),
+    };
+    if !(seconds.is_finite() && (0.01..=86_400.0).contains(&seconds)) {
+        return Err(format!("'{value}' must be between 10ms and 24h"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 /// On or off, for every switch on the command line.

@@ -5,9 +5,11 @@
 //! `cli`), become one query model (`odata`), and reach the database only through `store`.
 //! Every write goes through `audit::Recorder`. `identity` issues tokens, `auth` checks
 //! them; `emulator` holds the test controls (admin API, throttling, faults, journal);
-//! `workloads` is the emulated Intune whose every change writes its audit event.
+//! `workloads` is the emulated Intune whose every change writes its audit event;
+//! `routing` delivers the log live to Azure Monitor destinations (its ARM door: `arm`).
 //! See the README's design notes.
 
+pub(crate) mod arm;
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub mod cli;
@@ -28,6 +30,7 @@ pub(crate) mod import;
 pub mod odata;
 pub(crate) mod paging;
 pub(crate) mod rest;
+pub(crate) mod routing;
 pub(crate) mod seed;
 pub mod startup;
 pub mod state;

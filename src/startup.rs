@@ -19,6 +19,8 @@ use crate::graphql;
 use crate::identity::{self, IdentityConfig, IdentityService};
 use crate::paging::PagingKey;
 use crate::rest;
+use crate::routing::Router;
+use crate::routing::storage::Accounts;
 use crate::state::AppState;
 use crate::store::{Store, redact};
 
@@ -69,6 +71,14 @@ impl Application {
         let tls = crate::tls::load_or_create_tls(data_dir, user_cert)?;
 
         let verifier = verifier(&identity, args.trusted_jwks.as_deref())?;
+        let tenant = identity.directory().tenants().first().map(|t| t.id.clone()).unwrap_or_default();
+        let router = std::sync::Arc::new(Router::new(
+            store.clone(),
+            clock.clone(),
+            Accounts::new(&args.routing.storage_accounts)?,
+            args.routing.routing_window,
+            tenant.clone(),
+        )?);
         let state = web::Data::new(AppState {
             recorder: Recorder::new(store.clone()),
             paging_key: match &args.paging_key {
@@ -93,6 +103,7 @@ impl Application {
         let verifier_data = web::Data::new(verifier);
         let emulator_data = emulator.clone();
         let cors = web::Data::new(crate::http::CorsPolicy::new(&args.cors_origins));
+        let router_data = web::Data::new(router.clone());
         let server = HttpServer::new(move || {
             App::new()
                 // The last wrap runs first: graph_headers sets the request ids that
@@ -109,6 +120,7 @@ impl Application {
                 .app_data(emulator_data.clone())
                 .app_data(schema.clone())
                 .app_data(cors.clone())
+                .app_data(router_data.clone())
                 // Before the Graph routes, whose `/{version}/…` pattern would take
                 // `/{tenant}/…` and `/graphql/…`.
                 .configure(graphql::configure)
@@ -116,6 +128,8 @@ impl Application {
                 .configure(emulator::configure)
                 // The admin page (`/`, `/auditlogs/…`), also before `/{version}/…`.
                 .configure(crate::web::configure)
+                // ARM's diagnostic settings (`/providers/…`), before `/{version}/…` too.
+                .configure(crate::arm::configure)
                 .configure(rest::configure)
                 .default_service(web::to(rest::not_found))
         })
@@ -125,10 +139,10 @@ impl Application {
         .run();
 
         spawn_retention(state.clone(), Duration::from_secs(args.purge_interval_secs));
+        tokio::spawn(router.run());
 
         let base =
             args.public_base_url.clone().unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
-        let tenant = identity.directory().tenants().first().map(|t| t.id.clone()).unwrap_or_default();
         let mut banner = format!(
             "auditgraph {version}\n  admin page  {base}/auditlogs\n  Graph API   {base}/v1.0/deviceManagement/auditEvents  (and /beta)\n  GraphQL     {base}/graphql  (open it in a browser for the explorer)\n  HTTPS       {https_origin}/v1.0/deviceManagement/auditEvents\n  identity    {https_origin}/{tenant}/v2.0  ({tenants})\n",
             version = env!("CARGO_PKG_VERSION"),

@@ -10,7 +10,8 @@
 //! 100 ns ticks since the Unix epoch (Graph's precision, exact on every backend).
 //!
 //! The emulated Intune workloads keep their objects in a sixth, `intune_objects`,
-//! one JSON document per object.
+//! one JSON document per object. Live routing keeps diagnostic settings, their
+//! delivery routes and an outbox of undelivered events in `routing_*`.
 
 pub mod audit_actor;
 pub mod audit_event;
@@ -19,6 +20,9 @@ pub mod audit_property;
 pub mod audit_resource;
 pub mod intune_object;
 pub mod migration;
+pub mod routing_outbox;
+pub mod routing_route;
+pub mod routing_setting;
 
 pub mod prelude {
     pub use super::audit_actor::Entity as AuditActor;

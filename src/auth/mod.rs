@@ -23,7 +23,7 @@ mod verifier;
 pub use error::{AuthError, DEFAULT_INTUNE_URL, Operation, intune_error_message};
 #[cfg(test)]
 pub(crate) use verifier::parse_jwks;
-pub use verifier::{TokenVerifier, TrustedKey, bearer_token, load_jwks_file};
+pub use verifier::{Resource, TokenVerifier, TrustedKey, bearer_token, load_jwks_file};
 
 use chrono::{DateTime, Utc};
 
@@ -77,6 +77,8 @@ pub struct Principal {
     pub directory_roles: Vec<String>,
     /// Users only: Intune permissions from their Intune role assignments.
     pub intune_permissions: Vec<String>,
+    /// Apps only: Azure RBAC actions granted on Intune's provider scope.
+    pub azure_actions: Vec<String>,
     /// `aud` as the token carried it.
     pub audience: String,
     /// `uti`.
@@ -189,6 +191,16 @@ impl Principal {
         if allowed { Ok(()) } else { Err(AuthError::forbidden_for(self.kind, grant.scopes, url)) }
     }
 
+    /// May perform an Azure RBAC `action` on Intune's provider scope: an app
+    /// granted it, or a Global or Intune Administrator (who hold Owner-like
+    /// rights on the tenant's Intune resources, as the tenant grants).
+    pub fn may_azure(&self, action: &str) -> bool {
+        match self.kind {
+            PrincipalKind::Application => self.azure_actions.iter().any(|a| a.eq_ignore_ascii_case(action)),
+            PrincipalKind::User => self.is_intune_admin(),
+        }
+    }
+
     /// The actor of an event this principal creates: an app is
     /// `Application` with its id and names; a user is `ItPro` with UPN, id and
     /// the permissions of their Intune roles (`*` for Global/Intune admins, as
@@ -241,6 +253,10 @@ impl Principal {
             scopes: Vec::new(),
             directory_roles: Vec::new(),
             intune_permissions: Vec::new(),
+            azure_actions: crate::directory::well_known::azure::DIAGNOSTIC_SETTINGS_ACTIONS
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
             audience: crate::directory::well_known::GRAPH_RESOURCE_URI.to_string(),
             token_id: None,
             expires_at: DateTime::<Utc>::MAX_UTC,

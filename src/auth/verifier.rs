@@ -20,8 +20,33 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::{AuthError, Principal, PrincipalKind};
 use crate::directory::Directory;
-use crate::directory::well_known::{GRAPH_APP_ID, GRAPH_RESOURCE_URI};
+use crate::directory::well_known::{ARM_RESOURCE_URI, GRAPH_APP_ID, GRAPH_RESOURCE_URI};
 use crate::directory::{AccessTokenClaims, v1_issuer};
+
+/// Which API a token is for: its accepted `aud` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// Microsoft Graph (every Graph door).
+    Graph,
+    /// Azure Resource Manager (the diagnostic settings door).
+    Arm,
+}
+
+impl Resource {
+    fn audiences(self) -> &'static [&'static str] {
+        match self {
+            Resource::Graph => &[GRAPH_RESOURCE_URI, GRAPH_APP_ID],
+            // ARM accepts the resource with or without its trailing slash, and
+            // the classic management resource `az` still asks for.
+            Resource::Arm => &[
+                ARM_RESOURCE_URI,
+                "https://management.azure.com/",
+                "https://management.core.windows.net",
+                "https://management.core.windows.net/",
+            ],
+        }
+    }
+}
 
 /// Who published a trusted key; decides which issuers it may sign for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,12 +152,25 @@ impl TokenVerifier {
 
     /// Verifies the raw `Authorization` header value (`None` when absent).
     pub fn verify(&self, authorization_header: Option<&str>) -> Result<Principal, AuthError> {
-        let token = authorization_header.and_then(bearer_token).ok_or(AuthError::MissingToken)?;
-        self.verify_token(token)
+        self.verify_for(authorization_header, Resource::Graph)
     }
 
-    /// Verifies a bare token (no `Bearer ` prefix).
+    /// Verifies a token for `resource`'s audience.
+    pub fn verify_for(
+        &self,
+        authorization_header: Option<&str>,
+        resource: Resource,
+    ) -> Result<Principal, AuthError> {
+        let token = authorization_header.and_then(bearer_token).ok_or(AuthError::MissingToken)?;
+        self.verify_token_for(token, resource)
+    }
+
+    /// Verifies a bare Graph token (no `Bearer ` prefix).
     pub fn verify_token(&self, token: &str) -> Result<Principal, AuthError> {
+        self.verify_token_for(token, Resource::Graph)
+    }
+
+    fn verify_token_for(&self, token: &str, resource: Resource) -> Result<Principal, AuthError> {
         let header = compact_header(token)?;
         let alg = header.get("alg").and_then(|v| v.as_str()).unwrap_or_default();
         if alg != "RS256" {
@@ -157,7 +195,7 @@ impl TokenVerifier {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = self.leeway_secs;
         validation.validate_nbf = true;
-        validation.set_audience(&[GRAPH_RESOURCE_URI, GRAPH_APP_ID]);
+        validation.set_audience(resource.audiences());
         validation.set_required_spec_claims(&["exp", "aud"]);
 
         let mut last_error = String::from("bad signature");
@@ -224,6 +262,7 @@ impl TokenVerifier {
             scopes: Vec::new(),
             directory_roles: claims.wids.clone().unwrap_or_default(),
             intune_permissions: Vec::new(),
+            azure_actions: app.map(|a| a.azure_actions.clone()).unwrap_or_default(),
             audience: claims.aud.clone(),
             token_id: claims.uti.clone(),
             expires_at: chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(chrono::Utc::now),

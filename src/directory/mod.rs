@@ -67,6 +67,9 @@ pub struct AppRegistration {
     pub delegated_permissions: Vec<String>,
     /// Registered redirect URIs for the authorization code flow.
     pub redirect_uris: Vec<String>,
+    /// Azure RBAC actions granted to the service principal on Intune's provider
+    /// scope (`Microsoft.Intune/diagnosticsettings/read`, …): what ARM checks.
+    pub azure_actions: Vec<String>,
 }
 
 /// A client secret and its optional expiry.
@@ -181,6 +184,7 @@ impl Directory {
                     vec![role.into(), permissions::USER_READ.into()]
                 },
                 redirect_uris: loopback_redirect_uris(),
+                azure_actions: Vec::new(),
             };
         let dev_user =
             |object_id: &str, upn: &str, name: &str, given: &str, surname: &str, roles: &[&str]| User {
@@ -214,6 +218,15 @@ impl Directory {
         );
         intune_admin.application_permissions = permissions::WORKLOADS.iter().map(|p| p.to_string()).collect();
         intune_admin.delegated_permissions = workload_permissions();
+        let mut monitoring = dev_app(
+            dev::MONITORING_CLIENT_ID,
+            dev::MONITORING_OBJECT_ID,
+            "auditgraph-monitoring",
+            dev::MONITORING_SECRET,
+            "",
+        );
+        monitoring.azure_actions =
+            well_known::azure::DIAGNOSTIC_SETTINGS_ACTIONS.iter().map(|a| a.to_string()).collect();
         let mut portal = dev_app(
             dev::PORTAL_CLIENT_ID,
             dev::PORTAL_CLIENT_OBJECT_ID,
@@ -250,6 +263,7 @@ impl Directory {
                     "",
                 ),
                 intune_admin,
+                monitoring,
                 portal,
                 public_client,
             ],

@@ -91,6 +91,9 @@ struct RawApp {
     #[serde(default)]
     delegated_permissions: Vec<Spanned<String>>,
     redirect_uris: Option<Vec<Spanned<String>>>,
+    /// Azure RBAC actions on Intune's provider scope (diagnostic settings).
+    #[serde(default)]
+    azure_actions: Vec<Spanned<String>>,
 }
 
 /// A secret is a plain string, or a table with a value and an optional
@@ -416,6 +419,7 @@ impl RawApp {
             application_permissions,
             delegated_permissions,
             redirect_uris,
+            azure_actions: names(&self.azure_actions)?,
         })
     }
 }

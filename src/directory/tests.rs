@@ -33,7 +33,7 @@ fn development_tenant_is_fixed() {
     let dir = Directory::development();
     let TenantScope::Tenant(t) = dir.resolve(dev::TENANT_DOMAIN).expect("dev tenant") else { panic!() };
     assert_eq!(t.id, dev::TENANT_ID);
-    assert_eq!(t.apps.len(), 6);
+    assert_eq!(t.apps.len(), 7);
     let intune_admin = t.app(dev::INTUNE_ADMIN_CLIENT_ID).expect("intune admin app");
     assert!(
         intune_admin.application_permissions.iter().all(|p| permissions::WORKLOADS.contains(&p.as_str()))

@@ -9,6 +9,20 @@
 /// carry this exact string as `aud`.
 pub const GRAPH_RESOURCE_URI: &str = "https://graph.microsoft.com";
 
+/// Azure Resource Manager's resource URI: `aud` of tokens for
+/// `https://management.azure.com/.default` (the diagnostic settings API).
+pub const ARM_RESOURCE_URI: &str = "https://management.azure.com";
+
+/// Azure RBAC, as the ARM door checks it.
+pub mod azure {
+    /// The actions on Intune's diagnostic settings (resource-provider-operations).
+    pub const DIAGNOSTIC_SETTINGS_ACTIONS: &[&str] = &[
+        "Microsoft.Intune/diagnosticsettings/read",
+        "Microsoft.Intune/diagnosticsettings/write",
+        "Microsoft.Intune/diagnosticsettings/delete",
+    ];
+}
+
 /// Graph's application (client) id. The other accepted `aud` form.
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
@@ -104,6 +118,11 @@ pub mod dev {
     pub const INTUNE_ADMIN_CLIENT_ID: &str = "00000000-0000-0000-0000-00000000a004";
     pub const INTUNE_ADMIN_SECRET: &str = "intune-admin-secret";
     pub const INTUNE_ADMIN_APP_OBJECT_ID: &str = "7d0f0a2c-1b1e-4c55-9a3e-2f5c0000c004";
+    /// "auditgraph-monitoring": may manage Intune's diagnostic settings through
+    /// ARM (`Microsoft.Intune/diagnosticsettings/*`), nothing on Graph.
+    pub const MONITORING_CLIENT_ID: &str = "00000000-0000-0000-0000-00000000a005";
+    pub const MONITORING_SECRET: &str = "monitoring-secret";
+    pub const MONITORING_OBJECT_ID: &str = "7d0f0a2c-1b1e-4c55-9a3e-2f5c0000c005";
     /// The Microsoft Intune portal extension, the admin center's client: events
     /// written through it carry its id and name, as real portal changes do.
     pub const PORTAL_CLIENT_ID: &str = "5926fc8e-304e-4f59-8bed-58ca97cc39a4";

@@ -32,8 +32,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    let scope = super::routing::configure(web::scope("/_auditgraph"));
     cfg.service(
-        web::scope("/_auditgraph")
+        scope
             .route("/health", web::get().to(health))
             .route("/reset", web::post().to(reset))
             .route("/clock", web::get().to(clock))
@@ -111,12 +112,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn ok(body: Value) -> HttpResponse {
+pub(super) fn ok(body: Value) -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(body.to_string())
 }
 
 /// Parses a JSON body; an empty body is `T::default()`.
-fn body<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(super) fn body<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }

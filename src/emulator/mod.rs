@@ -1,7 +1,8 @@
 //! The emulator controls that SDK integration tests need:
 //!
 //! - the admin API under `/_auditgraph/` ([`admin`]): reset and re-seed, the
-//!   clock, the request journal, throttling and fault settings, health;
+//!   clock, the request journal, throttling and fault settings, health; live
+//!   routing's state, flush and delivery faults (`routing`);
 //! - Intune's throttling ([`throttle`]) and fault injection ([`faults`]), one
 //!   middleware in front of the Graph routes ([`graph_controls`]);
 //! - the request journal ([`journal`]), one middleware around everything but
@@ -15,6 +16,7 @@ pub mod admin;
 mod device_codes;
 pub mod faults;
 pub mod journal;
+mod routing;
 pub mod throttle;
 
 use std::time::Instant;

@@ -15,7 +15,7 @@
 
 use super::errors::TokenError;
 use crate::directory::AppRegistration;
-use crate::directory::well_known::{GRAPH_APP_ID, GRAPH_RESOURCE_URI};
+use crate::directory::well_known::{ARM_RESOURCE_URI, GRAPH_APP_ID, GRAPH_RESOURCE_URI};
 
 /// The `aud` form of a Graph token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -24,6 +24,8 @@ pub enum Audience {
     GraphUri,
     /// `00000003-0000-0000-c000-000000000000`
     GraphAppId,
+    /// `https://management.azure.com`: Azure Resource Manager.
+    Arm,
 }
 
 impl Audience {
@@ -31,6 +33,7 @@ impl Audience {
         match self {
             Audience::GraphUri => GRAPH_RESOURCE_URI,
             Audience::GraphAppId => GRAPH_APP_ID,
+            Audience::Arm => ARM_RESOURCE_URI,
         }
     }
 }
@@ -92,7 +95,7 @@ pub fn strip_port(authority: &str) -> &str {
     }
 }
 
-/// Which Graph audience a resource identifier names, if any.
+/// Which audience (Graph's, or ARM's) a resource identifier names, if any.
 fn graph_audience(resource: &str, own: &OwnHosts) -> Option<Audience> {
     let resource = resource.trim_end_matches('/');
     if resource.eq_ignore_ascii_case(GRAPH_RESOURCE_URI) {
@@ -100,6 +103,11 @@ fn graph_audience(resource: &str, own: &OwnHosts) -> Option<Audience> {
     }
     if resource.eq_ignore_ascii_case(GRAPH_APP_ID) {
         return Some(Audience::GraphAppId);
+    }
+    if resource.eq_ignore_ascii_case(ARM_RESOURCE_URI)
+        || resource.eq_ignore_ascii_case("https://management.core.windows.net")
+    {
+        return Some(Audience::Arm);
     }
     let lower = resource.to_ascii_lowercase();
     let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"))?;

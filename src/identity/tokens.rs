@@ -48,8 +48,10 @@ pub fn app_token_claims(
         idtyp: Some("app".into()),
         oid: app.object_id.clone(),
         rh: Some(format!("0.{}", random_b64(36))),
-        // Entra omits `roles` entirely when nothing is granted.
-        roles: (!app.application_permissions.is_empty()).then(|| app.application_permissions.clone()),
+        // Entra omits `roles` entirely when nothing is granted; Graph's app roles
+        // are not ARM's (ARM authorises by role assignment, not by token).
+        roles: (audience != Audience::Arm && !app.application_permissions.is_empty())
+            .then(|| app.application_permissions.clone()),
         sub: app.object_id.clone(),
         tenant_region_scope: Some("WW".into()),
         tid: tenant.id.clone(),

@@ -1,12 +1,14 @@
 //! The store owns SQL: connecting to SQLite, PostgreSQL or MySQL/MariaDB (chosen by
 //! URL at run time), migrating, the one write transaction, reads, and retention;
-//! and the Intune workloads' objects (`objects`), written with their audit events.
+//! the Intune workloads' objects (`objects`), written with their audit events; and
+//! live routing's settings, routes and outbox (`routing`).
 //! Nothing outside this module builds a query.
 
 mod filter;
 mod objects;
 mod order;
 mod read;
+mod routing;
 mod rows;
 mod write;
 
@@ -23,6 +25,7 @@ pub use filter::condition;
 pub use objects::ObjectWrite;
 pub use order::{Cursor, SortValue, default_order, sort_values};
 pub use read::{Children, Page, PageRequest};
+pub use routing::{Destination, Route};
 pub use write::WriteError;
 
 /// INSERT texts by (table, rows per statement).

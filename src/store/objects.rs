@@ -170,7 +170,7 @@ impl ObjectWrite<'_> {
 
     /// Stores `events` and commits everything staged with them.
     pub async fn commit(self, events: &[AuditEvent]) -> Result<(), WriteError> {
-        let sets = self.store.insert_new(&self.txn, events).await?;
+        let sets = self.store.insert_new(&self.txn, events, super::write::Routed::Yes).await?;
         self.store.commit(self.txn, sets).await?;
         Ok(())
     }

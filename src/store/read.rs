@@ -119,7 +119,7 @@ impl Store {
     }
 
     /// Loads the child rows of `rows` with one statement per child table.
-    async fn with_children(
+    pub(super) async fn with_children(
         &self,
         rows: Vec<EventRow>,
         children: Children,

@@ -21,6 +21,14 @@ use super::Store;
 use super::rows::{ChildRows, TableRows, event_rows};
 use crate::domain::{AuditEvent, Ticks, fold};
 
+/// Whether new events go to the routing outbox: created events do; an event
+/// replaced whole (a PATCH) was routed when it was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Routed {
+    Yes,
+    No,
+}
+
 /// Permission sets a transaction wrote (see [`Store::commit`]).
 #[must_use]
 pub(super) struct NewPermissionSets(HashSet<String>);
@@ -177,8 +185,14 @@ impl Store {
         &self,
         txn: &DatabaseTransaction,
         events: &[AuditEvent],
+        routed: Routed,
     ) -> anyhow::Result<NewPermissionSets> {
         let seqs = self.insert_events(txn, events).await?;
+        if routed == Routed::Yes {
+            let mut keys: Vec<i64> = seqs.values().copied().collect();
+            keys.sort_unstable();
+            self.enqueue(txn, &keys).await?;
+        }
         let stored_sets = self.stored_permission_sets.lock().expect("permission set cache poisoned").clone();
         let mut children = ChildRows::new(events, &stored_sets);
         for e in events {
@@ -270,7 +284,7 @@ impl Store {
             self.stored_keys(&txn, &folded).await?.into_iter().map(|(_, id)| id).collect();
         let new: Vec<AuditEvent> =
             events.into_iter().zip(folded).filter_map(|(e, id)| seen.insert(id).then_some(e)).collect();
-        let sets = self.insert_new(&txn, &new).await?;
+        let sets = self.insert_new(&txn, &new, Routed::Yes).await?;
         self.commit(txn, sets).await?;
         Ok(new)
     }
@@ -282,7 +296,7 @@ impl Store {
         if self.delete_seqs(&txn, &seqs).await? == 0 {
             return Ok(false);
         }
-        let sets = self.insert_new(&txn, std::slice::from_ref(e)).await?;
+        let sets = self.insert_new(&txn, std::slice::from_ref(e), Routed::No).await?;
         self.commit(txn, sets).await?;
         Ok(true)
     }
@@ -318,6 +332,7 @@ impl Store {
         property::Entity::delete_many().exec(&txn).await?;
         resource::Entity::delete_many().exec(&txn).await?;
         actor::Entity::delete_many().exec(&txn).await?;
+        entities::routing_outbox::Entity::delete_many().exec(&txn).await?;
         let deleted = event::Entity::delete_many().exec(&txn).await?;
         txn.commit().await.context("commit failed")?;
         Ok(deleted.rows_affected)

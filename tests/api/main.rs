@@ -2,6 +2,7 @@
 //! over HTTP, on every configured backend, and the admin page driven in a
 //! headless Chromium (`browser`: the admin page and the GraphQL explorer).
 
+mod azurite;
 mod browser;
 mod helpers;
 
@@ -29,6 +30,7 @@ mod identity_tls;
 mod identity_token;
 mod inputs;
 mod query;
+mod routing;
 mod soak;
 mod surface;
 mod workloads;

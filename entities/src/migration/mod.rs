@@ -6,6 +6,7 @@ use crate::{audit_actor as actor, audit_event as event, audit_resource as resour
 
 mod m20261126_000002_create_audit_tables;
 mod m20261206_000003_create_intune_objects;
+mod m20261206_000004_create_routing;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000002_create_audit_tables::Migration),
             Box::new(m20261206_000003_create_intune_objects::Migration),
+            Box::new(m20261206_000004_create_routing::Migration),
         ]
     }
 }

@@ -1,0 +1,304 @@
+//! The delivery worker: every window, each route with pending events takes
+//! its lease, reads its outbox oldest first, renders the resource-log records
+//! (the shape `export` writes), appends them to the destination, and only then
+//! deletes what it delivered. A failure leaves the outbox as it was, records
+//! the error, and backs off (1, 2, 4 … 60 s); one route failing never holds up
+//! another. `flush` delivers everything pending now.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, DurationRound, Utc};
+use serde::Serialize;
+
+use super::faults::{FaultKind, Faults};
+use super::settings::{STORAGE, storage_account_name};
+use super::storage::{Accounts, BlobClient};
+use crate::clock::Clock;
+use crate::domain::monitor::{default_resource_id, record, storage_blob_path};
+use crate::domain::{Ticks, format_graph_datetime};
+use crate::store::{Route, Store};
+
+/// Events per delivery attempt (a window with more delivers in several).
+const BATCH: u64 = 2000;
+/// How long a lease lasts; a delivery renews it per batch.
+const LEASE: Duration = Duration::from_secs(60);
+/// After an hour turns, events of the past hour still go to its blob for this
+/// long (azure-monitor.md §6: writes go to both blobs for a while).
+const HOUR_GRACE: chrono::Duration = chrono::Duration::minutes(5);
+/// The longest back-off between failed attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// A route's state as `/_auditgraph/routing` shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteStatus {
+    pub setting: String,
+    pub destination: String,
+    pub target: String,
+    pub delivered: i64,
+    pub pending: u64,
+    /// Events dropped by a fault (this instance).
+    pub dropped: u64,
+    pub last_delivery: Option<String>,
+    pub last_error: Option<String>,
+    pub failures: i32,
+    pub stalled: bool,
+    /// Seconds since the last delivery while events wait (0 when none wait).
+    pub lag_seconds: f64,
+}
+
+pub struct Router {
+    store: Store,
+    clock: Clock,
+    accounts: Accounts,
+    blobs: BlobClient,
+    window: Duration,
+    tenant_id: String,
+    /// This process, as lease owner.
+    instance: String,
+    /// One delivery pass at a time in this process (the loop or a flush).
+    turn: tokio::sync::Mutex<()>,
+    /// When each route was last attempted, by this process.
+    attempts: Mutex<HashMap<i64, Instant>>,
+    dropped: Mutex<HashMap<i64, u64>>,
+    pub faults: Mutex<Faults>,
+    wake: tokio::sync::Notify,
+}
+
+impl Router {
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        accounts: Accounts,
+        window: Duration,
+        tenant_id: String,
+    ) -> anyhow::Result<Router> {
+        Ok(Router {
+            store,
+            clock,
+            accounts,
+            blobs: BlobClient::new()?,
+            window,
+            tenant_id,
+            instance: uuid::Uuid::new_v4().to_string(),
+            turn: tokio::sync::Mutex::new(()),
+            attempts: Mutex::default(),
+            dropped: Mutex::default(),
+            faults: Mutex::default(),
+            wake: tokio::sync::Notify::new(),
+        })
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// Runs the delivery loop until the task is dropped.
+    pub async fn run(self: Arc<Self>) {
+        let tick = self.window.min(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(tick) => {}
+                _ = self.wake.notified() => {}
+            }
+            if let Err(e) = self.pass(false).await {
+                tracing::warn!(error = %format!("{e:#}"), "routing pass failed");
+            }
+        }
+    }
+
+    /// Delivers everything pending now, ignoring windows and back-off.
+    pub async fn flush(&self) -> anyhow::Result<()> {
+        self.pass(true).await
+    }
+
+    /// Wakes the loop (a setting changed).
+    pub fn nudge(&self) {
+        self.wake.notify_one();
+    }
+
+    fn due(&self, route: &Route) -> bool {
+        let wait = if route.failures > 0 {
+            let backoff = Duration::from_secs(1u64 << route.failures.clamp(0, 6) as u32).min(MAX_BACKOFF);
+            backoff.max(self.window.min(MAX_BACKOFF))
+        } else {
+            self.window
+        };
+        self.attempts.lock().expect("attempts").get(&route.id).is_none_or(|at| at.elapsed() >= wait)
+    }
+
+    async fn pass(&self, force: bool) -> anyhow::Result<()> {
+        let _turn = self.turn.lock().await;
+        for route in self.store.routes().await? {
+            if route.kind != STORAGE || route.stalled || route.pending == 0 || !(force || self.due(&route)) {
+                continue;
+            }
+            self.attempts.lock().expect("attempts").insert(route.id, Instant::now());
+            match self.deliver(&route).await {
+                Ok(()) => {}
+                Err(e) => {
+                    let message = format!("{e:#}");
+                    tracing::warn!(setting = %route.setting, target = %route.target, error = %message, "delivery failed");
+                    self.blobs.forget();
+                    self.store.delivery_failed(route.id, &message).await?;
+                    if force {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers a route's whole outbox, batch by batch.
+    async fn deliver(&self, route: &Route) -> anyhow::Result<()> {
+        let name =
+            storage_account_name(&route.target).context("the route's storage account id is malformed")?;
+        let account = self.accounts.get(name).with_context(|| {
+            format!("the storage account '{name}' is no longer configured (--storage-account)")
+        })?;
+        loop {
+            let now = self.clock.now();
+            let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            if !self
+                .store
+                .take_lease(
+                    route.id,
+                    &self.instance,
+                    Ticks::from_datetime(now).0,
+                    Ticks::from_datetime(until).0,
+                )
+                .await?
+            {
+                return Ok(());
+            }
+            let batch = self.store.outbox_batch(route.id, BATCH).await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let seqs: Vec<i64> = batch.iter().map(|(s, _)| *s).collect();
+            let fault = self.faults.lock().expect("faults").draw(&route.setting);
+            match fault {
+                Some(FaultKind::Unavailable) => {
+                    anyhow::bail!("the destination refuses deliveries (an injected 'unavailable' fault)")
+                }
+                Some(FaultKind::Stall) => {
+                    self.store.stall_route(route.id).await?;
+                    return Ok(());
+                }
+                Some(FaultKind::Drop) => {
+                    *self.dropped.lock().expect("dropped").entry(route.id).or_default() += seqs.len() as u64;
+                    self.store.delivered(route.id, &seqs, Ticks::from_datetime(now).0, Some(0)).await?;
+                    continue;
+                }
+                Some(FaultKind::Duplicate) | None => {}
+            }
+            let resource_id = default_resource_id(&self.tenant_id);
+            let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+            for (_, event) in &batch {
+                let path = storage_blob_path(&resource_id, blob_hour(event.activity_date_time, now));
+                let line = blobs.entry(path).or_default();
+                serde_json::to_writer(
+                    &mut *line,
+                    &serde_json::Value::Object(record(event, &self.tenant_id)),
+                )?;
+                line.push(b'\n');
+            }
+            let copies = if fault == Some(FaultKind::Duplicate) { 2 } else { 1 };
+            for (path, bytes) in &blobs {
+                let (container, blob) =
+                    path.split_once('/').context("a blob path has its container first")?;
+                for _ in 0..copies {
+                    self.blobs.append(account, container, blob, bytes).await?;
+                }
+            }
+            self.store.delivered(route.id, &seqs, Ticks::from_datetime(now).0, None).await?;
+            tracing::debug!(setting = %route.setting, events = seqs.len(), "delivered");
+        }
+    }
+
+    /// Every route's state.
+    pub async fn status(&self) -> anyhow::Result<Vec<RouteStatus>> {
+        let now = self.clock.now();
+        let dropped = self.dropped.lock().expect("dropped").clone();
+        Ok(self
+            .store
+            .routes()
+            .await?
+            .into_iter()
+            .map(|r| {
+                let last = (r.last_delivery_ticks > 0).then(|| Ticks(r.last_delivery_ticks).to_datetime());
+                let lag = match (r.pending, last) {
+                    (0, _) => 0.0,
+                    (_, Some(at)) => (now - at).num_milliseconds().max(0) as f64 / 1000.0,
+                    (_, None) => f64::NAN,
+                };
+                RouteStatus {
+                    setting: r.setting,
+                    destination: r.kind,
+                    target: r.target,
+                    delivered: r.delivered,
+                    pending: r.pending,
+                    dropped: dropped.get(&r.id).copied().unwrap_or(0),
+                    last_delivery: last.map(format_graph_datetime),
+                    last_error: r.last_error,
+                    failures: r.failures,
+                    stalled: r.stalled,
+                    lag_seconds: if lag.is_nan() { 0.0 } else { lag },
+                }
+            })
+            .collect())
+    }
+}
+
+/// The hour whose `PT1H.json` receives an event delivered at `now`: blobs
+/// are grouped by time received, except that for a grace period after the
+/// hour turns the past hour's events still go to the past hour's blob.
+pub fn blob_hour(event_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = |t: DateTime<Utc>| t.duration_trunc(chrono::Duration::hours(1)).unwrap_or(t);
+    floor(event_at).clamp(floor(now - HOUR_GRACE), floor(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn blobs_by_time_received_with_a_grace_period() {
+        // Delivered within the hour: its own hour.
+        assert_eq!(
+            blob_hour(at("2026-12-06T10:20:00Z"), at("2026-12-06T10:25:00Z")),
+            at("2026-12-06T10:00:00Z")
+        );
+        // Just after the hour turns, the past hour's event goes to the past hour's blob.
+        assert_eq!(
+            blob_hour(at("2026-12-06T09:59:00Z"), at("2026-12-06T10:02:00Z")),
+            at("2026-12-06T09:00:00Z")
+        );
+        // Later, or for an older backlog, the hour it was received.
+        assert_eq!(
+            blob_hour(at("2026-12-06T09:59:00Z"), at("2026-12-06T10:06:00Z")),
+            at("2026-12-06T10:00:00Z")
+        );
+        assert_eq!(
+            blob_hour(at("2026-12-01T03:00:00Z"), at("2026-12-06T10:02:00Z")),
+            at("2026-12-06T09:00:00Z")
+        );
+        // A future event (a moved clock) goes to the current hour.
+        assert_eq!(
+            blob_hour(at("2026-12-07T00:00:00Z"), at("2026-12-06T10:02:00Z")),
+            at("2026-12-06T10:00:00Z")
+        );
+    }
+}
