@@ -172,6 +172,10 @@ pub struct RoutingArgs {
     /// minutes): `300s`, `1s`, `250ms`. `POST /_auditgraph/routing/flush` delivers at once.
     #[arg(long, env = "AUDITGRAPH_ROUTING_WINDOW", default_value = "300s", value_parser = parse_duration)]
     pub routing_window: std::time::Duration,
+    /// The `resourceId=` segment of storage blob paths (Intune's is inferred:
+    /// `/TENANTS/<TENANT ID>/PROVIDERS/MICROSOFT.INTUNE`), as `export --resource-id`.
+    #[arg(long, env = "AUDITGRAPH_ROUTING_RESOURCE_ID")]
+    pub routing_resource_id: Option<String>,
 }
 
 fn parse_account(value: &str) -> Result<(String, String), String> {

@@ -78,6 +78,7 @@ impl Application {
             Accounts::new(&args.routing.storage_accounts)?,
             args.routing.routing_window,
             tenant.clone(),
+            args.routing.routing_resource_id.clone(),
         )?);
         let state = web::Data::new(AppState {
             recorder: Recorder::new(store.clone()),

@@ -23,8 +23,9 @@ use crate::store::{Route, Store};
 
 /// Events per delivery attempt (a window with more delivers in several).
 const BATCH: u64 = 2000;
-/// How long a lease lasts; a delivery renews it per batch.
-const LEASE: Duration = Duration::from_secs(60);
+/// How long a lease lasts; a delivery renews it per batch and releases it when
+/// the outbox is empty. A crashed instance's lease blocks others this long.
+const LEASE: Duration = Duration::from_secs(15);
 /// After an hour turns, events of the past hour still go to its blob for this
 /// long (azure-monitor.md §6: writes go to both blobs for a while).
 const HOUR_GRACE: chrono::Duration = chrono::Duration::minutes(5);
@@ -57,6 +58,8 @@ pub struct Router {
     blobs: BlobClient,
     window: Duration,
     tenant_id: String,
+    /// The `resourceId=` segment of blob paths.
+    resource_id: String,
     /// This process, as lease owner.
     instance: String,
     /// One delivery pass at a time in this process (the loop or a flush).
@@ -75,6 +78,7 @@ impl Router {
         accounts: Accounts,
         window: Duration,
         tenant_id: String,
+        resource_id: Option<String>,
     ) -> anyhow::Result<Router> {
         Ok(Router {
             store,
@@ -82,6 +86,7 @@ impl Router {
             accounts,
             blobs: BlobClient::new()?,
             window,
+            resource_id: resource_id.unwrap_or_else(|| default_resource_id(&tenant_id)),
             tenant_id,
             instance: uuid::Uuid::new_v4().to_string(),
             turn: tokio::sync::Mutex::new(()),
@@ -177,10 +182,14 @@ impl Router {
                 )
                 .await?
             {
-                return Ok(());
+                anyhow::bail!(
+                    "another auditgraph instance is delivering this route (its lease lasts up to {} s)",
+                    LEASE.as_secs()
+                );
             }
             let batch = self.store.outbox_batch(route.id, BATCH).await?;
             if batch.is_empty() {
+                self.store.release_lease(route.id, &self.instance).await?;
                 return Ok(());
             }
             let seqs: Vec<i64> = batch.iter().map(|(s, _)| *s).collect();
@@ -200,10 +209,9 @@ impl Router {
                 }
                 Some(FaultKind::Duplicate) | None => {}
             }
-            let resource_id = default_resource_id(&self.tenant_id);
             let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
             for (_, event) in &batch {
-                let path = storage_blob_path(&resource_id, blob_hour(event.activity_date_time, now));
+                let path = storage_blob_path(&self.resource_id, blob_hour(event.activity_date_time, now));
                 let line = blobs.entry(path).or_default();
                 serde_json::to_writer(
                     &mut *line,

@@ -207,6 +207,19 @@ impl Store {
         Ok(done.rows_affected > 0)
     }
 
+    /// Gives a lease back, so another instance may deliver at once.
+    pub async fn release_lease(&self, route_id: i64, owner: &str) -> anyhow::Result<()> {
+        route::Entity::update_many()
+            .col_expr(route::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(route::Column::LeaseUntilTicks, Expr::value(0i64))
+            .filter(route::Column::Id.eq(route_id))
+            .filter(route::Column::LeaseOwner.eq(owner))
+            .exec(&self.db)
+            .await
+            .context("cannot release a routing lease")?;
+        Ok(())
+    }
+
     /// The oldest `limit` events waiting for a route, with their `seq`.
     pub async fn outbox_batch(&self, route_id: i64, limit: u64) -> anyhow::Result<Vec<(i64, AuditEvent)>> {
         let seqs: Vec<i64> = outbox::Entity::find()

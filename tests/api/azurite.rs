@@ -48,7 +48,11 @@ impl Azurite {
     /// Stops it (the blobs stay in its directory); stopping twice is harmless.
     pub fn stop(&mut self) {
         // SIGTERM, as an operator stops it: Azurite saves its metadata on the way
-        // out (a SIGKILL loses what it had not yet saved, blobs included).
+        // out (a SIGKILL loses what it had not yet saved, blobs included). Never
+        // signal a child already reaped: its pid may be another process's by now.
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         for _ in 0..100 {
             if matches!(self.child.try_wait(), Ok(Some(_))) {

@@ -31,6 +31,7 @@ mod identity_token;
 mod inputs;
 mod query;
 mod routing;
+mod routing_faults;
 mod soak;
 mod surface;
 mod workloads;

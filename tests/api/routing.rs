@@ -59,7 +59,8 @@ pub(crate) fn storage_setting(storage_id: &str) -> Value {
 /// A server on `backend` routing to `azurite`, with a long window (tests flush).
 async fn serve(backend: Backend, azurite: &Azurite) -> Option<TestApp> {
     let flag = azurite.storage_account_flag();
-    TestApp::spawn(backend, &["--storage-account", &flag, "--routing-window", "300s"]).await
+    TestApp::spawn(backend, &["--storage-account", &flag, "--routing-window", "300s", "--throttling", "off"])
+        .await
 }
 
 async fn put_setting(app: &TestApp, name: &str) {
@@ -211,3 +212,41 @@ per_backend!(
     a_destination_that_goes_away_loses_nothing,
     a_deleted_setting_stops_delivery
 );
+
+/// Two instances on one database deliver each event once between them: the
+/// route's lease lets one deliver while the other is told so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_deliver_each_event_once() {
+    let Some(azurite) = Azurite::start() else { return };
+    let Some(first) = serve(Backend::Postgres, &azurite).await else { return };
+    let flag = azurite.storage_account_flag();
+    let second = first
+        .another_instance(&["--storage-account", &flag, "--routing-window", "300s", "--throttling", "off"])
+        .await;
+    put_setting(&first, "shared").await;
+    let mut ids = post_events(&first, "one", 150).await;
+    ids.extend(post_events(&second, "two", 150).await);
+    let (a, b) = tokio::join!(flush(&first), flush(&second));
+    for (status, body) in [&a, &b] {
+        assert!(
+            *status == 200
+                || body["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("another auditgraph instance"),
+            "{status} {body}"
+        );
+    }
+    // Whichever was told to wait, the route ends up delivered, once.
+    for _ in 0..40 {
+        if flush(&second).await.0 == 200 && flush(&first).await.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let mut delivered = delivered_ids(&azurite.lines(AUDIT_CONTAINER).await);
+    assert_eq!(delivered.len(), 300, "each event once");
+    delivered.sort();
+    ids.sort();
+    assert_eq!(delivered, ids);
+}
