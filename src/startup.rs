@@ -62,6 +62,9 @@ impl Application {
         let https_origin = format!("https://localhost:{https_port}");
 
         let data_dir = &args.store.data_dir;
+        if store.is_shared() {
+            share_secrets(&store, data_dir, &args).await?;
+        }
         let mut identity_config = IdentityConfig::new(data_dir.clone(), https_origin.clone());
         identity_config.tenant_file = args.tenant_file.clone();
         identity_config.device_code_auto_approve_after = args.device_code_auto_approve_after;
@@ -218,6 +221,25 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// With a shared database, the instances' key files (signing key, paging key,
+/// development CA) become the database's: each is created locally first if
+/// missing, then offered; a flag that overrides one (`--paging-key`,
+/// `--tls-cert`) keeps it out of sharing.
+async fn share_secrets(store: &Store, data_dir: &std::path::Path, args: &ServeArgs) -> anyhow::Result<()> {
+    use crate::data_dir::{DEV_CA, PAGING_KEY, SIGNING_KEY};
+    crate::identity::keys::SigningKey::load_or_create(data_dir)?;
+    let mut shared = vec![&SIGNING_KEY];
+    if args.paging_key.is_none() {
+        PagingKey::load_or_create(&data_dir.join("paging.key"))?;
+        shared.push(&PAGING_KEY);
+    }
+    if args.tls_cert.is_none() {
+        crate::tls::load_or_create_tls(data_dir, None)?;
+        shared.push(&DEV_CA);
+    }
+    crate::data_dir::share_secrets(store, data_dir, &shared).await
 }
 
 /// The resource side's verifier: trusts the token service's key and an

@@ -11,7 +11,8 @@
 //!
 //! The emulated Intune workloads keep their objects in a sixth, `intune_objects`,
 //! one JSON document per object. Live routing keeps diagnostic settings, their
-//! delivery routes and an outbox of undelivered events in `routing_*`.
+//! delivery routes and an outbox of undelivered events in `routing_*`; instances
+//! sharing a database server hold their secrets alike in `shared_secrets`.
 
 pub mod audit_actor;
 pub mod audit_event;
@@ -23,6 +24,7 @@ pub mod migration;
 pub mod routing_outbox;
 pub mod routing_route;
 pub mod routing_setting;
+pub mod shared_secret;
 
 pub mod prelude {
     pub use super::audit_actor::Entity as AuditActor;

@@ -1,7 +1,8 @@
 //! The store owns SQL: connecting to SQLite, PostgreSQL or MySQL/MariaDB (chosen by
 //! URL at run time), migrating, the one write transaction, reads, and retention;
 //! the Intune workloads' objects (`objects`), written with their audit events; and
-//! live routing's settings, routes and outbox (`routing`).
+//! live routing's settings, routes and outbox (`routing`); the secrets instances on
+//! one database server share (`secrets`).
 //! Nothing outside this module builds a query.
 
 mod filter;
@@ -10,6 +11,7 @@ mod order;
 mod read;
 mod routing;
 mod rows;
+mod secrets;
 mod write;
 
 use std::collections::{HashMap, HashSet};

@@ -474,7 +474,7 @@ async fn token_endpoint_errors_follow_the_catalogue() {
             "scope of another resource",
             post(
                 token_endpoint.clone(),
-                cc(READER.0, READER.1, "https://management.azure.com/.default"),
+                cc(READER.0, READER.1, "https://vault.azure.net/.default"),
                 None,
             )
             .await,

@@ -32,6 +32,7 @@ mod inputs;
 mod query;
 mod routing;
 mod routing_faults;
+mod scale_out;
 mod soak;
 mod surface;
 mod workloads;

@@ -89,6 +89,20 @@ impl Columns {
     }
 }
 
+impl Columns {
+    pub(super) fn of(manager: &SchemaManager<'_>) -> Columns {
+        Columns { backend: manager.get_database_backend() }
+    }
+}
+
+/// A new table's collation: MySQL/MariaDB's binary no-pad one, none elsewhere.
+pub(super) async fn collation(manager: &SchemaManager<'_>) -> Result<Option<&'static str>, DbErr> {
+    Ok(match manager.get_database_backend() {
+        DbBackend::MySql => Some(mysql_collation(manager).await?),
+        _ => None,
+    })
+}
+
 /// MySQL and MariaDB spell a binary, no-pad collation differently.
 pub(super) async fn mysql_collation(manager: &SchemaManager<'_>) -> Result<&'static str, DbErr> {
     let row = manager

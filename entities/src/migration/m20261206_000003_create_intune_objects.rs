@@ -1,9 +1,8 @@
 //! The Intune workloads' document table (see `intune_object`).
 
-use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 
-use super::m20261126_000002_create_audit_tables::{Columns, create, mysql_collation};
+use super::m20261126_000002_create_audit_tables::{Columns, collation, create};
 use crate::intune_object as object;
 
 pub struct Migration;
@@ -20,12 +19,7 @@ const SET_LEN: u32 = 64;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let backend = manager.get_database_backend();
-        let c = Columns { backend };
-        let collation = match backend {
-            DbBackend::MySql => Some(mysql_collation(manager).await?),
-            _ => None,
-        };
+        let (c, collation) = (Columns::of(manager), collation(manager).await?);
         use object::Column as O;
         create(
             manager,

@@ -1,9 +1,8 @@
 //! The routing tables: diagnostic settings, their routes, and the outbox.
 
-use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 
-use super::m20261126_000002_create_audit_tables::{Columns, create, mysql_collation};
+use super::m20261126_000002_create_audit_tables::{Columns, collation, create};
 use crate::{routing_outbox as outbox, routing_route as route, routing_setting as setting};
 
 pub struct Migration;
@@ -17,12 +16,7 @@ impl MigrationName for Migration {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let backend = manager.get_database_backend();
-        let c = Columns { backend };
-        let collation = match backend {
-            DbBackend::MySql => Some(mysql_collation(manager).await?),
-            _ => None,
-        };
+        let (c, collation) = (Columns::of(manager), collation(manager).await?);
         use outbox::Column as O;
         use route::Column as R;
         use setting::Column as S;

@@ -7,6 +7,7 @@ use crate::{audit_actor as actor, audit_event as event, audit_resource as resour
 mod m20261126_000002_create_audit_tables;
 mod m20261206_000003_create_intune_objects;
 mod m20261206_000004_create_routing;
+mod m20261206_000005_create_shared_secrets;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_audit_tables::Migration),
             Box::new(m20261206_000003_create_intune_objects::Migration),
             Box::new(m20261206_000004_create_routing::Migration),
+            Box::new(m20261206_000005_create_shared_secrets::Migration),
         ]
     }
 }
