@@ -109,6 +109,17 @@ impl PagingKey {
     }
 }
 
+/// A short hash of what a cursor of a workload list depends on: its set and
+/// the `$filter` and `$orderby` text.
+pub fn text_hash(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    URL_SAFE_NO_PAD.encode(&hasher.finalize()[..12])
+}
+
 /// A short hash of what a cursor depends on: the filter and the order.
 pub fn query_hash(filter: Option<&Filter>, order: &[OrderKey]) -> String {
     let mut hasher = Sha256::new();

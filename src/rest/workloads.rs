@@ -245,7 +245,7 @@ async fn list(
     let keys: &[(String, bool)] = if set.orderby { &query.orderby } else { &[] };
     objects.sort_by(|a, b| order(keys, a, b));
     let total = objects.len();
-    let hash = crate::paging::query_hash(None, &[]) + set.segment + &query.shape;
+    let hash = crate::paging::text_hash(&[set.segment, &query.shape]);
     if let Some(token) = &query.skiptoken {
         let last: (Map<String, Value>, String) =
             state.paging_key.decode(token, &hash).map_err(|e| ApiError::bad_request(e.to_string()))?;

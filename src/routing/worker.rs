@@ -136,7 +136,8 @@ impl Router {
         } else {
             self.window
         };
-        self.attempts.lock().expect("attempts").get(&route.id).is_none_or(|at| at.elapsed() >= wait)
+        // A route first seen starts its window now: events wait a window, as Intune batches them.
+        self.attempts.lock().expect("attempts").entry(route.id).or_insert_with(Instant::now).elapsed() >= wait
     }
 
     async fn pass(&self, force: bool) -> anyhow::Result<()> {

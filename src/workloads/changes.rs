@@ -103,7 +103,10 @@ impl Leaves {
                 self.walk(&props, map, &format!("{name}."), inside);
             }
             (Kind::ComplexList(fields), Value::Array(items)) => {
-                let path = inside.map_or_else(|| pascal(prop.name), |c| format!("{c}.{}", pascal(prop.name)));
+                // Intune's grammar has one level below the collection
+                // (`$Collection.X.Field[i]`): a list inside a list flattens into
+                // the outermost one (`$Collection.RolePermissions.AllowedResourceActions[k]`).
+                let path = inside.map_or_else(|| pascal(prop.name), str::to_string);
                 let props: Vec<&Prop> = fields.iter().collect();
                 for item in items.iter().filter_map(Value::as_object) {
                     self.walk(&props, item, "", Some(&path));

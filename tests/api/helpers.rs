@@ -739,3 +739,23 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// One test per backend for each `async fn name(backend: Backend)` (each starts
+/// its own Azurite and server; an unconfigured backend is skipped inside).
+#[macro_export]
+macro_rules! per_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(crate::helpers::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(crate::helpers::Backend::Postgres).await } )*
+        }
+        mod mysql {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(crate::helpers::Backend::MySql).await } )*
+        }
+    };
+}

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::azurite::{AUDIT_CONTAINER, Azurite};
 use crate::helpers::{Backend, TestApp, client_credentials, days_ago, sample_event};
+use crate::per_backend;
 
 pub(crate) const MONITORING: (&str, &str) = ("00000000-0000-0000-0000-00000000a005", "monitoring-secret");
 const SETTINGS: &str = "/providers/microsoft.intune/diagnosticSettings";
@@ -186,25 +187,6 @@ async fn a_deleted_setting_stops_delivery(backend: Backend) {
     let (status, body) = flush(&app).await;
     assert_eq!((status, body["routes"].clone()), (200, json!([])));
     assert_eq!(delivered_ids(&azurite.lines(AUDIT_CONTAINER).await), ids);
-}
-
-/// One test per backend for each `async fn name(backend: Backend)` (each starts
-/// its own Azurite and server; an unconfigured backend is skipped inside).
-macro_rules! per_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(crate::helpers::Backend::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(crate::helpers::Backend::Postgres).await } )*
-        }
-        mod mysql {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(crate::helpers::Backend::MySql).await } )*
-        }
-    };
 }
 
 per_backend!(

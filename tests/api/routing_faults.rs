@@ -11,12 +11,15 @@ use crate::helpers::{
     ADMIN, Backend, HELPDESK, TestApp, WRITER, client_credentials, days_ago, plain, sample_event,
     spawn_binary, user_token,
 };
+use crate::per_backend;
 use crate::routing::{MONITORING, arm, arm_token, storage_setting};
 
 const SETTINGS: &str = "/providers/microsoft.intune/diagnosticSettings";
 const VERSION: &str = "api-version=2017-04-01-preview";
 const STORAGE_ID: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/devstoreaccount1";
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
+/// Events in flight when the router is killed: several delivery batches.
+const EVENTS_KILLED: u64 = 8000;
 
 async fn put(address: &str, name: &str, body: Value) -> (u16, Value) {
     let token = arm_token(address, MONITORING).await;
@@ -48,15 +51,15 @@ fn ids(lines: &[Value]) -> Vec<String> {
     lines.iter().map(|l| l["properties"]["AuditEventId"].as_str().unwrap().to_string()).collect()
 }
 
-async fn serve(azurite: &Azurite) -> TestApp {
+async fn serve(backend: Backend, azurite: &Azurite) -> Option<TestApp> {
     let flag = azurite.storage_account_flag();
-    TestApp::spawn(Backend::Sqlite, &["--storage-account", &flag, "--routing-window", "300s"]).await.unwrap()
+    TestApp::spawn(backend, &["--storage-account", &flag, "--routing-window", "300s", "--throttling", "off"])
+        .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_are_the_ones_export_writes() {
+async fn records_are_the_ones_export_writes(backend: Backend) {
     let Some(azurite) = Azurite::start() else { return };
-    let app = serve(&azurite).await;
+    let Some(app) = serve(backend, &azurite).await else { return };
     assert_eq!(put(&app.address, "shape", storage_setting(STORAGE_ID)).await.0, 200);
     let written = post_events(&app, "shape", 3).await;
     assert_eq!(admin_call(&app.address, "POST", "/_auditgraph/routing/flush", None).await.0, 200);
@@ -98,10 +101,9 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_fault_does_what_it_says() {
+async fn each_fault_does_what_it_says(backend: Backend) {
     let Some(azurite) = Azurite::start() else { return };
-    let app = serve(&azurite).await;
+    let Some(app) = serve(backend, &azurite).await else { return };
     let a = &app.address;
     assert_eq!(put(a, "faulty", storage_setting(STORAGE_ID)).await.0, 200);
     let faults = |rules: Value| {
@@ -168,17 +170,26 @@ async fn each_fault_does_what_it_says() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_delivery_loses_nothing() {
+async fn kill_9_mid_delivery_loses_nothing(backend: Backend) {
     let Some(azurite) = Azurite::start() else { return };
     let data = tempfile::tempdir().unwrap();
+    let Some(database) = backend.fresh_database(data.path()).await else { return };
     let flag = azurite.storage_account_flag();
-    let flags = ["--storage-account", flag.as_str(), "--routing-window", "300s", "--no-demo"];
+    let flags = [
+        "--storage-account",
+        flag.as_str(),
+        "--routing-window",
+        "300s",
+        "--no-demo",
+        "--database-url",
+        &database,
+    ];
     let (mut child, base) = spawn_binary(data.path(), &flags);
     assert_eq!(put(&base, "crash", storage_setting(STORAGE_ID)).await.0, 200);
-    // A re-seed goes through the write path: 5,000 events in the outbox.
+    // A re-seed goes through the write path: its events wait in the outbox.
     let (status, _) =
-        admin_call(&base, "POST", "/_auditgraph/reset", Some(json!({"count": 5000, "seed": 4}))).await;
+        admin_call(&base, "POST", "/_auditgraph/reset", Some(json!({"count": EVENTS_KILLED, "seed": 4})))
+            .await;
     assert_eq!(status, 200);
     let flushing = tokio::spawn({
         let base = base.clone();
@@ -187,18 +198,22 @@ async fn kill_9_mid_delivery_loses_nothing() {
             reqwest::Client::new().post(format!("{base}/_auditgraph/routing/flush")).send().await.is_ok()
         }
     });
-    // Killed once the first appends are in.
-    for _ in 0..200 {
-        if !azurite.lines(AUDIT_CONTAINER).await.is_empty() {
+    // Killed once the first batch is delivered and more are on their way.
+    for _ in 0..1000 {
+        let (_, status) = admin_call(&base, "GET", "/_auditgraph/routing", None).await;
+        if status["routes"][0]["delivered"].as_i64().unwrap_or(0) > 0 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let _ = std::process::Command::new("kill").args(["-9", &child.id().to_string()]).status();
     let _ = child.wait();
     let _ = flushing.await;
     let before = ids(&azurite.lines(AUDIT_CONTAINER).await).len();
-    assert!(before < 5000, "the kill came after the whole delivery ({before} records); nothing was tested");
+    assert!(
+        before < EVENTS_KILLED as usize,
+        "the kill came after the whole delivery ({before} records); nothing was tested"
+    );
     // Restarted on the same data: everything arrives, duplicates only from the batch in flight.
     let (mut child, base) = spawn_binary(data.path(), &flags);
     // The killed instance's delivery lease blocks the route until it expires (15 s).
@@ -230,7 +245,7 @@ async fn kill_9_mid_delivery_loses_nothing() {
             .extend(page["value"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()));
         next = page["@odata.nextLink"].as_str().map(String::from);
     }
-    assert_eq!(stored.len(), 5000);
+    assert_eq!(stored.len(), EVENTS_KILLED as usize);
     let mut unique = delivered.clone();
     unique.sort();
     unique.dedup();
@@ -254,9 +269,8 @@ async fn kill_9_mid_delivery_loses_nothing() {
     let _ = child.wait();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn arm_answers_as_arm() {
-    let app = TestApp::spawn(Backend::Sqlite, &[]).await.unwrap();
+async fn arm_answers_as_arm(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, &[]).await else { return };
     let a = app.address.as_str();
     let token = arm_token(a, MONITORING).await;
     let one = format!("{SETTINGS}/s1?{VERSION}");
@@ -378,3 +392,10 @@ async fn arm_answers_as_arm() {
     assert_eq!(arm(a, Some(&token), "DELETE", &format!("{SETTINGS}/w0?{VERSION}"), None).await.0, 200);
     assert_eq!(arm(a, Some(&token), "DELETE", &format!("{SETTINGS}/w0?{VERSION}"), None).await.0, 204);
 }
+
+per_backend!(
+    records_are_the_ones_export_writes,
+    each_fault_does_what_it_says,
+    kill_9_mid_delivery_loses_nothing,
+    arm_answers_as_arm
+);

@@ -151,7 +151,7 @@ async fn other_workloads(app: TestApp) {
         (Some("Create RoleDefinition"), Some("Role"), Some("RoleBasedAccessControl"))
     );
     assert_eq!(
-        props(&event["resources"][0])["$Collection.RolePermissions.ResourceActions.AllowedResourceActions[0]"],
+        props(&event["resources"][0])["$Collection.RolePermissions.AllowedResourceActions[0]"],
         created("Microsoft.Intune_RemoteTasks_Wipe")
     );
     let role_id = role["id"].as_str().unwrap();
