@@ -747,15 +747,15 @@ macro_rules! per_backend {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(crate::helpers::Backend::Sqlite).await } )*
+               async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await } )*
         }
         mod postgres {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(crate::helpers::Backend::Postgres).await } )*
+               async fn $name() { super::$name($crate::helpers::Backend::Postgres).await } )*
         }
         mod mysql {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(crate::helpers::Backend::MySql).await } )*
+               async fn $name() { super::$name($crate::helpers::Backend::MySql).await } )*
         }
     };
 }
