@@ -144,6 +144,8 @@ impl Application {
 
         spawn_retention(state.clone(), Duration::from_secs(args.purge_interval_secs));
         tokio::spawn(router.run());
+        let recorder = state.recorder.clone();
+        tokio::spawn(async move { recorder.relay().await });
 
         let base =
             args.public_base_url.clone().unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));

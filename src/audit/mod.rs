@@ -62,7 +62,39 @@ impl Recorder {
         self.changes.subscribe()
     }
 
+    /// On a PostgreSQL store, feeds this instance's subscribers every event
+    /// any instance commits, in the one commit order (PostgreSQL's NOTIFY),
+    /// for as long as it runs; reconnects after a failure, with a pause.
+    pub async fn relay(&self) {
+        loop {
+            let relayed = self.store.watch(
+                || self.changes.receiver_count() > 0,
+                |events| {
+                    for e in events {
+                        self.publish_now(Change::Created(e));
+                    }
+                },
+            );
+            match relayed.await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "the change feed from other instances failed; reconnecting")
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+
     fn publish(&self, change: Change) {
+        // Created events of a store with a feed are published by `relay`, in
+        // commit order across instances.
+        if matches!(change, Change::Created(_)) && self.store.has_feed() {
+            return;
+        }
+        self.publish_now(change);
+    }
+
+    fn publish_now(&self, change: Change) {
         // No subscriber is not an error.
         let _ = self.changes.send(change);
     }

@@ -60,7 +60,7 @@ pub struct Router {
     tenant_id: String,
     /// The `resourceId=` segment of blob paths.
     resource_id: String,
-    /// This process, as lease owner.
+    /// This process, as lease owner (the store's instance name).
     instance: String,
     /// One delivery pass at a time in this process (the loop or a flush).
     turn: tokio::sync::Mutex<()>,
@@ -80,6 +80,7 @@ impl Router {
         tenant_id: String,
         resource_id: Option<String>,
     ) -> anyhow::Result<Router> {
+        let instance = store.instance().to_string();
         Ok(Router {
             store,
             clock,
@@ -88,7 +89,7 @@ impl Router {
             window,
             resource_id: resource_id.unwrap_or_else(|| default_resource_id(&tenant_id)),
             tenant_id,
-            instance: uuid::Uuid::new_v4().to_string(),
+            instance,
             turn: tokio::sync::Mutex::new(()),
             attempts: Mutex::default(),
             dropped: Mutex::default(),

@@ -5,6 +5,7 @@
 //! one database server share (`secrets`).
 //! Nothing outside this module builds a query.
 
+mod feed;
 mod filter;
 mod objects;
 mod order;
@@ -47,6 +48,8 @@ pub struct Store {
     stored_permission_sets: Arc<Mutex<HashSet<String>>>,
     /// SQL statements executed so far through this store (all clones share it).
     statements: Arc<AtomicU64>,
+    /// This process among the instances sharing the database (a new GUID per start).
+    instance: Arc<str>,
 }
 
 impl Store {
@@ -123,6 +126,7 @@ impl Store {
             insert_sql: Arc::default(),
             stored_permission_sets: Arc::default(),
             statements,
+            instance: uuid::Uuid::new_v4().to_string().into(),
         })
     }
 

@@ -83,6 +83,23 @@ impl Store {
         Ok(Page { events, next })
     }
 
+    /// The stored events among `seqs`, whole, in `seq` order, with their `seq`.
+    pub async fn events_by_seq(&self, seqs: &[i64]) -> anyhow::Result<Vec<(i64, AuditEvent)>> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = event::Entity::find()
+            .filter(event::Column::Seq.is_in(seqs.iter().copied()))
+            .order_by_asc(event::Column::Seq)
+            .into_partial_model::<EventRow>()
+            .all(&self.db)
+            .await
+            .context("cannot read events by sequence")?;
+        let keys: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        let events = self.with_children(rows, Children::ALL).await?;
+        Ok(keys.into_iter().zip(events).collect())
+    }
+
     pub async fn get(&self, id: &str, not_before: Ticks) -> anyhow::Result<Option<AuditEvent>> {
         let row = event::Entity::find()
             .filter(event::Column::IdCi.eq(fold(id)))

@@ -10,9 +10,7 @@
 //! instance deliver a route at a time when several share the database.
 
 use anyhow::Context;
-use entities::{
-    audit_event as event, routing_outbox as outbox, routing_route as route, routing_setting as setting,
-};
+use entities::{routing_outbox as outbox, routing_route as route, routing_setting as setting};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
@@ -21,8 +19,6 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::Store;
-use super::read::Children;
-use super::rows::EventRow;
 use crate::domain::{AuditEvent, fold};
 
 /// A route and its delivery state.
@@ -232,24 +228,13 @@ impl Store {
             .all(&self.db)
             .await
             .context("cannot read the routing outbox")?;
-        if seqs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = event::Entity::find()
-            .filter(event::Column::Seq.is_in(seqs.iter().copied()))
-            .order_by_asc(event::Column::Seq)
-            .into_partial_model::<EventRow>()
-            .all(&self.db)
-            .await
-            .context("cannot read routed events")?;
-        let keys: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-        let events = self.with_children(rows, Children::ALL).await?;
+        let events = self.events_by_seq(&seqs).await?;
         // An event deleted since it was written has nothing left to deliver.
-        let gone: Vec<i64> = seqs.iter().copied().filter(|s| !keys.contains(s)).collect();
+        let gone: Vec<i64> = seqs.iter().copied().filter(|s| !events.iter().any(|(k, _)| k == s)).collect();
         if !gone.is_empty() {
             self.delivered(route_id, &gone, 0, None).await?;
         }
-        Ok(keys.into_iter().zip(events).collect())
+        Ok(events)
     }
 
     /// Records a delivered batch: its outbox rows go, the counters move, in one

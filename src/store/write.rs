@@ -192,6 +192,7 @@ impl Store {
             let mut keys: Vec<i64> = seqs.values().copied().collect();
             keys.sort_unstable();
             self.enqueue(txn, &keys).await?;
+            self.announce(txn, &keys).await?;
         }
         let stored_sets = self.stored_permission_sets.lock().expect("permission set cache poisoned").clone();
         let mut children = ChildRows::new(events, &stored_sets);

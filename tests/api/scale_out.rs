@@ -42,3 +42,55 @@ async fn instances_share_their_secrets(app: TestApp) {
 }
 
 backend_tests!(instances_share_their_secrets);
+
+/// A GraphQL subscription held on one instance hears, in commit order, the
+/// events written through another (PostgreSQL's NOTIFY carries the sequences).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_hear_other_instances() {
+    use crate::graphql_subscriptions::{connect, receive_json, send};
+    use futures_util::StreamExt;
+    use serde_json::json;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let Some(a) = TestApp::spawn(Backend::Postgres, &[]).await else { return };
+    let b = a.another_instance(&[]).await;
+    let reader =
+        crate::helpers::client_credentials(&reqwest::Client::new(), &a.address, crate::helpers::READER).await;
+    let mut socket = connect(&a).await;
+    send(
+        &mut socket,
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {reader}")}}),
+    )
+    .await;
+    assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
+    send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { auditEventCreated { id } }"}})).await;
+    let created = |id: &str| sample_event(id, &days_ago(0));
+    // The subscription listens a moment after `subscribe`: probe through B until A hears one.
+    let mut heard = false;
+    for attempt in 0..40 {
+        let probe = format!("probe-{attempt}");
+        assert_eq!(b.post_json(EVENTS, &created(&probe)).await.0, 201);
+        if let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(std::time::Duration::from_millis(500), socket.next()).await
+        {
+            let mut message: serde_json::Value = serde_json::from_str(&text).unwrap();
+            while message["payload"]["data"]["auditEventCreated"]["id"] != probe.as_str() {
+                message = receive_json(&mut socket).await;
+            }
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "A's subscription never heard an event written through B");
+    let written = ["via-b-1", "via-a", "via-b-2", "via-b-3"];
+    for id in written {
+        let through = if id == "via-a" { &a } else { &b };
+        assert_eq!(through.post_json(EVENTS, &created(id)).await.0, 201);
+    }
+    let mut received = Vec::new();
+    while received.len() < written.len() {
+        let message = receive_json(&mut socket).await;
+        received.push(message["payload"]["data"]["auditEventCreated"]["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(received, written, "every event once, in commit order");
+}
