@@ -146,6 +146,9 @@ impl Application {
         tokio::spawn(router.run());
         let recorder = state.recorder.clone();
         tokio::spawn(async move { recorder.relay().await });
+        let base_url =
+            args.public_base_url.clone().unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
+        spawn_heartbeat(state.store.clone(), base_url);
 
         let base =
             args.public_base_url.clone().unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
@@ -257,6 +260,25 @@ fn verifier(
         keys.extend(crate::auth::load_jwks_file(path)?);
     }
     Ok(TokenVerifier::new(identity.directory().clone(), keys))
+}
+
+/// How often an instance says it is alive (`/_auditgraph/health` lists the
+/// members seen within three heartbeats).
+pub(crate) const HEARTBEAT_SECS: i64 = 5;
+
+/// Records this instance's heartbeat now and every `HEARTBEAT_SECS`.
+fn spawn_heartbeat(store: Store, address: String) {
+    tokio::spawn(async move {
+        let started = crate::domain::Ticks::from_datetime(chrono::Utc::now());
+        let mut interval = tokio::time::interval(Duration::from_secs(HEARTBEAT_SECS as u64));
+        loop {
+            interval.tick().await;
+            let now = crate::domain::Ticks::from_datetime(chrono::Utc::now());
+            if let Err(e) = store.heartbeat(&address, started, now).await {
+                tracing::warn!(error = %format!("{e:#}"), "heartbeat failed; will retry");
+            }
+        }
+    });
 }
 
 /// Purges events that left the retention window, now and then every `every`.

@@ -12,13 +12,15 @@
 //! The emulated Intune workloads keep their objects in a sixth, `intune_objects`,
 //! one JSON document per object. Live routing keeps diagnostic settings, their
 //! delivery routes and an outbox of undelivered events in `routing_*`; instances
-//! sharing a database server hold their secrets alike in `shared_secrets`.
+//! sharing a database server hold their secrets alike in `shared_secrets`, and
+//! name themselves with heartbeats in `cluster_members`.
 
 pub mod audit_actor;
 pub mod audit_event;
 pub mod audit_permission_set;
 pub mod audit_property;
 pub mod audit_resource;
+pub mod cluster_member;
 pub mod intune_object;
 pub mod migration;
 pub mod routing_outbox;

@@ -130,10 +130,30 @@ fn time(t: DateTime<Utc>) -> String {
 
 async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let events = state.store.count(None, Ticks(i64::MIN)).await?;
+    // The members whose heartbeat is recent (wall clock: the emulator clock may be frozen).
+    let now = Utc::now();
+    let alive = Ticks::from_datetime(now - chrono::Duration::seconds(crate::startup::HEARTBEAT_SECS * 3));
+    let forget = Ticks::from_datetime(now - chrono::Duration::hours(1));
+    let members: Vec<Value> = state
+        .store
+        .members(alive, forget)
+        .await?
+        .into_iter()
+        .map(|m| {
+            json!({
+                "instance": m.instance,
+                "address": m.address,
+                "startedAt": time(m.started.to_datetime()),
+                "lastSeen": time(m.heartbeat.to_datetime()),
+            })
+        })
+        .collect();
     Ok(ok(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "backend": state.store.backend_name(),
+        "instance": state.store.instance(),
+        "members": members,
         "events": events,
         "now": time(state.clock.now()),
     })))

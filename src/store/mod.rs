@@ -7,6 +7,7 @@
 
 mod feed;
 mod filter;
+mod members;
 mod objects;
 mod order;
 mod read;
@@ -25,6 +26,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use sea_orm_migration::MigratorTrait;
 
 pub use filter::condition;
+pub use members::Member;
 pub use objects::ObjectWrite;
 pub use order::{Cursor, SortValue, default_order, sort_values};
 pub use read::{Children, Page, PageRequest};

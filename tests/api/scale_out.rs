@@ -41,8 +41,6 @@ async fn instances_share_their_secrets(app: TestApp) {
     assert_eq!(health.status(), 200);
 }
 
-backend_tests!(instances_share_their_secrets);
-
 /// A GraphQL subscription held on one instance hears, in commit order, the
 /// events written through another (PostgreSQL's NOTIFY carries the sequences).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,3 +92,41 @@ async fn subscriptions_hear_other_instances() {
     }
     assert_eq!(received, written, "every event once, in commit order");
 }
+
+/// `/_auditgraph/health` names the instance answering and the members alive.
+async fn health_names_the_members(app: TestApp) {
+    let health = |t: &TestApp| {
+        let url = t.url("/_auditgraph/health");
+        async move {
+            reqwest::Client::new().get(url).send().await.unwrap().json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let mine = health(&app).await["instance"].as_str().unwrap().to_string();
+    let mut expected = vec![mine.clone()];
+    let other = if app.backend == Backend::Sqlite {
+        None
+    } else {
+        let other = app.another_instance(&[]).await;
+        expected.push(health(&other).await["instance"].as_str().unwrap().to_string());
+        Some(other)
+    };
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let body = health(&app).await;
+        assert_eq!(body["instance"], mine.as_str());
+        seen = body["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["instance"].as_str().unwrap().to_string())
+            .collect();
+        if expected.iter().all(|e| seen.contains(e)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(expected.iter().all(|e| seen.contains(e)), "members {seen:?}, expected {expected:?}");
+    drop(other);
+}
+
+backend_tests!(instances_share_their_secrets, health_names_the_members);

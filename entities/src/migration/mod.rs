@@ -8,6 +8,7 @@ mod m20261126_000002_create_audit_tables;
 mod m20261206_000003_create_intune_objects;
 mod m20261206_000004_create_routing;
 mod m20261206_000005_create_shared_secrets;
+mod m20261206_000006_create_cluster_members;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000003_create_intune_objects::Migration),
             Box::new(m20261206_000004_create_routing::Migration),
             Box::new(m20261206_000005_create_shared_secrets::Migration),
+            Box::new(m20261206_000006_create_cluster_members::Migration),
         ]
     }
 }

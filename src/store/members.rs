@@ -1,0 +1,64 @@
+//! The cluster's members: each instance's heartbeat, and who is alive.
+
+use anyhow::Context;
+use entities::cluster_member as member;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::Store;
+use crate::domain::Ticks;
+
+/// An instance serving the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub instance: String,
+    pub address: String,
+    pub started: Ticks,
+    pub heartbeat: Ticks,
+}
+
+impl Store {
+    /// Records that this instance is alive at `now`, serving at `address`.
+    pub async fn heartbeat(&self, address: &str, started: Ticks, now: Ticks) -> anyhow::Result<()> {
+        let row = member::ActiveModel {
+            instance: Set(self.instance().to_string()),
+            address: Set(address.to_string()),
+            started_ticks: Set(started.0),
+            heartbeat_ticks: Set(now.0),
+        };
+        member::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(member::Column::Instance)
+                    .update_columns([member::Column::Address, member::Column::HeartbeatTicks])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .context("cannot record this instance's heartbeat")?;
+        Ok(())
+    }
+
+    /// The members whose heartbeat is newer than `since`, oldest first; those
+    /// older than `forget_before` are deleted.
+    pub async fn members(&self, since: Ticks, forget_before: Ticks) -> anyhow::Result<Vec<Member>> {
+        member::Entity::delete_many()
+            .filter(member::Column::HeartbeatTicks.lt(forget_before.0))
+            .exec(&self.db)
+            .await?;
+        let rows = member::Entity::find()
+            .filter(member::Column::HeartbeatTicks.gte(since.0))
+            .order_by_asc(member::Column::StartedTicks)
+            .all(&self.db)
+            .await
+            .context("cannot read the cluster's members")?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Member {
+                instance: r.instance,
+                address: r.address,
+                started: Ticks(r.started_ticks),
+                heartbeat: Ticks(r.heartbeat_ticks),
+            })
+            .collect())
+    }
+}
