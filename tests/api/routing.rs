@@ -12,9 +12,9 @@ use crate::helpers::{Backend, TestApp, client_credentials, days_ago, sample_even
 use crate::per_backend;
 
 pub(crate) const MONITORING: (&str, &str) = ("00000000-0000-0000-0000-00000000a005", "monitoring-secret");
-const SETTINGS: &str = "/providers/microsoft.intune/diagnosticSettings";
-const VERSION: &str = "api-version=2017-04-01-preview";
-const STORAGE_ID: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/devstoreaccount1";
+pub(crate) const SETTINGS: &str = "/providers/microsoft.intune/diagnosticSettings";
+pub(crate) const VERSION: &str = "api-version=2017-04-01-preview";
+pub(crate) const STORAGE_ID: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/devstoreaccount1";
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 
 /// An ARM token (client credentials, `https://management.azure.com/.default`).

@@ -12,11 +12,8 @@ use crate::helpers::{
     spawn_binary, user_token,
 };
 use crate::per_backend;
-use crate::routing::{MONITORING, arm, arm_token, storage_setting};
+use crate::routing::{MONITORING, SETTINGS, STORAGE_ID, VERSION, arm, arm_token, storage_setting};
 
-const SETTINGS: &str = "/providers/microsoft.intune/diagnosticSettings";
-const VERSION: &str = "api-version=2017-04-01-preview";
-const STORAGE_ID: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/devstoreaccount1";
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 /// Events in flight when the router is killed: several delivery batches.
 const EVENTS_KILLED: u64 = 8000;
@@ -24,17 +21,6 @@ const EVENTS_KILLED: u64 = 8000;
 async fn put(address: &str, name: &str, body: Value) -> (u16, Value) {
     let token = arm_token(address, MONITORING).await;
     arm(address, Some(&token), "PUT", &format!("{SETTINGS}/{name}?{VERSION}"), Some(body)).await
-}
-
-async fn admin_call(address: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = reqwest::Client::new().request(method.parse().unwrap(), format!("{address}{path}"));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
 }
 
 async fn post_events(app: &TestApp, prefix: &str, n: usize) -> Vec<String> {
@@ -62,7 +48,7 @@ async fn records_are_the_ones_export_writes(backend: Backend) {
     let Some(app) = serve(backend, &azurite).await else { return };
     assert_eq!(put(&app.address, "shape", storage_setting(STORAGE_ID)).await.0, 200);
     let written = post_events(&app, "shape", 3).await;
-    assert_eq!(admin_call(&app.address, "POST", "/_auditgraph/routing/flush", None).await.0, 200);
+    assert_eq!(arm(&app.address, None, "POST", "/_auditgraph/routing/flush", None).await.0, 200);
     let lines = azurite.lines(AUDIT_CONTAINER).await;
     assert_eq!(ids(&lines), written);
     // `auditgraph export --format storage` writes the same records (one code path).
@@ -107,9 +93,9 @@ async fn each_fault_does_what_it_says(backend: Backend) {
     let a = &app.address;
     assert_eq!(put(a, "faulty", storage_setting(STORAGE_ID)).await.0, 200);
     let faults = |rules: Value| {
-        admin_call(a, "PUT", "/_auditgraph/routing/faults", Some(json!({"seed": 7, "rules": rules})))
+        arm(a, None, "PUT", "/_auditgraph/routing/faults", Some(json!({"seed": 7, "rules": rules})))
     };
-    let flush = || admin_call(a, "POST", "/_auditgraph/routing/flush", None);
+    let flush = || arm(a, None, "POST", "/_auditgraph/routing/flush", None);
 
     // Drop: acknowledged, never written.
     assert_eq!(faults(json!([{"kind": "drop"}])).await.0, 200);
@@ -148,7 +134,7 @@ async fn each_fault_does_what_it_says(backend: Backend) {
         (body["routes"][0]["stalled"].as_bool(), body["routes"][0]["pending"].as_u64()),
         (Some(true), Some(1))
     );
-    assert_eq!(admin_call(a, "DELETE", "/_auditgraph/routing/faults", None).await.0, 204);
+    assert_eq!(arm(a, None, "DELETE", "/_auditgraph/routing/faults", None).await.0, 204);
     let (_, body) = flush().await;
     assert_eq!(body["routes"][0]["pending"], 1, "still stalled without a save");
     assert_eq!(put(a, "faulty", storage_setting(STORAGE_ID)).await.0, 200);
@@ -188,7 +174,7 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend) {
     assert_eq!(put(&base, "crash", storage_setting(STORAGE_ID)).await.0, 200);
     // A re-seed goes through the write path: its events wait in the outbox.
     let (status, _) =
-        admin_call(&base, "POST", "/_auditgraph/reset", Some(json!({"count": EVENTS_KILLED, "seed": 4})))
+        arm(&base, None, "POST", "/_auditgraph/reset", Some(json!({"count": EVENTS_KILLED, "seed": 4})))
             .await;
     assert_eq!(status, 200);
     let flushing = tokio::spawn({
@@ -200,7 +186,7 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend) {
     });
     // Killed once the first batch is delivered and more are on their way.
     for _ in 0..1000 {
-        let (_, status) = admin_call(&base, "GET", "/_auditgraph/routing", None).await;
+        let (_, status) = arm(&base, None, "GET", "/_auditgraph/routing", None).await;
         if status["routes"][0]["delivered"].as_i64().unwrap_or(0) > 0 {
             break;
         }
@@ -219,7 +205,7 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend) {
     // The killed instance's delivery lease blocks the route until it expires (15 s).
     let mut flushed = (0, Value::Null);
     for _ in 0..40 {
-        flushed = admin_call(&base, "POST", "/_auditgraph/routing/flush", None).await;
+        flushed = arm(&base, None, "POST", "/_auditgraph/routing/flush", None).await;
         if flushed.0 == 200 {
             break;
         }

@@ -34,8 +34,6 @@ pub const MOBILE_APPS: EntitySet = EntitySet {
     singleton: Singleton::DeviceAppManagement,
     base_type: "mobileApp",
     is_abstract: true,
-    beta_only: false,
-    creatable: true,
     base_props: APP_BASE,
     types: &[
         ty(
@@ -131,14 +129,9 @@ pub const MOBILE_APPS: EntitySet = EntitySet {
     actions: &[Action { name: "assign", parameters: &[], grant: None, effect: Effect::Assign }],
     category: "Application",
     component: "MobileApp",
-    grammar: Grammar::Standard,
     read: grant(APPS_READ, "Microsoft.Intune_MobileApps"),
     write: grant(APPS_WRITE, "Microsoft.Intune_MobileApps"),
     service: "StatelessAppMetadataFEService",
-    filters: NAME_FILTERS,
-    detail_only: &[],
     hidden: &["assignments"],
-    create_rule: CreateRule::None,
-    orderby: true,
-    internal: &[],
+    ..SET
 };

@@ -27,8 +27,6 @@ pub const MANAGED_DEVICES: EntitySet = EntitySet {
     segment: "managedDevices",
     singleton: Singleton::DeviceManagement,
     base_type: "managedDevice",
-    is_abstract: false,
-    beta_only: false,
     creatable: false,
     base_props: &[
         server("id", Str),
@@ -108,7 +106,6 @@ pub const MANAGED_DEVICES: EntitySet = EntitySet {
         server("deviceActionResults", ComplexList(DEVICE_ACTION_RESULT)),
     ],
     types: &[ty("managedDevice", &[])],
-    assignments: None,
     actions: &[
         remote(
             "wipe",
@@ -139,7 +136,6 @@ pub const MANAGED_DEVICES: EntitySet = EntitySet {
     ],
     category: "Device",
     component: "ManagedDevices",
-    grammar: Grammar::Standard,
     read: grant(DEVICES_READ, "Microsoft.Intune_ManagedDevices"),
     write: grant(DEVICES_WRITE, "Microsoft.Intune_ManagedDevices"),
     service: "DeviceFE/StatelessDeviceFEService",
@@ -167,8 +163,6 @@ pub const MANAGED_DEVICES: EntitySet = EntitySet {
         ("complianceGracePeriodExpirationDateTime", &["lt", "gt"]),
     ],
     detail_only: &["notes", "udid"],
-    hidden: &[],
-    create_rule: CreateRule::None,
     orderby: false,
-    internal: &[],
+    ..SET
 };

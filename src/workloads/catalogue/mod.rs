@@ -84,6 +84,32 @@ pub(super) const TARGET_ASSIGNMENT: &[Prop] =
 pub(super) const NAME_FILTERS: &[(&str, &[&str])] =
     &[("displayName", &["eq", "ne", "startswith", "contains"])];
 
+/// What most sets are; each set names only what differs (`..SET`).
+pub(super) const SET: EntitySet = EntitySet {
+    segment: "",
+    singleton: Singleton::DeviceManagement,
+    base_type: "",
+    is_abstract: false,
+    beta_only: false,
+    creatable: true,
+    base_props: &[],
+    types: &[],
+    assignments: None,
+    actions: &[],
+    category: "",
+    component: "",
+    grammar: Grammar::Standard,
+    read: grant(&[], ""),
+    write: grant(&[], ""),
+    service: "",
+    filters: NAME_FILTERS,
+    detail_only: &[],
+    hidden: &[],
+    internal: &[],
+    create_rule: CreateRule::None,
+    orderby: true,
+};
+
 /// Every emulated set.
 pub const SETS: &[EntitySet] = &[
     COMPLIANCE,

@@ -45,8 +45,6 @@ pub const COMPLIANCE: EntitySet = EntitySet {
     singleton: Singleton::DeviceManagement,
     base_type: "deviceCompliancePolicy",
     is_abstract: true,
-    beta_only: false,
-    creatable: true,
     base_props: stamped![Prop {
         name: "scheduledActionsForRule",
         kind: ComplexList(SCHEDULED_RULE),
@@ -125,16 +123,12 @@ pub const COMPLIANCE: EntitySet = EntitySet {
     ],
     category: "Compliance",
     component: "DeviceCompliancePolicy",
-    grammar: Grammar::Standard,
     read: grant(CONFIG_READ, "Microsoft.Intune_DeviceCompliancePolices"),
     write: grant(CONFIG_WRITE, "Microsoft.Intune_DeviceCompliancePolices"),
     service: "StatelessDeviceConfigurationFEService",
-    filters: NAME_FILTERS,
-    detail_only: &[],
     hidden: &["assignments", "scheduledActionsForRule"],
     create_rule: CreateRule::ScheduledRules,
-    orderby: true,
-    internal: &[],
+    ..SET
 };
 
 /// The `$filter` allow-list of every set but managed devices [INF].
@@ -160,8 +154,6 @@ pub const CONFIGURATIONS: EntitySet = EntitySet {
     singleton: Singleton::DeviceManagement,
     base_type: "deviceConfiguration",
     is_abstract: true,
-    beta_only: false,
-    creatable: true,
     base_props: stamped![server_beta("supportsScopeTags", Bool)],
     types: &[
         ty(
@@ -202,16 +194,11 @@ pub const CONFIGURATIONS: EntitySet = EntitySet {
     actions: &[Action { name: "assign", parameters: &[], grant: None, effect: Effect::Assign }],
     category: "DeviceConfiguration",
     component: "DeviceConfiguration",
-    grammar: Grammar::Standard,
     read: grant(CONFIG_READ, "Microsoft.Intune_DeviceConfigurations"),
     write: grant(CONFIG_WRITE, "Microsoft.Intune_DeviceConfigurations"),
     service: "StatelessDeviceConfigurationFEService",
-    filters: NAME_FILTERS,
-    detail_only: &[],
     hidden: &["assignments"],
-    create_rule: CreateRule::None,
-    orderby: true,
-    internal: &[],
+    ..SET
 };
 
 const RESTRICTION: &[Prop] = &[
@@ -242,8 +229,6 @@ pub const ENROLLMENT: EntitySet = EntitySet {
     singleton: Singleton::DeviceManagement,
     base_type: "deviceEnrollmentConfiguration",
     is_abstract: true,
-    beta_only: false,
-    creatable: true,
     base_props: stamped![
         p("priority", Int),
         server_beta("deviceEnrollmentConfigurationType", Enum(ENROLLMENT_TYPES))
@@ -307,25 +292,19 @@ pub const ENROLLMENT: EntitySet = EntitySet {
     ],
     category: "Enrollment",
     component: "Enrollment",
-    grammar: Grammar::Standard,
     read: grant(SERVICE_READ, "Microsoft.Intune_EnrollmentRestrictions"),
     write: grant(SERVICE_WRITE, "Microsoft.Intune_EnrollmentRestrictions"),
     service: "StatelessOnboardingFEService",
-    filters: NAME_FILTERS,
-    detail_only: &[],
     hidden: &["assignments"],
     create_rule: CreateRule::NextPriority,
-    orderby: true,
-    internal: &[],
+    ..SET
 };
 
 pub const SCRIPTS: EntitySet = EntitySet {
     segment: "deviceManagementScripts",
     singleton: Singleton::DeviceManagement,
     base_type: "deviceManagementScript",
-    is_abstract: false,
     beta_only: true,
-    creatable: true,
     base_props: &[
         server("id", Str),
         p("displayName", Str),
@@ -355,10 +334,6 @@ pub const SCRIPTS: EntitySet = EntitySet {
     read: grant(SCRIPTS_READ, "Microsoft.Intune_DeviceConfigurations"),
     write: grant(SCRIPTS_WRITE, "Microsoft.Intune_DeviceConfigurations"),
     service: "StatelessDeviceConfigurationFEService",
-    filters: NAME_FILTERS,
-    detail_only: &[],
     hidden: &["assignments"],
-    create_rule: CreateRule::None,
-    orderby: true,
-    internal: &[],
+    ..SET
 };

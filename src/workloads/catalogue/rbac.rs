@@ -9,9 +9,6 @@ pub const ROLE_DEFINITIONS: EntitySet = EntitySet {
     segment: "roleDefinitions",
     singleton: Singleton::DeviceManagement,
     base_type: "roleDefinition",
-    is_abstract: false,
-    beta_only: false,
-    creatable: true,
     base_props: &[
         server("id", Str),
         p("displayName", Str),
@@ -21,29 +18,18 @@ pub const ROLE_DEFINITIONS: EntitySet = EntitySet {
         beta("roleScopeTagIds", Strings),
     ],
     types: &[ty("deviceAndAppManagementRoleDefinition", &[]), ty("roleDefinition", &[])],
-    assignments: None,
-    actions: &[],
     category: "Role",
     component: "RoleBasedAccessControl",
-    grammar: Grammar::Standard,
     read: grant(RBAC_READ, "Microsoft.Intune_Roles"),
     write: grant(RBAC_WRITE, "Microsoft.Intune_Roles"),
     service: "StatelessRoleManagementFEService",
-    filters: NAME_FILTERS,
-    detail_only: &[],
-    hidden: &[],
-    create_rule: CreateRule::None,
-    orderby: true,
-    internal: &[],
+    ..SET
 };
 
 pub const ROLE_ASSIGNMENTS: EntitySet = EntitySet {
     segment: "roleAssignments",
     singleton: Singleton::DeviceManagement,
     base_type: "deviceAndAppManagementRoleAssignment",
-    is_abstract: false,
-    beta_only: false,
-    creatable: true,
     base_props: &[
         server("id", Str),
         p("displayName", Str),
@@ -59,29 +45,21 @@ pub const ROLE_ASSIGNMENTS: EntitySet = EntitySet {
         Prop { name: "roleDefinitionId", kind: Str, beta: false, owner: Owner::CreateOnly },
     ],
     types: &[ty("deviceAndAppManagementRoleAssignment", &[])],
-    assignments: None,
-    actions: &[],
     category: "Role",
     component: "RoleBasedAccessControl",
-    grammar: Grammar::Standard,
     read: grant(RBAC_READ, "Microsoft.Intune_Roles"),
     write: grant(RBAC_WRITE, "Microsoft.Intune_Roles"),
     service: "StatelessRoleManagementFEService",
-    filters: NAME_FILTERS,
-    detail_only: &[],
-    hidden: &[],
     create_rule: CreateRule::BindRoleDefinition,
-    orderby: true,
     internal: &["roleDefinitionId"],
+    ..SET
 };
 
 pub const ROLE_SCOPE_TAGS: EntitySet = EntitySet {
     segment: "roleScopeTags",
     singleton: Singleton::DeviceManagement,
     base_type: "roleScopeTag",
-    is_abstract: false,
     beta_only: true,
-    creatable: true,
     base_props: &[server("id", Str), p("displayName", Str), p("description", Str), server("isBuiltIn", Bool)],
     types: &[ty("roleScopeTag", &[])],
     assignments: Some(Assignments {
@@ -95,17 +73,12 @@ pub const ROLE_SCOPE_TAGS: EntitySet = EntitySet {
     actions: &[Action { name: "assign", parameters: &[], grant: None, effect: Effect::Assign }],
     category: "Role",
     component: "RoleBasedAccessControl",
-    grammar: Grammar::Standard,
     read: grant(RBAC_READ, "Microsoft.Intune_Roles"),
     write: grant(
         &["DeviceManagementRBAC.ReadWrite.All", "DeviceManagementConfiguration.ReadWrite.All"],
         "Microsoft.Intune_Roles",
     ),
     service: "StatelessRoleManagementFEService",
-    filters: NAME_FILTERS,
-    detail_only: &[],
     hidden: &["assignments"],
-    create_rule: CreateRule::None,
-    orderby: true,
-    internal: &[],
+    ..SET
 };
