@@ -49,6 +49,10 @@ impl Clock {
         };
     }
 
+    pub fn set_mode(&self, mode: ClockMode) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = mode;
+    }
+
     pub fn reset(&self) {
         *self.0.write().unwrap_or_else(|e| e.into_inner()) = ClockMode::System;
     }

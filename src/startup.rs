@@ -149,6 +149,7 @@ impl Application {
         let base_url =
             args.public_base_url.clone().unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
         spawn_heartbeat(state.store.clone(), base_url);
+        emulator::spawn_sync(emulator.clone(), state.store.clone(), state.clock.clone());
 
         let base =
             args.public_base_url.clone().unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));

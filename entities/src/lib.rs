@@ -20,6 +20,7 @@ pub mod audit_event;
 pub mod audit_permission_set;
 pub mod audit_property;
 pub mod audit_resource;
+pub mod cluster_control;
 pub mod cluster_member;
 pub mod intune_object;
 pub mod migration;

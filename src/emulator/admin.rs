@@ -197,6 +197,7 @@ async fn reset(
     state.store.clear_objects().await?;
     crate::workloads::seed::ensure_objects(&state.store, state.clock.now()).await?;
     emulator.reset();
+    emulator.share(&state.store, &state.clock).await?;
     tracing::info!(removed, seeded, "emulator reset");
     Ok(ok(json!({ "removed": removed, "seeded": seeded })))
 }
@@ -238,7 +239,11 @@ fn seconds(value: f64) -> Result<Duration, ApiError> {
     Ok(Duration::milliseconds((value * 1000.0).round() as i64))
 }
 
-async fn set_clock(state: web::Data<AppState>, bytes: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn set_clock(
+    state: web::Data<AppState>,
+    emulator: web::Data<Emulator>,
+    bytes: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let request: ClockRequest = body(&bytes)?;
     let clock = &state.clock;
     match request {
@@ -284,6 +289,7 @@ async fn set_clock(state: web::Data<AppState>, bytes: web::Bytes) -> Result<Http
         }
     }
     tracing::info!(now = %clock.now(), "emulator clock set");
+    emulator.share(&state.store, clock).await?;
     Ok(ok(clock_view(&state)))
 }
 
@@ -308,11 +314,13 @@ async fn throttling(emulator: web::Data<Emulator>) -> HttpResponse {
 }
 
 async fn update_throttling(
+    state: web::Data<AppState>,
     emulator: web::Data<Emulator>,
     bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let patch: ThrottlePatch = body(&bytes)?;
     emulator.throttle.update(patch).map_err(ApiError::BadRequest)?;
+    emulator.share(&state.store, &state.clock).await?;
     Ok(ok(throttling_view(&emulator)))
 }
 
@@ -320,33 +328,49 @@ async fn faults(emulator: web::Data<Emulator>) -> HttpResponse {
     ok(serde_json::to_value(emulator.faults.view()).unwrap_or_default())
 }
 
-async fn replace_faults(emulator: web::Data<Emulator>, bytes: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn replace_faults(
+    state: web::Data<AppState>,
+    emulator: web::Data<Emulator>,
+    bytes: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let set: FaultSet = body(&bytes)?;
     let view = emulator.faults.replace(set).map_err(ApiError::BadRequest)?;
+    emulator.share(&state.store, &state.clock).await?;
     Ok(ok(serde_json::to_value(view).unwrap_or_default()))
 }
 
-async fn add_fault(emulator: web::Data<Emulator>, bytes: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn add_fault(
+    state: web::Data<AppState>,
+    emulator: web::Data<Emulator>,
+    bytes: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let rule: Rule = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("Invalid fault rule: {e}")))?;
     let added = emulator.faults.add(rule).map_err(ApiError::BadRequest)?;
+    emulator.share(&state.store, &state.clock).await?;
     Ok(HttpResponse::Created()
         .content_type("application/json")
         .body(serde_json::to_value(added).unwrap_or_default().to_string()))
 }
 
-async fn clear_faults(emulator: web::Data<Emulator>) -> HttpResponse {
+async fn clear_faults(
+    state: web::Data<AppState>,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse, ApiError> {
     let seed = emulator.faults.view().seed;
     // An empty set is always valid.
     let _ = emulator.faults.replace(FaultSet { seed, rules: Vec::new() });
-    HttpResponse::NoContent().finish()
+    emulator.share(&state.store, &state.clock).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn remove_fault(
+    state: web::Data<AppState>,
     emulator: web::Data<Emulator>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     if emulator.faults.remove(&id) {
+        emulator.share(&state.store, &state.clock).await?;
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::bad_request(format!("No fault rule with id '{id}'.")))

@@ -10,9 +10,11 @@
 //!
 //! The admin API is reachable from loopback peers, and from elsewhere only with
 //! the `--admin-token` (`Authorization: Bearer <admin token>`); a Graph token
-//! never opens it ([`admin::gate`]). All state here is per process.
+//! never opens it ([`admin::gate`]). The settings are shared by the instances of
+//! a shared database ([`cluster`]); the counters and the journal are per process.
 
 pub mod admin;
+mod cluster;
 mod device_codes;
 pub mod faults;
 pub mod journal;
@@ -37,6 +39,7 @@ use journal::{Entry, Journal};
 use throttle::{Caller, Limits, Throttle, ThrottleConfig};
 
 pub use admin::{configure, gate};
+pub use cluster::spawn_sync;
 
 /// The controls' state, shared by the middlewares and the admin API.
 pub struct Emulator {
@@ -47,6 +50,9 @@ pub struct Emulator {
     /// What `POST /_auditgraph/reset` restores.
     initial_throttle: ThrottleConfig,
     initial_faults: FaultSet,
+    /// Resets so far, and the version of the shared controls applied (`cluster`).
+    resets: std::sync::atomic::AtomicU64,
+    applied: std::sync::atomic::AtomicI64,
 }
 
 impl Emulator {
@@ -78,6 +84,8 @@ impl Emulator {
             admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
             initial_throttle: throttle,
             initial_faults,
+            resets: Default::default(),
+            applied: Default::default(),
         })
     }
 
@@ -87,6 +95,7 @@ impl Emulator {
         // Valid: it was accepted at start-up.
         let _ = self.faults.replace(self.initial_faults.clone());
         self.journal.clear();
+        self.resets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -50,7 +50,7 @@ impl Limits {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ThrottleConfig {
     pub enabled: bool,

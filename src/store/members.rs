@@ -1,9 +1,11 @@
-//! The cluster's members: each instance's heartbeat, and who is alive.
+//! The cluster: each instance's heartbeat and who is alive, and the emulator
+//! controls every instance applies (one versioned snapshot per name).
 
 use anyhow::Context;
-use entities::cluster_member as member;
+use entities::{cluster_control as control, cluster_member as member};
+use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use super::Store;
 use crate::domain::Ticks;
@@ -60,5 +62,40 @@ impl Store {
                 heartbeat: Ticks(r.heartbeat_ticks),
             })
             .collect())
+    }
+}
+
+impl Store {
+    /// Stores a new snapshot of the control `name`; returns its version.
+    pub async fn put_control(&self, name: &str, value: &str) -> anyhow::Result<i64> {
+        let txn = self.db.begin().await.context("cannot begin transaction")?;
+        let current = control::Entity::find_by_id(name.to_string()).one(&txn).await?;
+        let version = current.as_ref().map_or(1, |c| c.version + 1);
+        if current.is_some() {
+            control::Entity::update_many()
+                .col_expr(control::Column::Value, Expr::value(value))
+                .col_expr(control::Column::Version, Expr::value(version))
+                .filter(control::Column::Name.eq(name))
+                .exec(&txn)
+                .await?;
+        } else {
+            let row = control::ActiveModel {
+                name: Set(name.to_string()),
+                value: Set(value.to_string()),
+                version: Set(version),
+            };
+            control::Entity::insert(row).exec_without_returning(&txn).await?;
+        }
+        txn.commit().await.context("cannot store a control")?;
+        Ok(version)
+    }
+
+    /// The latest snapshot of the control `name` and its version.
+    pub async fn control(&self, name: &str) -> anyhow::Result<Option<(String, i64)>> {
+        let row = control::Entity::find_by_id(name.to_string())
+            .one(&self.db)
+            .await
+            .context("cannot read a control")?;
+        Ok(row.map(|r| (r.value, r.version)))
     }
 }

@@ -130,3 +130,59 @@ async fn health_names_the_members(app: TestApp) {
 }
 
 backend_tests!(instances_share_their_secrets, health_names_the_members);
+
+/// A frozen clock, a fault rule and a reset set through one instance take
+/// effect on the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controls_apply_to_every_instance() {
+    use serde_json::{Value, json};
+    let Some(a) = TestApp::spawn(Backend::Postgres, &[]).await else { return };
+    let b = a.another_instance(&[]).await;
+    let admin = |t: &TestApp, method: &str, path: &str, body: Option<Value>| {
+        let mut request = reqwest::Client::new().request(method.parse().unwrap(), t.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (
+                status,
+                if text.is_empty() { Value::Null } else { serde_json::from_str::<Value>(&text).unwrap() },
+            )
+        }
+    };
+    // Poll `check` on B until it holds (a poll is 0.5 s).
+    async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+        for _ in 0..60 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{what} never took effect on the other instance");
+    }
+    let frozen = "2026-03-04T09:15:02Z";
+    assert_eq!(admin(&a, "POST", "/_auditgraph/clock", Some(json!({"freezeAt": frozen}))).await.0, 200);
+    eventually("the frozen clock", || async {
+        admin(&b, "GET", "/_auditgraph/clock", None).await.1["mode"] == "frozen"
+    })
+    .await;
+    let (_, clock) = admin(&b, "GET", "/_auditgraph/clock", None).await;
+    assert!(clock["now"].as_str().unwrap().starts_with("2026-03-04T09:15:02"), "{clock}");
+
+    let rule = json!({"rules": [{"method": "GET", "path": EVENTS, "fault": "status", "status": 503}]});
+    assert_eq!(admin(&a, "PUT", "/_auditgraph/faults", Some(rule)).await.0, 200);
+    eventually("the fault rule", || async { b.get(EVENTS).await.status() == 503 }).await;
+    assert_eq!(admin(&a, "DELETE", "/_auditgraph/faults", None).await.0, 204);
+    eventually("clearing the rules", || async { b.get(EVENTS).await.status() == 200 }).await;
+
+    // A reset through A empties B's journal too.
+    assert!(!admin(&b, "GET", "/_auditgraph/requests", None).await.1["value"].as_array().unwrap().is_empty());
+    assert_eq!(admin(&a, "POST", "/_auditgraph/reset", None).await.0, 200);
+    eventually("the reset", || async {
+        admin(&b, "GET", "/_auditgraph/requests", None).await.1["value"].as_array().unwrap().is_empty()
+    })
+    .await;
+}
