@@ -246,6 +246,10 @@ pub struct EmulatorArgs {
     /// JSON file of fault rules, `{"seed": 1, "rules": [...]}` (README, Faults).
     #[arg(long, env = "AUDITGRAPH_FAULTS")]
     pub faults: Option<PathBuf>,
+    /// Redis for a throttling limiter shared by every instance of a cluster
+    /// (`redis://127.0.0.1:6379`); without it each process counts on its own.
+    #[arg(long, env = "AUDITGRAPH_REDIS_URL")]
+    pub redis_url: Option<String>,
 }
 
 fn parse_scale(value: &str) -> Result<f64, String> {

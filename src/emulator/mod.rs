@@ -18,6 +18,7 @@ mod cluster;
 mod device_codes;
 pub mod faults;
 pub mod journal;
+mod limiter;
 mod routing;
 pub mod throttle;
 
@@ -78,7 +79,11 @@ impl Emulator {
         let faults = Faults::new(initial_faults.clone())
             .map_err(|e| anyhow::anyhow!("the fault rules are not valid: {e}"))?;
         Ok(Emulator {
-            throttle: Throttle::new(clock, throttle.clone()),
+            throttle: Throttle::new(
+                clock,
+                throttle.clone(),
+                args.redis_url.as_deref().map(limiter::RedisLimiter::new).transpose()?,
+            ),
             faults,
             journal: Journal::new(args.journal_size),
             admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
@@ -144,7 +149,7 @@ pub async fn graph_controls(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let write = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
-    if let Some(throttled) = emulator.throttle.check(&caller(&req), write) {
+    if let Some(throttled) = emulator.throttle.admit(&caller(&req), write).await {
         let label = if throttled.early_retry { "throttled-early-retry" } else { "throttled" };
         mark(&req, &[label.to_string()]);
         return Ok(req.error_response(ApiError::Throttled(throttled)));

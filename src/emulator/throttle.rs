@@ -135,6 +135,10 @@ enum Bucket {
 pub struct Throttle {
     clock: Clock,
     state: Mutex<State>,
+    /// The cluster's limiter, when one is configured (`--redis-url`).
+    shared: Option<super::limiter::RedisLimiter>,
+    /// When the shared limiter last failed (its warning is not repeated within a minute).
+    shared_failed: Mutex<Option<std::time::Instant>>,
 }
 
 struct State {
@@ -145,10 +149,59 @@ struct State {
 }
 
 impl Throttle {
-    pub fn new(clock: Clock, config: ThrottleConfig) -> Throttle {
+    pub fn new(
+        clock: Clock,
+        config: ThrottleConfig,
+        shared: Option<super::limiter::RedisLimiter>,
+    ) -> Throttle {
         Throttle {
             clock,
             state: Mutex::new(State { config, windows: HashMap::new(), waits: HashMap::new() }),
+            shared,
+            shared_failed: Mutex::new(None),
+        }
+    }
+
+    /// Admits the request (and counts it) or says how long to wait: in the
+    /// cluster's limiter when one is configured, else in this process. A
+    /// limiter that fails is skipped for this process's own windows, with a
+    /// warning: never a 5xx.
+    pub async fn admit(&self, caller: &Caller, write: bool) -> Option<Throttled> {
+        let Some(shared) = &self.shared else {
+            return self.check(caller, write);
+        };
+        let (config, now) = (self.config(), self.clock.now());
+        if !config.enabled {
+            return None;
+        }
+        let limits = config.effective();
+        let key = |scope: &str, writes: bool| {
+            format!("auditgraph:throttle:{}:{scope}:{}", caller.tenant, if writes { "write" } else { "any" })
+        };
+        let mut buckets =
+            vec![(key("*", false), limits.tenant_any), (key(&caller.app, false), limits.app_any)];
+        if write {
+            buckets.push((key("*", true), limits.tenant_write));
+            buckets.push((key(&caller.app, true), limits.app_write));
+        }
+        let window_ms = config.window_seconds as i64 * 1000;
+        match shared.admit(&buckets, now.timestamp_millis(), window_ms).await {
+            Ok(0) => None,
+            Ok(wait_ms) => Some(Throttled {
+                wait: Duration::milliseconds(wait_ms),
+                early_retry: false,
+                format: config.format,
+                retry_after: config.retry_after,
+            }),
+            Err(e) => {
+                let mut failed = self.shared_failed.lock().unwrap_or_else(|e| e.into_inner());
+                if failed.is_none_or(|at| at.elapsed() > std::time::Duration::from_secs(60)) {
+                    tracing::warn!(error = %format!("{e:#}"), "the shared throttling limiter failed: throttling in this process only until it is back");
+                    *failed = Some(std::time::Instant::now());
+                }
+                drop(failed);
+                self.check(caller, write)
+            }
         }
     }
 

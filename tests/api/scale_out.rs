@@ -186,3 +186,37 @@ async fn controls_apply_to_every_instance() {
     })
     .await;
 }
+
+/// With a shared limiter (`--redis-url`), Intune's limits hold across the
+/// cluster: the reads one app may make in a window are admitted once between
+/// the instances, and the next is a 429 whichever instance it reaches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_is_cluster_wide_with_redis() {
+    let Some(redis_url) = std::env::var("AUDITGRAPH_TEST_REDIS_URL").ok().filter(|u| !u.is_empty()) else {
+        return;
+    };
+    // Empty the limiter's windows of earlier runs.
+    let client = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg("auditgraph:throttle:*").query_async(&mut connection).await.unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut connection).await.unwrap();
+    }
+    // Intune's 1,000 reads per app per 20 s, scaled to 10.
+    let flags = ["--redis-url", redis_url.as_str(), "--throttle-scale", "0.01"];
+    let Some(a) = TestApp::spawn(Backend::Postgres, &flags).await else { return };
+    let b = a.another_instance(&flags).await;
+    let reader =
+        crate::helpers::client_credentials(&reqwest::Client::new(), &a.address, crate::helpers::READER).await;
+    let get = |t: &TestApp| {
+        let request = reqwest::Client::new().get(t.url(EVENTS)).bearer_auth(&reader);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    for i in 0..10 {
+        let through = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(get(through).await, 200, "read {i} of 10 in the window");
+    }
+    assert_eq!(get(&a).await, 429, "the 11th read through A");
+    assert_eq!(get(&b).await, 429, "the 11th read through B");
+}
