@@ -50,6 +50,11 @@ pub async fn graph_headers(
         .map(str::to_string)
         .unwrap_or_else(|| request_id.clone());
     let ids = RequestIds { request_id, client_request_id };
+    // Which instance answered: behind a load balancer, the operator's (and the
+    // cluster tests') way to see who served a request.
+    let instance = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .and_then(|state| HeaderValue::from_str(state.store.instance()).ok());
     let mut response = CURRENT.scope(ids.clone(), next.call(req)).await?;
     let headers = response.headers_mut();
     for (name, value) in [
@@ -61,6 +66,9 @@ pub async fn graph_headers(
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(HeaderName::from_static(name), value);
         }
+    }
+    if let Some(instance) = instance {
+        headers.insert(HeaderName::from_static("x-auditgraph-instance"), instance);
     }
     // The identity endpoints set their own (token responses must not be stored).
     if !headers.contains_key(actix_web::http::header::CACHE_CONTROL) {

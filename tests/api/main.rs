@@ -10,6 +10,7 @@ mod admin_page;
 mod admin_page_details;
 mod auth_graph;
 mod cli;
+mod cluster;
 mod concurrency;
 mod cors;
 mod crash;
