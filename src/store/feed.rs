@@ -6,11 +6,15 @@
 //! order) into their events. Payloads carry sequences, never events (NOTIFY
 //! payloads are capped at 8,000 bytes).
 //!
-//! MySQL has no NOTIFY; instances on MySQL/MariaDB hear only their own writes
-//! (see the README).
+//! MySQL has no NOTIFY: there every instance polls the events' sequence
+//! instead, re-reading a trailing window so that an event whose transaction
+//! committed after a later-numbered one is still heard (once).
 
 use anyhow::Context;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
+};
 
 use super::Store;
 use crate::domain::AuditEvent;
@@ -19,6 +23,9 @@ use crate::domain::AuditEvent;
 const CHANNEL: &str = "auditgraph_events";
 /// Sequences per announcement, well inside the payload cap.
 const SEQS_PER_NOTIFY: usize = 600;
+/// How often MySQL instances poll, and how far back each poll looks again.
+const POLL: std::time::Duration = std::time::Duration::from_millis(250);
+const TRAIL: i64 = 1000;
 
 impl Store {
     /// This process, as it names itself to other instances.
@@ -48,7 +55,7 @@ impl Store {
     /// Whether committed events reach this instance through [`Store::watch`]
     /// (a PostgreSQL store) rather than straight from its own writes.
     pub fn has_feed(&self) -> bool {
-        self.backend() == DbBackend::Postgres
+        matches!(self.backend(), DbBackend::Postgres | DbBackend::MySql)
     }
 
     /// Hands `deliver` the events every instance commits, in commit order, for
@@ -60,8 +67,10 @@ impl Store {
         wanted: impl Fn() -> bool,
         mut deliver: impl FnMut(Vec<AuditEvent>),
     ) -> anyhow::Result<()> {
-        if self.backend() != DbBackend::Postgres {
-            return Ok(());
+        match self.backend() {
+            DbBackend::Postgres => {}
+            DbBackend::MySql => return self.poll(wanted, deliver).await,
+            _ => return Ok(()),
         }
         let pool = self.db.get_postgres_connection_pool();
         let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.context("cannot LISTEN")?;
@@ -76,5 +85,55 @@ impl Store {
             let events = self.events_by_seq(&seqs).await?;
             deliver(events.into_iter().map(|(_, e)| e).collect());
         }
+    }
+
+    /// MySQL's feed: new events in sequence order, a trailing window of
+    /// sequences read again each time; nothing from before the watch began.
+    async fn poll(
+        &self,
+        wanted: impl Fn() -> bool,
+        mut deliver: impl FnMut(Vec<AuditEvent>),
+    ) -> anyhow::Result<()> {
+        let mut last = self.max_seq().await?;
+        let floor = last;
+        let mut heard = std::collections::BTreeSet::new();
+        loop {
+            tokio::time::sleep(POLL).await;
+            if !wanted() {
+                // Nobody listens: skip ahead rather than read what nobody hears.
+                last = self.max_seq().await?;
+                heard.clear();
+                continue;
+            }
+            let seqs: Vec<i64> = entities::audit_event::Entity::find()
+                .select_only()
+                .column(entities::audit_event::Column::Seq)
+                .filter(entities::audit_event::Column::Seq.gt((last - TRAIL).max(floor)))
+                .order_by_asc(entities::audit_event::Column::Seq)
+                .limit(5000)
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .context("cannot poll for new events")?;
+            let new: Vec<i64> = seqs.iter().copied().filter(|s| !heard.contains(s)).collect();
+            if !new.is_empty() {
+                let events = self.events_by_seq(&new).await?;
+                deliver(events.into_iter().map(|(_, e)| e).collect());
+                heard.extend(new);
+            }
+            last = last.max(seqs.last().copied().unwrap_or(last));
+            heard = heard.split_off(&(last - TRAIL));
+        }
+    }
+
+    async fn max_seq(&self) -> anyhow::Result<i64> {
+        let max: Option<Option<i64>> = entities::audit_event::Entity::find()
+            .select_only()
+            .column_as(entities::audit_event::Column::Seq.max(), "max_seq")
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .context("cannot read the latest sequence")?;
+        Ok(max.flatten().unwrap_or(0))
     }
 }
