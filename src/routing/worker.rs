@@ -248,7 +248,8 @@ impl Router {
                 let lag = match (r.pending, last) {
                     (0, _) => 0.0,
                     (_, Some(at)) => (now - at).num_milliseconds().max(0) as f64 / 1000.0,
-                    (_, None) => f64::NAN,
+                    // Waiting for the first delivery: no lag measured yet.
+                    (_, None) => 0.0,
                 };
                 RouteStatus {
                     setting: r.setting,
@@ -261,7 +262,7 @@ impl Router {
                     last_error: r.last_error,
                     failures: r.failures,
                     stalled: r.stalled,
-                    lag_seconds: if lag.is_nan() { 0.0 } else { lag },
+                    lag_seconds: lag,
                 }
             })
             .collect())
