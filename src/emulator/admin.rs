@@ -293,8 +293,42 @@ async fn set_clock(
     Ok(ok(clock_view(&state)))
 }
 
-async fn requests(emulator: web::Data<Emulator>) -> HttpResponse {
-    ok(json!({ "value": emulator.journal.entries() }))
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestsQuery {
+    /// `cluster`: every member's journal, each entry naming its instance.
+    scope: Option<String>,
+}
+
+async fn requests(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse, ApiError> {
+    let query: RequestsQuery = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| ApiError::bad_request("The only query parameter is scope=cluster."))?;
+    let mine = |entries: Vec<super::journal::Entry>| -> Vec<Value> {
+        entries
+            .into_iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(e).unwrap_or_default();
+                v["instance"] = json!(state.store.instance());
+                v
+            })
+            .collect()
+    };
+    match query.scope.as_deref() {
+        None => Ok(ok(json!({ "value": mine(emulator.journal.entries()) }))),
+        Some("cluster") => {
+            let authorization = req.headers().get(actix_web::http::header::AUTHORIZATION).cloned();
+            Ok(ok(
+                json!({ "value": super::cluster::journal(&state.store, authorization, mine(emulator.journal.entries())).await? }),
+            ))
+        }
+        Some(other) => Err(ApiError::bad_request(format!(
+            "scope '{other}' is not known; scope=cluster reads every member's journal."
+        ))),
+    }
 }
 
 async fn clear_requests(emulator: web::Data<Emulator>) -> HttpResponse {

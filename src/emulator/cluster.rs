@@ -80,6 +80,47 @@ impl Emulator {
     }
 }
 
+/// The journals of every member, this instance's first, each entry naming its
+/// instance, merged by time. A member that does not answer (it is stopping)
+/// is left out; the caller's `Authorization` opens the others' admin API.
+pub async fn journal(
+    store: &Store,
+    authorization: Option<actix_web::http::header::HeaderValue>,
+    own: Vec<serde_json::Value>,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let now = Utc::now();
+    let alive = crate::domain::Ticks::from_datetime(
+        now - chrono::Duration::seconds(crate::startup::HEARTBEAT_SECS * 3),
+    );
+    let forget = crate::domain::Ticks::from_datetime(now - chrono::Duration::hours(1));
+    let http = reqwest012::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let mut all = own;
+    for member in store.members(alive, forget).await? {
+        if member.instance == store.instance() {
+            continue;
+        }
+        let mut request = http.get(format!("{}/_auditgraph/requests", member.address));
+        if let Some(value) = &authorization {
+            request = request.header("authorization", value.as_bytes());
+        }
+        match request.send().await {
+            Ok(response) if response.status().is_success() => {
+                let bytes = response.bytes().await.unwrap_or_default();
+                let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                all.extend(body["value"].as_array().cloned().unwrap_or_default());
+            }
+            Ok(response) => {
+                tracing::warn!(member = %member.address, status = %response.status(), "a member's journal was refused")
+            }
+            Err(e) => {
+                tracing::warn!(member = %member.address, error = %e, "a member's journal is unreachable")
+            }
+        }
+    }
+    all.sort_by(|a, b| a["time"].as_str().unwrap_or_default().cmp(b["time"].as_str().unwrap_or_default()));
+    Ok(all)
+}
+
 /// Applies the cluster's newer control snapshots, every `POLL` (a shared store only).
 pub fn spawn_sync(emulator: web::Data<Emulator>, store: Store, clock: Clock) {
     if !store.is_shared() {

@@ -197,6 +197,11 @@ impl Faults {
             rule.id = Some(state.next_id.to_string());
             state.next_id += 1;
         }
+        // A numbered id given with the rule (another instance's, shared through
+        // the cluster) keeps later numbers from repeating it.
+        if let Some(n) = rule.id.as_deref().and_then(|id| id.parse::<u64>().ok()) {
+            state.next_id = state.next_id.max(n + 1);
+        }
         let position = state.rules.len() as u64;
         let rng = ChaCha8Rng::seed_from_u64(state.seed ^ position.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         state.rules.push(Armed { status: RuleStatus { rule, matched: 0, fired: 0 }, rng });

@@ -96,6 +96,19 @@ async fn three_instances_behind_a_balancer_act_as_one() {
     );
     assert_eq!(answered_by.iter().collect::<HashSet<_>>().len(), 3, "{answered_by:?}");
 
+    // The journal of the whole cluster: each entry names its instance.
+    let journal: Value = http
+        .get(format!("{base}/_auditgraph/requests?scope=cluster"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let instances: HashSet<&str> =
+        journal["value"].as_array().unwrap().iter().map(|e| e["instance"].as_str().unwrap()).collect();
+    assert_eq!(instances.len(), 3, "{instances:?}");
+
     // kill -9 one instance: the others keep serving (the balancer passes a
     // request the dead one cannot take to the next), and nothing committed is lost.
     let pids = std::fs::read_to_string(dir.path().join("pids")).unwrap();
