@@ -622,6 +622,16 @@ pub async fn serve_in(data_dir: &Path, extra: &[&str]) -> anyhow::Result<(String
 /// Starts the real binary's `serve` over `data_dir` on free ports with `extra`
 /// flags; returns the child and the base URL its banner names. The server's log
 /// keeps being drained, so its writes never meet a closed pipe.
+/// A child process killed when dropped, so a failing test leaves no server behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn spawn_binary(data_dir: &Path, extra: &[&str]) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};

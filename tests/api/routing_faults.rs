@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::azurite::{AUDIT_CONTAINER, Azurite};
 use crate::helpers::{
-    ADMIN, Backend, HELPDESK, TestApp, WRITER, client_credentials, days_ago, plain, sample_event,
+    ADMIN, Backend, HELPDESK, KillOnDrop, TestApp, WRITER, client_credentials, days_ago, plain, sample_event,
     spawn_binary, user_token,
 };
 use crate::per_backend;
@@ -170,7 +170,8 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend) {
         "--database-url",
         &database,
     ];
-    let (mut child, base) = spawn_binary(data.path(), &flags);
+    let (child, base) = spawn_binary(data.path(), &flags);
+    let mut child = KillOnDrop(child);
     assert_eq!(put(&base, "crash", storage_setting(STORAGE_ID)).await.0, 200);
     // A re-seed goes through the write path: its events wait in the outbox.
     let (status, _) =
@@ -192,8 +193,8 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend) {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let _ = std::process::Command::new("kill").args(["-9", &child.id().to_string()]).status();
-    let _ = child.wait();
+    let _ = std::process::Command::new("kill").args(["-9", &child.0.id().to_string()]).status();
+    let _ = child.0.wait();
     let _ = flushing.await;
     let before = ids(&azurite.lines(AUDIT_CONTAINER).await).len();
     assert!(
@@ -201,7 +202,8 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend) {
         "the kill came after the whole delivery ({before} records); nothing was tested"
     );
     // Restarted on the same data: everything arrives, duplicates only from the batch in flight.
-    let (mut child, base) = spawn_binary(data.path(), &flags);
+    let (child, base) = spawn_binary(data.path(), &flags);
+    let child = KillOnDrop(child);
     // The killed instance's delivery lease blocks the route until it expires (15 s).
     let mut flushed = (0, Value::Null);
     for _ in 0..40 {
@@ -251,8 +253,7 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend) {
         "duplicates beyond one batch: {}",
         delivered.len() - unique.len()
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 }
 
 async fn arm_answers_as_arm(backend: Backend) {
