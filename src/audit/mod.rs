@@ -62,9 +62,9 @@ impl Recorder {
         self.changes.subscribe()
     }
 
-    /// On a PostgreSQL store, feeds this instance's subscribers every event
-    /// any instance commits, in the one commit order (PostgreSQL's NOTIFY),
-    /// for as long as it runs; reconnects after a failure, with a pause.
+    /// On a shared store, feeds this instance's subscribers every event any
+    /// instance commits, in one order (PostgreSQL's NOTIFY, MySQL's polling of
+    /// the sequence), for as long as it runs; reconnects after a failure.
     pub async fn relay(&self) {
         loop {
             let relayed = self.store.watch(

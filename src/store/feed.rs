@@ -1,4 +1,4 @@
-//! The change feed across instances sharing a PostgreSQL database: each write
+//! The change feed across instances sharing a database server. On PostgreSQL each write
 //! transaction announces the `seq`s of the events it created with
 //! `pg_notify`, which PostgreSQL delivers to every listener when (and only if)
 //! the transaction commits, in commit order; [`Store::watch`] turns the

@@ -21,8 +21,8 @@ use super::Store;
 use super::rows::{ChildRows, TableRows, event_rows};
 use crate::domain::{AuditEvent, Ticks, fold};
 
-/// Whether new events go to the routing outbox: created events do; an event
-/// replaced whole (a PATCH) was routed when it was created.
+/// Whether new events go to the routing outbox and the change feed: created
+/// events do; an event replaced whole (a PATCH) went there when it was created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Routed {
     Yes,
