@@ -143,9 +143,9 @@ impl Application {
         .run();
 
         spawn_retention(state.clone(), Duration::from_secs(args.purge_interval_secs));
-        tokio::spawn(router.run());
+        tokio::spawn(crate::store::uncounted(router.run()));
         let recorder = state.recorder.clone();
-        tokio::spawn(async move { recorder.relay().await });
+        tokio::spawn(crate::store::uncounted(async move { recorder.relay().await }));
         let base_url =
             args.public_base_url.clone().unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
         spawn_heartbeat(state.store.clone(), base_url);
@@ -269,7 +269,7 @@ pub(crate) const HEARTBEAT_SECS: i64 = 5;
 
 /// Records this instance's heartbeat now and every `HEARTBEAT_SECS`.
 fn spawn_heartbeat(store: Store, address: String) {
-    tokio::spawn(async move {
+    tokio::spawn(crate::store::uncounted(async move {
         let started = crate::domain::Ticks::from_datetime(chrono::Utc::now());
         let mut interval = tokio::time::interval(Duration::from_secs(HEARTBEAT_SECS as u64));
         loop {
@@ -279,7 +279,7 @@ fn spawn_heartbeat(store: Store, address: String) {
                 tracing::warn!(error = %format!("{e:#}"), "heartbeat failed; will retry");
             }
         }
-    });
+    }));
 }
 
 /// Purges events that left the retention window, now and then every `every`.

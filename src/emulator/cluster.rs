@@ -126,7 +126,7 @@ pub fn spawn_sync(emulator: web::Data<Emulator>, store: Store, clock: Clock) {
     if !store.is_shared() {
         return;
     }
-    tokio::spawn(async move {
+    tokio::spawn(crate::store::uncounted(async move {
         loop {
             tokio::time::sleep(POLL).await;
             match store.control(NAME).await {
@@ -148,5 +148,5 @@ pub fn spawn_sync(emulator: web::Data<Emulator>, store: Store, clock: Clock) {
                 }
             }
         }
-    });
+    }));
 }

@@ -33,6 +33,18 @@ pub use read::{Children, Page, PageRequest};
 pub use routing::{Destination, Route};
 pub use write::WriteError;
 
+tokio::task_local! {
+    /// Set in background chores, whose statements `statements_executed` leaves out.
+    static UNCOUNTED: ();
+}
+
+/// Runs a background chore (routing, heartbeats, polling the cluster's
+/// controls and feed) with its statements left out of
+/// [`Store::statements_executed`], which counts what requests cost.
+pub async fn uncounted<F: std::future::Future>(work: F) -> F::Output {
+    UNCOUNTED.scope((), work).await
+}
+
 /// INSERT texts by (table, rows per statement).
 type InsertSqlCache = HashMap<(&'static str, usize), Arc<str>>;
 
@@ -120,7 +132,9 @@ impl Store {
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
         db.set_metric_callback(move |_| {
-            counter.fetch_add(1, Ordering::Relaxed);
+            if UNCOUNTED.try_with(|_| ()).is_err() {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
         });
         Ok(Store {
             db,
