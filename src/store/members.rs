@@ -22,6 +22,8 @@ pub struct Member {
 impl Store {
     /// Records that this instance is alive at `now`, serving at `address`.
     pub async fn heartbeat(&self, address: &str, started: Ticks, now: Ticks) -> anyhow::Result<()> {
+        // Writers take turns (see `write::begin_write`).
+        let _turn = self.writes.lock().await;
         let row = member::ActiveModel {
             instance: Set(self.instance().to_string()),
             address: Set(address.to_string()),
@@ -43,6 +45,8 @@ impl Store {
     /// The members whose heartbeat is newer than `since`, oldest first; those
     /// older than `forget_before` are deleted.
     pub async fn members(&self, since: Ticks, forget_before: Ticks) -> anyhow::Result<Vec<Member>> {
+        // Writers take turns (see `write::begin_write`).
+        let _turn = self.writes.lock().await;
         member::Entity::delete_many()
             .filter(member::Column::HeartbeatTicks.lt(forget_before.0))
             .exec(&self.db)
@@ -68,6 +72,8 @@ impl Store {
 impl Store {
     /// Stores a new snapshot of the control `name`; returns its version.
     pub async fn put_control(&self, name: &str, value: &str) -> anyhow::Result<i64> {
+        // Writers take turns (see `write::begin_write`).
+        let _turn = self.writes.lock().await;
         let txn = self.db.begin().await.context("cannot begin transaction")?;
         let current = control::Entity::find_by_id(name.to_string()).one(&txn).await?;
         let version = current.as_ref().map_or(1, |c| c.version + 1);

@@ -187,6 +187,7 @@ impl Store {
     /// Takes (or renews) the delivery lease of a route for `owner` until
     /// `until`; false when another instance holds an unexpired one.
     pub async fn take_lease(&self, route_id: i64, owner: &str, now: i64, until: i64) -> anyhow::Result<bool> {
+        let _turn = self.writes.lock().await;
         let done = route::Entity::update_many()
             .col_expr(route::Column::LeaseOwner, Expr::value(owner))
             .col_expr(route::Column::LeaseUntilTicks, Expr::value(until))
@@ -205,6 +206,7 @@ impl Store {
 
     /// Gives a lease back, so another instance may deliver at once.
     pub async fn release_lease(&self, route_id: i64, owner: &str) -> anyhow::Result<()> {
+        let _turn = self.writes.lock().await;
         route::Entity::update_many()
             .col_expr(route::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(route::Column::LeaseUntilTicks, Expr::value(0i64))
@@ -247,6 +249,7 @@ impl Store {
         at: i64,
         count: Option<i64>,
     ) -> anyhow::Result<()> {
+        let _turn = self.writes.lock().await;
         let txn = self.db.begin().await.context("cannot begin transaction")?;
         for chunk in seqs.chunks(OUTBOX_ROWS) {
             outbox::Entity::delete_many()
@@ -274,6 +277,7 @@ impl Store {
 
     /// Records a failed attempt.
     pub async fn delivery_failed(&self, route_id: i64, error: &str) -> anyhow::Result<()> {
+        let _turn = self.writes.lock().await;
         route::Entity::update_many()
             .col_expr(route::Column::LastError, Expr::value(error))
             .col_expr(route::Column::Failures, Expr::col(route::Column::Failures).add(1))
@@ -285,6 +289,7 @@ impl Store {
 
     /// Stalls a route (a fault): it delivers nothing until its setting is saved again.
     pub async fn stall_route(&self, route_id: i64) -> anyhow::Result<bool> {
+        let _turn = self.writes.lock().await;
         let done = route::Entity::update_many()
             .col_expr(route::Column::Stalled, Expr::value(true))
             .filter(route::Column::Id.eq(route_id))
