@@ -104,6 +104,12 @@ impl Store {
             .collect())
     }
 
+    /// Whether any object is stored (one row read, whatever the store holds).
+    pub async fn has_objects(&self) -> anyhow::Result<bool> {
+        let any = object::Entity::find().one(&self.db).await.context("cannot read the objects")?;
+        Ok(any.is_some())
+    }
+
     /// Begins a change of objects (see [`ObjectWrite`]).
     pub async fn begin_objects(&self) -> anyhow::Result<ObjectWrite<'_>> {
         let (turn, txn) = self.begin_write().await?;

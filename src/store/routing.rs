@@ -141,10 +141,19 @@ impl Store {
     /// Every route with its pending count.
     pub async fn routes(&self) -> anyhow::Result<Vec<Route>> {
         let settings = setting::Entity::find().all(&self.db).await?;
+        // Every route's pending count in one statement (the worker asks each tick).
+        let pending: Vec<(i64, i64)> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::RouteId)
+            .column_as(outbox::Column::EventSeq.count(), "pending")
+            .group_by(outbox::Column::RouteId)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .context("cannot count the routing outbox")?;
         let mut out = Vec::new();
         for r in route::Entity::find().order_by_asc(route::Column::Id).all(&self.db).await? {
-            let pending =
-                outbox::Entity::find().filter(outbox::Column::RouteId.eq(r.id)).count(&self.db).await?;
+            let pending = pending.iter().find(|(id, _)| *id == r.id).map_or(0, |(_, n)| *n as u64);
             let setting = settings
                 .iter()
                 .find(|s| s.name_ci == r.setting_ci)

@@ -209,14 +209,7 @@ fn from_history(resource_type: &str, id: &str, name: &str, at: &str) -> Option<I
 /// Creates the tenant's objects when it has none (see the module doc); returns
 /// how many it wrote.
 pub async fn ensure_objects(store: &Store, now: DateTime<Utc>) -> anyhow::Result<u64> {
-    let existing: usize = {
-        let mut n = 0;
-        for set in SETS {
-            n += store.objects(set.segment).await?.len();
-        }
-        n
-    };
-    if existing > 0 {
+    if store.has_objects().await? {
         return Ok(0);
     }
     let at = format_graph_datetime(crate::domain::truncate_to_ticks(now));

@@ -335,6 +335,7 @@ async fn arm_answers_as_arm(backend: Backend) {
             400,
             "InvalidResourceName",
         ),
+        (Some(token.clone()), "PATCH", one.clone(), Some(json!({})), 405, "MethodNotAllowed"),
     ];
     for (token, method, path, body, status, code) in cases {
         let (got, reply) = arm(a, token.as_deref(), method, &path, body).await;

@@ -221,3 +221,23 @@ async fn throttling_is_cluster_wide_with_redis() {
     assert_eq!(get(&a).await, 429, "the 11th read through A");
     assert_eq!(get(&b).await, 429, "the 11th read through B");
 }
+
+/// A shared limiter that is down fails open to this process's own windows:
+/// reads are still admitted up to the limit, then refused, never a 5xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_falls_back_to_the_process_when_redis_is_down() {
+    let flags = ["--redis-url", "redis://127.0.0.1:1", "--throttle-scale", "0.01"];
+    let app = TestApp::spawn(Backend::Sqlite, &flags).await.unwrap();
+    let reader =
+        crate::helpers::client_credentials(&reqwest::Client::new(), &app.address, crate::helpers::READER)
+            .await;
+    let get = || reqwest::Client::new().get(app.url(EVENTS)).bearer_auth(&reader).send();
+    for i in 0..10 {
+        assert_eq!(get().await.unwrap().status(), 200, "read {i} of 10");
+    }
+    assert_eq!(get().await.unwrap().status(), 429);
+    // The journal's only scope is the cluster.
+    let response =
+        reqwest::Client::new().get(app.url("/_auditgraph/requests?scope=galaxy")).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+}
