@@ -176,6 +176,43 @@ pub struct RoutingArgs {
     /// `/TENANTS/<TENANT ID>/PROVIDERS/MICROSOFT.INTUNE`), as `export --resource-id`.
     #[arg(long, env = "AUDITGRAPH_ROUTING_RESOURCE_ID")]
     pub routing_resource_id: Option<String>,
+    /// The Event Hubs endpoint (AMQP 1.0, plain TCP, as the SDKs use with
+    /// `UseDevelopmentEmulator=true`): an address, or `off`. When the default
+    /// port is taken (RabbitMQ also uses 5672), a free port is used instead and
+    /// the banner says which.
+    #[arg(long, env = "AUDITGRAPH_EVENTHUBS", default_value = DEFAULT_EVENTHUBS, value_parser = parse_listen)]
+    pub eventhubs: Listen,
+    /// The namespace key (key name `RootManageSharedAccessKey`); the default is
+    /// the official emulator's, so connection strings work with both.
+    #[arg(long, env = "AUDITGRAPH_EVENTHUBS_KEY", default_value = crate::hubs::DEFAULT_KEY)]
+    pub eventhubs_key: String,
+    /// Partitions of a hub auditgraph creates (1 to 32).
+    #[arg(long, env = "AUDITGRAPH_EVENTHUBS_PARTITIONS", default_value_t = 4, value_parser = clap::value_parser!(i32).range(1..=32))]
+    pub eventhubs_partitions: i32,
+    /// How long event hub events are kept: `24h` (the most), `1h`, `90s`.
+    #[arg(long, env = "AUDITGRAPH_EVENTHUBS_RETENTION", default_value = "24h", value_parser = parse_duration)]
+    pub eventhubs_retention: std::time::Duration,
+    /// An event hub to create at start, for producers (repeat the flag); a
+    /// diagnostic setting creates the hub it names.
+    #[arg(long = "eventhub", env = "AUDITGRAPH_EVENTHUB_NAMES", value_delimiter = ',')]
+    pub eventhub_names: Vec<String>,
+}
+
+/// The Event Hubs endpoint's default address (the SDKs' default port).
+pub const DEFAULT_EVENTHUBS: &str = "127.0.0.1:5672";
+
+/// A listener's address, or `None` for `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen(pub Option<std::net::SocketAddr>);
+
+fn parse_listen(value: &str) -> Result<Listen, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(Listen(None));
+    }
+    value
+        .parse()
+        .map(|a| Listen(Some(a)))
+        .map_err(|_| format!("'{value}' is not an address such as 127.0.0.1:5672, or off"))
 }
 
 fn parse_account(value: &str) -> Result<(String, String), String> {
@@ -199,6 +236,7 @@ pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
         "ms" => n / 1000.0,
         "s" => n,
         "m" => n * 60.0,
+        "h" => n * 3600.0,
         _ => return Err(format!("'{value}' is not a duration such as 300s or 250ms")),
     };
     if !(seconds.is_finite() && (0.01..=86_400.0).contains(&seconds)) {

@@ -6,9 +6,11 @@
 //! Every write goes through `audit::Recorder`. `identity` issues tokens, `auth` checks
 //! them; `emulator` holds the test controls (admin API, throttling, faults, journal);
 //! `workloads` is the emulated Intune whose every change writes its audit event;
-//! `routing` delivers the log live to Azure Monitor destinations (its ARM door: `arm`).
+//! `routing` delivers the log live to Azure Monitor destinations (its ARM door: `arm`);
+//! `hubs` is the Event Hubs namespace it delivers to, served by the AMQP door (`amqp`).
 //! See the README's design notes.
 
+pub(crate) mod amqp;
 pub(crate) mod arm;
 pub(crate) mod audit;
 pub(crate) mod auth;
@@ -25,6 +27,7 @@ pub(crate) mod export;
 mod fuzz;
 pub mod graphql;
 pub(crate) mod http;
+pub(crate) mod hubs;
 pub mod identity;
 pub(crate) mod import;
 pub mod odata;

@@ -13,9 +13,10 @@ use tracing_actix_web::TracingLogger;
 use crate::audit::Recorder;
 use crate::auth::{TokenVerifier, TrustedKey};
 use crate::clock::Clock;
-use crate::config::{ServeArgs, Switch};
+use crate::config::{DEFAULT_EVENTHUBS, Listen, ServeArgs, Switch};
 use crate::emulator::{self, Emulator};
 use crate::graphql;
+use crate::hubs::{HubsConfig, Namespace};
 use crate::identity::{self, IdentityConfig, IdentityService};
 use crate::paging::PagingKey;
 use crate::rest;
@@ -27,6 +28,7 @@ use crate::store::{Store, redact};
 pub struct Application {
     port: u16,
     https_port: u16,
+    eventhubs: Option<std::net::SocketAddr>,
     server: Server,
     state: web::Data<AppState>,
     banner: String,
@@ -75,10 +77,28 @@ impl Application {
 
         let verifier = verifier(&identity, args.trusted_jwks.as_deref())?;
         let tenant = identity.directory().tenants().first().map(|t| t.id.clone()).unwrap_or_default();
+        let hubs = Namespace::new(
+            store.clone(),
+            clock.clone(),
+            HubsConfig {
+                partitions: args.routing.eventhubs_partitions,
+                retention: args.routing.eventhubs_retention,
+                key: args.routing.eventhubs_key.clone(),
+            },
+        );
+        for name in &args.routing.eventhub_names {
+            anyhow::ensure!(
+                crate::hubs::valid_hub_name(name),
+                "--eventhub '{name}' is not a valid event hub name (letters, digits, '.', '-', '_'; up to 256)"
+            );
+            hubs.ensure(name).await?;
+        }
+        let eventhubs = bind_eventhubs(args.routing.eventhubs).await?;
         let router = std::sync::Arc::new(Router::new(
             store.clone(),
             clock.clone(),
             Accounts::new(&args.routing.storage_accounts)?,
+            hubs.clone(),
             args.routing.routing_window,
             tenant.clone(),
             args.routing.routing_resource_id.clone(),
@@ -144,6 +164,10 @@ impl Application {
 
         spawn_retention(state.clone(), Duration::from_secs(args.purge_interval_secs));
         tokio::spawn(crate::store::uncounted(router.run()));
+        let eventhubs = eventhubs.map(|(listener, addr, fell_back)| {
+            tokio::spawn(crate::amqp::serve(listener, hubs.clone()));
+            (addr, fell_back)
+        });
         let recorder = state.recorder.clone();
         tokio::spawn(crate::store::uncounted(async move { recorder.relay().await }));
         let base_url =
@@ -188,6 +212,20 @@ impl Application {
                 "off".to_string()
             },
         ));
+        match eventhubs {
+            Some((addr, fell_back)) => banner.push_str(&format!(
+                "  event hubs  {}{}\n",
+                crate::amqp::connection_string(addr, &args.routing.eventhubs_key),
+                if fell_back {
+                    format!(
+                        "  ({DEFAULT_EVENTHUBS} is taken, RabbitMQ's port too; --eventhubs ADDR to choose)"
+                    )
+                } else {
+                    String::new()
+                }
+            )),
+            None => banner.push_str("  event hubs  off (--eventhubs 127.0.0.1:5672 to serve them)\n"),
+        }
         if let Some(n) = seeded {
             banner.push_str(&format!(
                 "  demo data   {n} events seeded into the empty store (--no-demo to skip)\n"
@@ -205,7 +243,7 @@ impl Application {
             "  try         curl '{base}/v1.0/deviceManagement/auditEvents?$top=2'{}\n  stop        Ctrl+C\n",
             if args.auth == Switch::On { " -H \"Authorization: Bearer $TOKEN\"" } else { "" }
         ));
-        Ok(Application { port, https_port, server, state, banner })
+        Ok(Application { port, https_port, eventhubs: eventhubs.map(|(a, _)| a), server, state, banner })
     }
 
     pub fn port(&self) -> u16 {
@@ -214,6 +252,11 @@ impl Application {
 
     pub fn https_port(&self) -> u16 {
         self.https_port
+    }
+
+    /// Where the Event Hubs endpoint listens, when it is on.
+    pub fn eventhubs_addr(&self) -> Option<std::net::SocketAddr> {
+        self.eventhubs
     }
 
     pub fn banner(&self) -> &str {
@@ -246,6 +289,27 @@ async fn share_secrets(store: &Store, data_dir: &std::path::Path, args: &ServeAr
         shared.push(&DEV_CA);
     }
     crate::data_dir::share_secrets(store, data_dir, &shared).await
+}
+
+/// The Event Hubs endpoint's listener: the address asked for; when that is the
+/// default and taken, any free port on the same interface (the banner says so).
+async fn bind_eventhubs(
+    listen: Listen,
+) -> anyhow::Result<Option<(tokio::net::TcpListener, std::net::SocketAddr, bool)>> {
+    let Listen(Some(addr)) = listen else { return Ok(None) };
+    let (listener, fell_back) = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => (listener, false),
+        Err(_) if addr.to_string() == DEFAULT_EVENTHUBS => {
+            (tokio::net::TcpListener::bind((addr.ip(), 0)).await?, true)
+        }
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("cannot listen on {addr} for Event Hubs (is the port taken? try --eventhubs 127.0.0.1:0, or off)")
+            });
+        }
+    };
+    let bound = listener.local_addr()?;
+    Ok(Some((listener, bound, fell_back)))
 }
 
 /// The resource side's verifier: trusts the token service's key and an

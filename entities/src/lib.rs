@@ -13,7 +13,8 @@
 //! one JSON document per object. Live routing keeps diagnostic settings, their
 //! delivery routes and an outbox of undelivered events in `routing_*`; instances
 //! sharing a database server hold their secrets alike in `shared_secrets`, and
-//! name themselves with heartbeats in `cluster_members`.
+//! name themselves with heartbeats in `cluster_members`. The Event Hubs endpoint
+//! keeps its hubs, partition heads and events in `eventhub_*`.
 
 pub mod audit_actor;
 pub mod audit_event;
@@ -22,6 +23,9 @@ pub mod audit_property;
 pub mod audit_resource;
 pub mod cluster_control;
 pub mod cluster_member;
+pub mod eventhub_event;
+pub mod eventhub_hub;
+pub mod eventhub_partition;
 pub mod intune_object;
 pub mod migration;
 pub mod routing_outbox;

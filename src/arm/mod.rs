@@ -206,6 +206,7 @@ async fn dispatch(
             if let Some(reused) = settings::reused_sink(&name, &properties, &others) {
                 return Err(reused.into());
             }
+            router.prepare(&destinations).await?;
             let put = state
                 .store
                 .put_setting(&name, &properties, &destinations, |others| {

@@ -25,6 +25,7 @@ async fn status(router: web::Data<Arc<Router>>) -> Result<HttpResponse, ApiError
     Ok(ok(json!({
         "windowSeconds": router.window().as_secs_f64(),
         "routes": router.status().await?,
+        "eventHubs": router.hubs().describe().await?,
     })))
 }
 

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::RoutingError;
 use super::storage::Accounts;
+use crate::hubs::{category_hub, valid_hub_name};
 use crate::store::Destination;
 
 /// The only version clients use (no public spec exists for Intune's settings).
@@ -18,6 +19,8 @@ pub const AUDIT_LOGS: &str = "AuditLogs";
 pub const MAX_SETTINGS: usize = 5;
 /// The route kind of a storage account destination.
 pub const STORAGE: &str = "storage";
+/// The route kind of an event hub destination (its target is the hub's name).
+pub const EVENT_HUB: &str = "eventhub";
 
 /// The ARM resource of a setting.
 pub fn resource(name: &str, properties: &Value) -> Value {
@@ -70,6 +73,23 @@ pub fn storage_account_name(id: &str) -> Option<&str> {
     ];
     let shaped = parts.len() == 8 && fixed.iter().all(|(i, word)| parts[*i].eq_ignore_ascii_case(word));
     (shaped && !parts[7].is_empty()).then(|| parts[7])
+}
+
+/// The namespace an `eventHubAuthorizationRuleId` names
+/// (`/subscriptions/…/resourceGroups/…/providers/Microsoft.EventHub/namespaces/NS/authorizationRules/RULE`).
+/// auditgraph serves one namespace, whatever its name in the id.
+pub fn event_hub_namespace(id: &str) -> Option<&str> {
+    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+    let fixed = [
+        (0, "subscriptions"),
+        (2, "resourceGroups"),
+        (4, "providers"),
+        (5, "Microsoft.EventHub"),
+        (6, "namespaces"),
+        (8, "authorizationRules"),
+    ];
+    let shaped = parts.len() == 10 && fixed.iter().all(|(i, word)| parts[*i].eq_ignore_ascii_case(word));
+    (shaped && !parts[7].is_empty() && !parts[9].is_empty()).then(|| parts[7])
 }
 
 /// Checks a PUT body; returns the `properties` to store (normalised) and the
@@ -140,6 +160,25 @@ pub fn check(body: &Value, accounts: &Accounts) -> Result<(Value, Vec<Destinatio
         if audit_enabled {
             destinations.push((STORAGE.to_string(), id.to_string()));
         }
+    }
+    if let Some(id) = event_hub_rule {
+        if event_hub_namespace(id).is_none() {
+            return Err(invalid(&format!(
+                "'{id}' is not an event hub authorization rule id (/subscriptions/…/resourceGroups/…/providers/Microsoft.EventHub/namespaces/NAMESPACE/authorizationRules/RULE)."
+            )));
+        }
+        // Without a name, Azure Monitor makes a hub per category.
+        let hub = event_hub.map_or_else(|| category_hub(AUDIT_LOGS), str::to_string);
+        if !valid_hub_name(&hub) {
+            return Err(invalid(&format!(
+                "'{hub}' is not a valid event hub name: 1 to 256 letters, digits, periods, hyphens and underscores, starting and ending with a letter or digit."
+            )));
+        }
+        if audit_enabled {
+            destinations.push((EVENT_HUB.to_string(), hub));
+        }
+    } else if event_hub.is_some() {
+        return Err(invalid("'properties.eventHubName' needs 'properties.eventHubAuthorizationRuleId'."));
     }
     let stored = json!({
         "storageAccountId": storage,

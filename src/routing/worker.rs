@@ -1,7 +1,8 @@
 //! The delivery worker: every window, each route with pending events takes
 //! its lease, reads its outbox oldest first, renders the resource-log records
-//! (the shape `export` writes), appends them to the destination, and only then
-//! deletes what it delivered. A failure leaves the outbox as it was, records
+//! (the shape `export` writes), hands them to the destination (appended to a
+//! storage account's blobs, or published to an event hub as `{"records":[…]}`
+//! messages of at most 256 KB), and only then deletes what it delivered. A failure leaves the outbox as it was, records
 //! the error, and backs off (1, 2, 4 … 60 s); one route failing never holds up
 //! another. `flush` delivers everything pending now.
 
@@ -14,12 +15,15 @@ use chrono::{DateTime, DurationRound, Utc};
 use serde::Serialize;
 
 use super::faults::{FaultKind, Faults};
-use super::settings::{STORAGE, storage_account_name};
+use super::settings::{EVENT_HUB, STORAGE, storage_account_name};
 use super::storage::{Accounts, BlobClient};
 use crate::clock::Clock;
-use crate::domain::monitor::{default_resource_id, record, storage_blob_path};
-use crate::domain::{Ticks, format_graph_datetime};
-use crate::store::{Route, Store};
+use crate::domain::monitor::{
+    EventHubBatcher, default_resource_id, record, storage_blob_path, to_dotnet_json,
+};
+use crate::domain::{AuditEvent, Ticks, format_graph_datetime};
+use crate::hubs::{Namespace, Placement, message};
+use crate::store::{Destination, Route, Store};
 
 /// Events per delivery attempt (a window with more delivers in several).
 const BATCH: u64 = 2000;
@@ -31,6 +35,8 @@ const LEASE: Duration = Duration::from_secs(15);
 const HOUR_GRACE: chrono::Duration = chrono::Duration::minutes(5);
 /// The longest back-off between failed attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often event hub events past their retention are deleted.
+const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 
 /// A route's state as `/_auditgraph/routing` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +62,7 @@ pub struct Router {
     clock: Clock,
     accounts: Accounts,
     blobs: BlobClient,
+    hubs: Arc<Namespace>,
     window: Duration,
     tenant_id: String,
     /// The `resourceId=` segment of blob paths.
@@ -76,6 +83,7 @@ impl Router {
         store: Store,
         clock: Clock,
         accounts: Accounts,
+        hubs: Arc<Namespace>,
         window: Duration,
         tenant_id: String,
         resource_id: Option<String>,
@@ -86,6 +94,7 @@ impl Router {
             clock,
             accounts,
             blobs: BlobClient::new()?,
+            hubs,
             window,
             resource_id: resource_id.unwrap_or_else(|| default_resource_id(&tenant_id)),
             tenant_id,
@@ -102,13 +111,30 @@ impl Router {
         &self.accounts
     }
 
+    pub fn hubs(&self) -> &Namespace {
+        &self.hubs
+    }
+
     pub fn window(&self) -> Duration {
         self.window
+    }
+
+    /// Makes what a setting's destinations need before it is saved: the
+    /// event hubs it names (Azure requires a destination to exist first;
+    /// auditgraph's namespace creates hubs on demand).
+    pub async fn prepare(&self, destinations: &[Destination]) -> anyhow::Result<()> {
+        for (kind, target) in destinations {
+            if kind == EVENT_HUB {
+                self.hubs.ensure(target).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs the delivery loop until the task is dropped.
     pub async fn run(self: Arc<Self>) {
         let tick = self.window.min(Duration::from_secs(1));
+        let mut expired = Instant::now();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(tick) => {}
@@ -117,11 +143,19 @@ impl Router {
             if let Err(e) = self.pass(false).await {
                 tracing::warn!(error = %format!("{e:#}"), "routing pass failed");
             }
+            if expired.elapsed() >= EXPIRE_EVERY {
+                expired = Instant::now();
+                if let Err(e) = self.hubs.expire().await {
+                    tracing::warn!(error = %format!("{e:#}"), "expiring event hub events failed; will retry");
+                }
+            }
         }
     }
 
-    /// Delivers everything pending now, ignoring windows and back-off.
+    /// Delivers everything pending now, ignoring windows and back-off, and
+    /// deletes the event hub events past their retention.
     pub async fn flush(&self) -> anyhow::Result<()> {
+        self.hubs.expire().await?;
         self.pass(true).await
     }
 
@@ -144,7 +178,11 @@ impl Router {
     async fn pass(&self, force: bool) -> anyhow::Result<()> {
         let _turn = self.turn.lock().await;
         for route in self.store.routes().await? {
-            if route.kind != STORAGE || route.stalled || route.pending == 0 || !(force || self.due(&route)) {
+            if !(route.kind == STORAGE || route.kind == EVENT_HUB)
+                || route.stalled
+                || route.pending == 0
+                || !(force || self.due(&route))
+            {
                 continue;
             }
             self.attempts.lock().expect("attempts").insert(route.id, Instant::now());
@@ -166,11 +204,6 @@ impl Router {
 
     /// Delivers a route's whole outbox, batch by batch.
     async fn deliver(&self, route: &Route) -> anyhow::Result<()> {
-        let name =
-            storage_account_name(&route.target).context("the route's storage account id is malformed")?;
-        let account = self.accounts.get(name).with_context(|| {
-            format!("the storage account '{name}' is no longer configured (--storage-account)")
-        })?;
         loop {
             let now = self.clock.now();
             let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
@@ -211,27 +244,64 @@ impl Router {
                 }
                 Some(FaultKind::Duplicate) | None => {}
             }
-            let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-            for (_, event) in &batch {
-                let path = storage_blob_path(&self.resource_id, blob_hour(event.activity_date_time, now));
-                let line = blobs.entry(path).or_default();
-                serde_json::to_writer(
-                    &mut *line,
-                    &serde_json::Value::Object(record(event, &self.tenant_id)),
-                )?;
-                line.push(b'\n');
-            }
             let copies = if fault == Some(FaultKind::Duplicate) { 2 } else { 1 };
-            for (path, bytes) in &blobs {
-                let (container, blob) =
-                    path.split_once('/').context("a blob path has its container first")?;
-                for _ in 0..copies {
-                    self.blobs.append(account, container, blob, bytes).await?;
-                }
+            match route.kind.as_str() {
+                STORAGE => self.append_blobs(route, &batch, now, copies).await?,
+                _ => self.publish(route, &batch, copies).await?,
             }
             self.store.delivered(route.id, &seqs, Ticks::from_datetime(now).0, None).await?;
             tracing::debug!(setting = %route.setting, events = seqs.len(), "delivered");
         }
+    }
+
+    /// Appends a batch's records to the hourly blobs of a storage account.
+    async fn append_blobs(
+        &self,
+        route: &Route,
+        batch: &[(i64, AuditEvent)],
+        now: DateTime<Utc>,
+        copies: usize,
+    ) -> anyhow::Result<()> {
+        let name =
+            storage_account_name(&route.target).context("the route's storage account id is malformed")?;
+        let account = self.accounts.get(name).with_context(|| {
+            format!("the storage account '{name}' is no longer configured (--storage-account)")
+        })?;
+        let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for (_, event) in batch {
+            let path = storage_blob_path(&self.resource_id, blob_hour(event.activity_date_time, now));
+            let line = blobs.entry(path).or_default();
+            serde_json::to_writer(&mut *line, &serde_json::Value::Object(record(event, &self.tenant_id)))?;
+            line.push(b'\n');
+        }
+        for (path, bytes) in &blobs {
+            let (container, blob) = path.split_once('/').context("a blob path has its container first")?;
+            for _ in 0..copies {
+                self.blobs.append(account, container, blob, bytes).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes a batch's records to an event hub: the whole delivery is one
+    /// window, so one `{"records":[…]}` message, split where it would pass 256 KB
+    /// (the batcher `export --format event-hub` uses); messages go round robin.
+    async fn publish(&self, route: &Route, batch: &[(i64, AuditEvent)], copies: usize) -> anyhow::Result<()> {
+        let hub = self.hubs.ensure(&route.target).await?;
+        let mut batcher = EventHubBatcher::default();
+        let mut messages = Vec::new();
+        for (_, event) in batch {
+            let record = to_dotnet_json(&serde_json::Value::Object(record(event, &self.tenant_id)));
+            messages.extend(batcher.push(0, &record));
+        }
+        messages.extend(batcher.finish());
+        for body in messages {
+            let event = (None, message::data_message(body.into_bytes()));
+            for _ in 0..copies {
+                self.hubs.publish(&hub, &Placement::Any, std::slice::from_ref(&event)).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Every route's state.

@@ -7,6 +7,7 @@
 
 mod feed;
 mod filter;
+mod hubs;
 mod members;
 mod objects;
 mod order;
@@ -26,6 +27,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use sea_orm_migration::MigratorTrait;
 
 pub use filter::condition;
+pub use hubs::{Hub, HubEvent, NewHubEvent, PartitionHead, Position};
 pub use members::Member;
 pub use objects::ObjectWrite;
 pub use order::{Cursor, SortValue, default_order, sort_values};

@@ -53,6 +53,8 @@ pub struct TestApp {
     pub state: actix_web::web::Data<AppState>,
     pub backend: Backend,
     pub database_url: String,
+    /// The Event Hubs endpoint, when the test turned it on (`--eventhubs 127.0.0.1:0`).
+    pub eventhubs: Option<std::net::SocketAddr>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -139,6 +141,10 @@ impl TestApp {
         if !extra.contains(&"--http") {
             argv.extend_from_slice(&["--http", "127.0.0.1:0"]);
         }
+        // Off unless a test asks: hundreds of servers need no AMQP listener each.
+        if !extra.contains(&"--eventhubs") {
+            argv.extend_from_slice(&["--eventhubs", "off"]);
+        }
         argv.extend_from_slice(&["--data-dir", &data_dir_arg, "--database-url", &database_url]);
         argv.extend_from_slice(extra);
         let cli = <Cli as clap::Parser>::try_parse_from(&argv).expect("valid flags");
@@ -146,6 +152,7 @@ impl TestApp {
         let app = Application::build(args).await.expect("application builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let banner = app.banner().to_string();
+        let eventhubs = app.eventhubs_addr();
         // The certificate names localhost, as the discovery documents do.
         let https_address = format!("https://localhost:{}", app.https_port());
         let state = app.state();
@@ -155,7 +162,17 @@ impl TestApp {
         headers
             .insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header value"));
         let client = reqwest::Client::builder().default_headers(headers).build().expect("client");
-        TestApp { address, https_address, banner, client, state, backend, database_url, _data_dir: data_dir }
+        TestApp {
+            address,
+            https_address,
+            banner,
+            client,
+            state,
+            backend,
+            database_url,
+            eventhubs,
+            _data_dir: data_dir,
+        }
     }
 
     /// The data directory: the SQLite file, `identity/signing-key.pem`, `tls/ca.pem`.

@@ -18,6 +18,7 @@ mod crud;
 mod data;
 mod emulator;
 mod errors;
+mod event_hubs;
 mod graphql;
 mod graphql_explorer;
 mod graphql_spec;

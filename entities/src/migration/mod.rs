@@ -9,6 +9,7 @@ mod m20261206_000003_create_intune_objects;
 mod m20261206_000004_create_routing;
 mod m20261206_000005_create_shared_secrets;
 mod m20261206_000006_create_cluster_members;
+mod m20261206_000007_create_event_hubs;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000004_create_routing::Migration),
             Box::new(m20261206_000005_create_shared_secrets::Migration),
             Box::new(m20261206_000006_create_cluster_members::Migration),
+            Box::new(m20261206_000007_create_event_hubs::Migration),
         ]
     }
 }
