@@ -142,11 +142,10 @@ impl Store {
             .one(&txn)
             .await?
             .context("a partition vanished during an append")?;
-        let mut seq = head.last_seq - count + 1;
         let mut offset = head.next_offset - bytes;
         let mut positions = Vec::with_capacity(events.len());
         let mut rows = Vec::with_capacity(events.len());
-        for (partition_key, message) in events {
+        for (seq, (partition_key, message)) in (head.last_seq - count + 1..).zip(events) {
             positions.push((seq, offset));
             rows.push(event::ActiveModel {
                 hub_ci: Set(hub_ci.clone()),
@@ -157,7 +156,6 @@ impl Store {
                 partition_key: Set(partition_key.clone()),
                 message: Set(message.clone()),
             });
-            seq += 1;
             offset += message.len() as i64;
         }
         let last_offset = positions.last().map_or(head.last_offset, |(_, o)| *o);

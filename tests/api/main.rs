@@ -19,6 +19,7 @@ mod data;
 mod emulator;
 mod errors;
 mod event_hubs;
+mod event_hubs_routing;
 mod graphql;
 mod graphql_explorer;
 mod graphql_spec;
