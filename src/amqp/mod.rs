@@ -37,7 +37,8 @@ const MAX_FRAME_SIZE: u32 = 65_536;
 /// and fe2o3 leaves the default (u32::MAX) out (spike pitfall P2).
 const HANDLE_MAX: u32 = 65_535;
 
-/// The connection string to paste into an SDK (the official emulator's form).
+/// The connection string to paste into an SDK (the official emulator's form),
+/// naming the hub a diagnostic setting without `eventHubName` fills.
 pub fn connection_string(addr: SocketAddr, key: &str) -> String {
     let host = if addr.ip().is_loopback() || addr.ip().is_unspecified() {
         "localhost".to_string()
@@ -45,8 +46,9 @@ pub fn connection_string(addr: SocketAddr, key: &str) -> String {
         addr.ip().to_string()
     };
     format!(
-        "Endpoint=sb://{host}:{};SharedAccessKeyName={KEY_NAME};SharedAccessKey={key};UseDevelopmentEmulator=true",
-        addr.port()
+        "Endpoint=sb://{host}:{};SharedAccessKeyName={KEY_NAME};SharedAccessKey={key};UseDevelopmentEmulator=true;EntityPath={}",
+        addr.port(),
+        crate::hubs::category_hub(crate::routing::settings::AUDIT_LOGS)
     )
 }
 

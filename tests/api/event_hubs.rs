@@ -357,7 +357,7 @@ async fn the_banner_prints_the_connection_string_and_a_taken_default_port_falls_
     let port = app.eventhubs.unwrap().port();
     assert!(
         app.banner.contains(&format!(
-            "Endpoint=sb://localhost:{port};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=a-key-of-my-own;UseDevelopmentEmulator=true"
+            "Endpoint=sb://localhost:{port};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=a-key-of-my-own;UseDevelopmentEmulator=true;EntityPath=insights-logs-auditlogs"
         )),
         "{}",
         app.banner
