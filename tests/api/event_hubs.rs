@@ -248,6 +248,12 @@ async fn batches_stay_together_and_keys_pick_a_stable_partition() {
         .build();
     sender.send(single).await.unwrap();
     assert_eq!(body_text(&take(&mut receiver, 1).await[0]), "single");
+    // Over 1 MiB the link is detached with the service's condition, and nothing is stored.
+    let mut oversize = client.sender("orders/Partitions/3").await;
+    let sent = oversize.send(data(&"x".repeat(1024 * 1024 + 1))).await;
+    assert!(format!("{sent:?}").contains("message-size-exceeded") || format!("{sent:?}").contains("MessageSizeExceeded"), "{sent:?}");
+    let (_, routing) = app.get_json("/_auditgraph/routing").await;
+    assert_eq!(routing["eventHubs"][0]["partitions"][3]["lastSequenceNumber"], -1, "{routing}");
     client.close().await;
 }
 

@@ -4,10 +4,13 @@
 // through ARM naming an event hub (the setting creates it, 4 partitions), the
 // writer app posts audit events through Graph, the admin API flushes the router,
 // and EventHubConsumerClient.subscribe from earliestEventPosition finds each event
-// once, as a resource-log record inside a {"records":[…]} message. Then the
-// endpoint as the SDK uses it against the real service: hub and partition
-// properties, a producer round trip (a batch to a partition, events with a
-// partitionKey), and a wrong SAS key. Each test makes its own hub.
+// once, as a resource-log record inside a {"records":[…]} message; a delivery
+// over 256 KB comes as several messages. Then the endpoint as the SDK uses it
+// against the real service: hub and partition properties, a producer round trip
+// (a batch to a partition, events with a partitionKey), a wrong SAS key, an
+// unknown hub and a link to a partition out of range. Each test makes its own
+// hub (a setting per test: settings may not share the namespace's rule for one
+// category, so they follow one another).
 //
 // Tokens from @azure/identity (ClientSecretCredential with auditgraph as
 // authorityHost), as graph-client.test.js gets them. .ci/run starts auditgraph
@@ -57,7 +60,8 @@ async function token([clientId, secret], scope) {
 async function call(method, url, bearer, body) {
   const headers = { authorization: `Bearer ${bearer}` };
   if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const response = await fetch(url, { method, headers, body: payload });
   const text = await response.text();
   assert.ok(response.ok, `${method} ${url}: ${response.status} ${text}`);
   return text ? JSON.parse(text) : null;
@@ -86,7 +90,7 @@ async function withHub(fn) {
 }
 
 // Subscribes to every partition from the start; wait(done) polls what arrived.
-function subscribe(hub) {
+function subscribe(hub, options = {}) {
   const client = new EventHubConsumerClient("$Default", CONNECTION_STRING, hub);
   const events = [];
   const errors = [];
@@ -99,14 +103,15 @@ function subscribe(hub) {
         errors.push(error);
       },
     },
-    { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
+    { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1, ...options },
   );
   return {
     events,
     async wait(done, what) {
       const deadline = Date.now() + WAIT_MS;
       while (!done(events)) {
-        assert.ok(Date.now() < deadline, `${what}: not within ${WAIT_MS} ms; ${events.length} events, errors ${errors}`);
+        const got = `${events.length} events, errors ${errors}`;
+        assert.ok(Date.now() < deadline, `${what}: not within ${WAIT_MS} ms; ${got}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       return [...events];
@@ -118,7 +123,7 @@ function subscribe(hub) {
   };
 }
 
-async function writeEvents(count) {
+async function writeEvents(count, extra = {}) {
   const graph = await token(WRITER, "https://graph.microsoft.com/.default");
   const written = new Map();
   for (let i = 0; i < count; i++) {
@@ -129,6 +134,7 @@ async function writeEvents(count) {
       activityOperationType: "Delete",
       activityResult: "Success",
       correlationId: randomUUID(),
+      ...extra,
     });
     written.set(event.id, event);
   }
@@ -137,13 +143,17 @@ async function writeEvents(count) {
 
 const recordsOf = (events) => events.flatMap(({ event }) => event.body.records);
 
+async function flush() {
+  const response = await fetch(`${ADMIN}/routing/flush`, { method: "POST" });
+  assert.equal(response.status, 200, await response.text());
+}
+
 test("a diagnostic setting delivers the audit events to its hub", limits, async () => {
   await withHub(async (hub) => {
     const consumer = subscribe(hub);
     try {
       const written = await writeEvents(3);
-      const flush = await fetch(`${ADMIN}/routing/flush`, { method: "POST" });
-      assert.equal(flush.status, 200, await flush.text());
+      await flush();
       const events = await consumer.wait((evs) => recordsOf(evs).length >= 3, "the 3 records");
       for (const { partitionId, event } of events) {
         assert.ok(PARTITIONS.includes(partitionId), partitionId);
@@ -167,6 +177,41 @@ test("a diagnostic setting delivers the audit events to its hub", limits, async 
     } finally {
       await consumer.close();
     }
+  });
+});
+
+test("a delivery over 256 KB is split into messages of at most 256 KB", limits, async () => {
+  await withHub(async (hub) => {
+    // Two events of about 200 KB: ten resources with twenty 1,000-character new values each.
+    const resources = Array.from({ length: 10 }, (_, i) => ({
+      displayName: `resource ${i}`,
+      type: "MobileApp",
+      resourceId: randomUUID(),
+      modifiedProperties: Array.from({ length: 20 }, (_, j) => ({
+        displayName: `setting ${j}`,
+        oldValue: null,
+        newValue: "v".repeat(1000),
+      })),
+    }));
+    const written = await writeEvents(2, { resources });
+    await flush();
+    const consumer = subscribe(hub, { skipParsingBodyAsJson: true });
+    let events;
+    try {
+      events = await consumer.wait((evs) => evs.length >= 2, "the 2 messages");
+    } finally {
+      await consumer.close();
+    }
+    const ids = [];
+    for (const { event } of events) {
+      assert.ok(Buffer.isBuffer(event.body), typeof event.body);
+      assert.ok(event.body.length <= 256 * 1024, `a message of ${event.body.length} bytes`);
+      const { records } = JSON.parse(event.body.toString("utf8"));
+      assert.equal(records.length, 1, "two such records do not fit in one message");
+      assert.equal(records[0].properties.Targets.length, 10);
+      ids.push(records[0].properties.AuditEventId);
+    }
+    assert.deepEqual(ids.sort(), [...written.keys()].sort());
   });
 });
 
@@ -259,9 +304,42 @@ test("a wrong SAS key is refused with UnauthorizedError", limits, async () => {
     }
     const producer = new EventHubProducerClient(wrong, hub, { retryOptions });
     try {
-      await assert.rejects(producer.sendBatch([{ body: "refused" }], { partitionId: "0" }), { code: "UnauthorizedError" });
+      const sending = producer.sendBatch([{ body: "refused" }], { partitionId: "0" });
+      await assert.rejects(sending, { code: "UnauthorizedError" });
     } finally {
       await producer.close();
+    }
+  });
+});
+
+test("an unknown hub is not found; a link to partition 9 of 4 is out of range", limits, async () => {
+  const retryOptions = { maxRetries: 0 };
+  const unknown = `no-such-hub-${randomUUID().slice(0, 8)}`;
+  const nowhere = new EventHubConsumerClient("$Default", CONNECTION_STRING, unknown, { retryOptions });
+  try {
+    await assert.rejects(nowhere.getEventHubProperties(), { code: "MessagingEntityNotFoundError" });
+  } finally {
+    await nowhere.close();
+  }
+  await withHub(async (hub) => {
+    // The JavaScript SDK attaches to the partition it is given: the refusal is the service's.
+    const client = new EventHubConsumerClient("$Default", CONNECTION_STRING, hub, { retryOptions });
+    const errors = [];
+    const subscription = client.subscribe(
+      "9",
+      { processEvents: async () => {}, processError: async (error) => errors.push(error) },
+      { startPosition: earliestEventPosition },
+    );
+    try {
+      const deadline = Date.now() + WAIT_MS;
+      while (errors.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal(errors[0]?.code, "ArgumentOutOfRangeError", String(errors[0]));
+      assert.match(errors[0].message, /between 0 and 3/);
+    } finally {
+      await subscription.close();
+      await client.close();
     }
   });
 });
