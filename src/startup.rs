@@ -11,7 +11,7 @@ use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
 use crate::audit::Recorder;
-use crate::auth::{TokenVerifier, TrustedKey};
+use crate::auth::TokenVerifier;
 use crate::clock::Clock;
 use crate::config::{DEFAULT_EVENTHUBS, Listen, ServeArgs, Switch};
 use crate::emulator::{self, Emulator};
@@ -124,6 +124,7 @@ impl Application {
         let schema = web::Data::new(graphql::schema(state.clone()));
         let identity_data = web::Data::new(identity.clone());
         // userinfo verifies Graph tokens even when Graph's own doors do not (--auth off).
+        let verifier_for_sync = verifier.clone();
         let verifier_data = web::Data::new(verifier);
         let emulator_data = emulator.clone();
         let cors = web::Data::new(crate::http::CorsPolicy::new(&args.cors_origins));
@@ -174,6 +175,7 @@ impl Application {
             args.public_base_url.clone().unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
         spawn_heartbeat(state.store.clone(), base_url);
         emulator::spawn_sync(emulator.clone(), state.store.clone(), state.clock.clone());
+        identity::rotation::spawn_sync(identity.clone(), verifier_for_sync, state.store.clone());
 
         let base =
             args.public_base_url.clone().unwrap_or_else(|| format!("http://{}:{port}", args.http.ip()));
@@ -288,7 +290,8 @@ async fn share_secrets(store: &Store, data_dir: &std::path::Path, args: &ServeAr
         crate::tls::load_or_create_tls(data_dir, None)?;
         shared.push(&DEV_CA);
     }
-    crate::data_dir::share_secrets(store, data_dir, &shared).await
+    crate::data_dir::share_secrets(store, data_dir, &shared).await?;
+    identity::rotation::adopt_rotated(store, data_dir).await
 }
 
 /// The Event Hubs endpoint's listener: the address asked for; when that is the
@@ -319,8 +322,7 @@ fn verifier(
     identity: &IdentityService,
     trusted_jwks: Option<&std::path::Path>,
 ) -> anyhow::Result<TokenVerifier> {
-    let key = identity.signing_key();
-    let mut keys = vec![TrustedKey::auditgraph(key.kid(), key.decoding_key().clone())];
+    let mut keys = identity::rotation::trusted_keys(identity);
     if let Some(path) = trusted_jwks {
         keys.extend(crate::auth::load_jwks_file(path)?);
     }

@@ -125,10 +125,11 @@ pub fn parse_jwks(text: &str) -> anyhow::Result<Vec<TrustedKey>> {
 }
 
 /// Verifies bearer tokens for every door (REST, GraphQL, subscriptions).
+/// Clones share the trusted keys, so a key rotation reaches every door at once.
 #[derive(Debug, Clone)]
 pub struct TokenVerifier {
     directory: Arc<Directory>,
-    keys: Vec<TrustedKey>,
+    keys: Arc<std::sync::RwLock<Arc<Vec<TrustedKey>>>>,
     leeway_secs: u64,
 }
 
@@ -137,7 +138,20 @@ impl TokenVerifier {
     pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(300);
 
     pub fn new(directory: Arc<Directory>, keys: Vec<TrustedKey>) -> Self {
-        Self { directory, keys, leeway_secs: Self::DEFAULT_CLOCK_SKEW.as_secs() }
+        Self {
+            directory,
+            keys: Arc::new(std::sync::RwLock::new(Arc::new(keys))),
+            leeway_secs: Self::DEFAULT_CLOCK_SKEW.as_secs(),
+        }
+    }
+
+    /// Trusts `own` as auditgraph's keys from now on, in place of the ones it
+    /// had (after a rotation); external keys stay.
+    pub fn trust_own_keys(&self, own: Vec<TrustedKey>) {
+        let mut keys = self.keys.write().expect("trusted keys");
+        let mut next = own;
+        next.extend(keys.iter().filter(|k| k.source == KeySource::External).cloned());
+        *keys = Arc::new(next);
     }
 
     /// Changes the allowed clock skew for `exp`/`nbf`.
@@ -177,8 +191,8 @@ impl TokenVerifier {
             return Err(AuthError::InvalidToken(format!("unsupported alg '{alg}'")));
         }
         let kid = header.get("kid").and_then(|v| v.as_str());
-        let candidates: Vec<&TrustedKey> = self
-            .keys
+        let keys = self.keys.read().expect("trusted keys").clone();
+        let candidates: Vec<&TrustedKey> = keys
             .iter()
             .filter(|k| match (kid, k.kid()) {
                 (Some(wanted), Some(have)) => wanted == have,

@@ -9,6 +9,7 @@
 //! | `GET, PATCH /_auditgraph/throttling` | throttling settings |
 //! | `GET, PUT, POST, DELETE /_auditgraph/faults`, `DELETE …/faults/{id}` | fault rules |
 //! | `POST /_auditgraph/identity/devicecodes/{user_code}/approve`, `…/decline` | settles a device code |
+//! | `POST /_auditgraph/identity/keys/rotate` | rotates the token-signing key (every instance of a cluster) |
 //!
 //! [`gate`] guards every path under `/_auditgraph/`.
 
@@ -25,7 +26,7 @@ use serde_json::{Value, json};
 
 use super::faults::{FaultSet, Rule};
 use super::throttle::ThrottlePatch;
-use super::{Emulator, device_codes};
+use super::{Emulator, identity};
 use crate::clock::ClockMode;
 use crate::domain::Ticks;
 use crate::error::ApiError;
@@ -48,8 +49,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/faults", web::post().to(add_fault))
             .route("/faults", web::delete().to(clear_faults))
             .route("/faults/{id}", web::delete().to(remove_fault))
-            .route("/identity/devicecodes/{user_code}/approve", web::post().to(device_codes::approve_device))
-            .route("/identity/devicecodes/{user_code}/decline", web::post().to(device_codes::decline_device))
+            .route("/identity/devicecodes/{user_code}/approve", web::post().to(identity::approve_device))
+            .route("/identity/devicecodes/{user_code}/decline", web::post().to(identity::decline_device))
+            .route("/identity/keys/rotate", web::post().to(identity::rotate_keys))
             .default_service(web::to(unknown)),
     );
 }

@@ -15,8 +15,8 @@
 
 pub mod admin;
 mod cluster;
-mod device_codes;
 pub mod faults;
+mod identity;
 pub mod journal;
 mod limiter;
 mod routing;

@@ -108,8 +108,12 @@ impl Namespace {
         &self.config
     }
 
+    /// Now, in whole milliseconds: enqueued times travel as AMQP timestamps
+    /// (milliseconds), and a reader that starts after an event's enqueued time
+    /// must not get that event back.
     fn now(&self) -> i64 {
-        Ticks::from_datetime(self.clock.now()).0
+        let ticks = Ticks::from_datetime(self.clock.now()).0;
+        ticks - ticks.rem_euclid(10_000)
     }
 
     /// The hub of that name, created (with the configured partitions) if new.

@@ -233,7 +233,7 @@ pub(super) fn authorize(
         exp: now + 600,
         jti: tokens::new_jti(),
     };
-    match tokens::seal(&svc.inner.key, ArtifactKind::AuthorizationCode, &code) {
+    match tokens::seal(&svc.inner.keys.current(), ArtifactKind::AuthorizationCode, &code) {
         Ok(code) => {
             let mut fields = vec![("code".to_string(), code)];
             if param(&params, "client_info") == Some("1") {

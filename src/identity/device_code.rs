@@ -61,10 +61,11 @@ pub(super) async fn start_device_flow(
         exp: now + lifetime,
         jti: tokens::new_jti(),
     };
-    let device_code = tokens::seal(&svc.inner.key, ArtifactKind::DeviceCode, &claims).map_err(|e| {
-        tracing::error!(error = %e, "cannot sign device code");
-        TokenError::server_error()
-    })?;
+    let device_code =
+        tokens::seal(&svc.inner.keys.current(), ArtifactKind::DeviceCode, &claims).map_err(|e| {
+            tracing::error!(error = %e, "cannot sign device code");
+            TokenError::server_error()
+        })?;
     let entry = DeviceEntry {
         status: DeviceStatus::Pending,
         tenant_id: tenant.id.clone(),

@@ -106,7 +106,8 @@ pub(super) async fn keys_v2(
         return TokenError::invalid_tenant(&segment).response(&ErrorStamp::from_request(&req));
     };
     let issuer = format!("{}/{issuer_tid}/v2.0", svc.origin());
-    cached_json(&json!({ "keys": [svc.inner.key.jwk(Some(&issuer))] }))
+    let keys: Vec<_> = svc.inner.keys.keys().iter().map(|k| k.jwk(Some(&issuer))).collect();
+    cached_json(&json!({ "keys": keys }))
 }
 
 pub(super) async fn keys_v1(
@@ -118,7 +119,8 @@ pub(super) async fn keys_v1(
     if discovery_segments(&svc, &segment).is_none() {
         return TokenError::invalid_tenant(&segment).response(&ErrorStamp::from_request(&req));
     }
-    cached_json(&json!({ "keys": [svc.inner.key.jwk(None)] }))
+    let keys: Vec<_> = svc.inner.keys.keys().iter().map(|k| k.jwk(None)).collect();
+    cached_json(&json!({ "keys": keys }))
 }
 
 /// Instance discovery [OBS shape]. Only clients that did not disable it call

@@ -1,7 +1,11 @@
-//! The token-signing key: an RSA 2048 key kept in
+//! The token-signing keys: RSA 2048 keys kept in
 //! `{data_dir}/identity/signing-key.pem` (PKCS#8), created on first start and
 //! reused afterwards, so tokens survive restarts and every process sharing the
-//! data directory signs and verifies with the same key.
+//! data directory signs and verifies with the same key. The file holds the
+//! key that signs first, then the keys it replaced, newest first
+//! ([`KeyRing`]): a rotation prepends a new key, and tokens signed with the
+//! earlier ones still verify (and are published in the JWKS) until they fall
+//! off the end.
 //!
 //! The JWKS publishes the key with a self-signed certificate (`x5c`) as Entra
 //! does. The certificate is derived deterministically from the key (fixed
@@ -10,6 +14,7 @@
 //! certificate.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -25,6 +30,8 @@ use crate::data_dir;
 
 /// The file name of the signing key inside `{data_dir}/identity/`.
 pub const SIGNING_KEY_FILE: &str = "signing-key.pem";
+/// How many keys a ring keeps: the current one and the four it replaced.
+pub const KEPT_KEYS: usize = 5;
 
 /// The RSA key that signs every token and artifact the service issues.
 pub struct SigningKey {
@@ -46,17 +53,12 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Loads `{data_dir}/identity/signing-key.pem`, creating it on first use.
+    /// The key that signs now, from `{data_dir}/identity/signing-key.pem`
+    /// (created on first use).
     pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Self> {
-        let path = data_dir.join("identity").join(SIGNING_KEY_FILE);
-        if !path.exists() {
-            let pem = generate_pem()?;
-            if data_dir::create_once(&path, pem.as_bytes(), true)? {
-                tracing::info!(path = %path.display(), "created token signing key");
-            }
-        }
-        let pem = data_dir::read_text(&path)?;
-        let mut key = Self::from_pkcs8_pem(&pem)
+        let (path, text) = key_file(data_dir)?;
+        let first = pem_blocks(&text).into_iter().next().unwrap_or_default();
+        let mut key = Self::from_pkcs8_pem(&first)
             .with_context(|| format!("invalid signing key in {}", path.display()))?;
         key.path = Some(path);
         Ok(key)
@@ -122,6 +124,94 @@ impl SigningKey {
     }
 }
 
+/// The key file's path and text, creating it with a new key on first use.
+fn key_file(data_dir: &Path) -> anyhow::Result<(PathBuf, String)> {
+    let path = data_dir.join("identity").join(SIGNING_KEY_FILE);
+    if !path.exists() {
+        let pem = generate_pem()?;
+        if data_dir::create_once(&path, pem.as_bytes(), true)? {
+            tracing::info!(path = %path.display(), "created token signing key");
+        }
+    }
+    let text = data_dir::read_text(&path)?;
+    Ok((path, text))
+}
+
+/// The PEM blocks of a key file, in order.
+fn pem_blocks(text: &str) -> Vec<String> {
+    const END: &str = "-----END PRIVATE KEY-----";
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let (Some(start), Some(end)) = (rest.find("-----BEGIN"), rest.find(END)) {
+        if end < start {
+            break;
+        }
+        blocks.push(format!("{}\n", &rest[start..end + END.len()]));
+        rest = &rest[end + END.len()..];
+    }
+    blocks
+}
+
+/// The service's signing keys, shared by every clone: the first signs, all
+/// verify. Swapped whole when the keys rotate, here or on another instance.
+#[derive(Clone)]
+pub struct KeyRing(Arc<RwLock<Arc<Vec<Arc<SigningKey>>>>>);
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kids: Vec<String> = self.keys().iter().map(|k| k.kid.clone()).collect();
+        f.debug_tuple("KeyRing").field(&kids).finish()
+    }
+}
+
+impl KeyRing {
+    /// The ring in `{data_dir}/identity/signing-key.pem`, created with one key on first use.
+    pub fn load_or_create(data_dir: &Path) -> anyhow::Result<KeyRing> {
+        let (path, text) = key_file(data_dir)?;
+        Self::parse(&text).with_context(|| format!("invalid signing key in {}", path.display()))
+    }
+
+    fn parse(text: &str) -> anyhow::Result<KeyRing> {
+        let ring = KeyRing(Arc::new(RwLock::new(Arc::new(Vec::new()))));
+        ring.replace(text)?;
+        Ok(ring)
+    }
+
+    /// Takes the keys of a key file's text (a rotation's result).
+    pub fn replace(&self, text: &str) -> anyhow::Result<()> {
+        let keys = pem_blocks(text)
+            .iter()
+            .map(|pem| SigningKey::from_pkcs8_pem(pem).map(Arc::new))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        anyhow::ensure!(!keys.is_empty(), "no PKCS#8 private key");
+        *self.0.write().expect("key ring") = Arc::new(keys);
+        Ok(())
+    }
+
+    /// The key that signs.
+    pub fn current(&self) -> Arc<SigningKey> {
+        self.keys()[0].clone()
+    }
+
+    /// Every key, the one that signs first.
+    pub fn keys(&self) -> Arc<Vec<Arc<SigningKey>>> {
+        self.0.read().expect("key ring").clone()
+    }
+
+    pub fn find(&self, kid: &str) -> Option<Arc<SigningKey>> {
+        self.keys().iter().find(|k| k.kid == kid).cloned()
+    }
+}
+
+/// A key file's text after a rotation: a new key first, then the ones it
+/// had, up to [`KEPT_KEYS`].
+pub fn rotated(text: &str) -> anyhow::Result<String> {
+    let mut blocks = vec![generate_pem()?];
+    blocks.extend(pem_blocks(text));
+    blocks.truncate(KEPT_KEYS);
+    Ok(blocks.concat())
+}
+
 /// Generates a fresh RSA 2048 key as PKCS#8 PEM. Slow in unoptimised builds;
 /// see the crate's `[profile.dev.package.num-bigint-dig]`.
 pub fn generate_pem() -> anyhow::Result<String> {
@@ -160,5 +250,25 @@ mod tests {
         let jwk = a.jwk(Some("https://localhost:5443/t/v2.0"));
         assert_eq!(jwk["e"], "AQAB");
         assert_eq!(jwk["issuer"], "https://localhost:5443/t/v2.0");
+    }
+
+    #[test]
+    fn a_rotation_puts_a_new_key_first_and_keeps_five() {
+        let pem = crate::identity::test_support::signing_key_pem();
+        let original = SigningKey::from_pkcs8_pem(pem).unwrap().kid().to_string();
+        let ring = KeyRing::parse(pem).unwrap();
+        let once = rotated(pem).unwrap();
+        ring.replace(&once).unwrap();
+        assert_ne!(ring.current().kid(), original);
+        assert_eq!(ring.keys().len(), 2);
+        assert!(ring.find(&original).is_some(), "the replaced key still verifies");
+        let mut text = once;
+        for _ in 0..5 {
+            text = rotated(&text).unwrap();
+        }
+        ring.replace(&text).unwrap();
+        assert_eq!(ring.keys().len(), KEPT_KEYS);
+        assert!(ring.find(&original).is_none(), "the oldest fall off");
+        assert!(KeyRing::parse("not a key").is_err());
     }
 }

@@ -28,6 +28,7 @@ mod discovery;
 mod errors;
 mod html;
 pub mod keys;
+pub mod rotation;
 mod routes;
 pub mod scopes;
 mod token;
@@ -50,7 +51,7 @@ pub use routes::configure;
 
 use crate::directory::{AccessTokenClaims, Directory};
 use device::{DeviceStatus, DeviceStore};
-use keys::SigningKey;
+use keys::{KeyRing, SigningKey};
 use scopes::{Audience, OwnHosts};
 
 /// Settings of the token service.
@@ -117,7 +118,7 @@ struct Inner {
     config: IdentityConfig,
     origin: String,
     directory: Arc<Directory>,
-    key: Arc<SigningKey>,
+    keys: KeyRing,
     own_hosts: OwnHosts,
     devices: DeviceStore,
     /// Redeemed authorization code ids → their expiry (unix seconds).
@@ -128,7 +129,7 @@ impl std::fmt::Debug for IdentityService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IdentityService")
             .field("origin", &self.inner.origin)
-            .field("kid", &self.inner.key.kid())
+            .field("keys", &self.inner.keys)
             .finish_non_exhaustive()
     }
 }
@@ -173,7 +174,7 @@ impl IdentityService {
                 "auto-approve user '{upn}' is not a user of any tenant"
             );
         }
-        let key = SigningKey::load_or_create(&config.data_dir)?;
+        let keys = KeyRing::load_or_create(&config.data_dir)?;
 
         let mut hosts: Vec<String> = vec![scopes::strip_port(host).to_string()];
         hosts.extend(["localhost", "127.0.0.1", "::1"].map(String::from));
@@ -185,7 +186,7 @@ impl IdentityService {
                 devices: DeviceStore::new(&config.data_dir),
                 origin,
                 directory: Arc::new(directory),
-                key: Arc::new(key),
+                keys,
                 redeemed_codes: Mutex::default(),
                 config,
             }),
@@ -206,20 +207,24 @@ impl IdentityService {
     }
 
     /// The signing key's `kid`.
-    pub fn kid(&self) -> &str {
-        self.inner.key.kid()
+    pub fn kid(&self) -> String {
+        self.inner.keys.current().kid().to_string()
     }
 
-    /// The key every token this service issues is signed with; the resource
-    /// side trusts its public half.
-    pub fn signing_key(&self) -> &SigningKey {
-        &self.inner.key
+    /// The key every token this service issues now is signed with.
+    pub fn signing_key(&self) -> Arc<SigningKey> {
+        self.inner.keys.current()
+    }
+
+    /// Every key it signs or signed with: the resource side trusts their public halves.
+    pub fn keys(&self) -> &KeyRing {
+        &self.inner.keys
     }
 
     /// Signs arbitrary access-token claims with the service key. For tests
     /// that need expired, wrong-audience or otherwise crafted tokens.
     pub fn sign_access_token(&self, claims: &AccessTokenClaims) -> anyhow::Result<String> {
-        self.inner.key.sign(claims, "JWT")
+        self.inner.keys.current().sign(claims, "JWT")
     }
 
     /// Signs an auditgraph artifact (authorization code, refresh token,
@@ -230,7 +235,7 @@ impl IdentityService {
         kind: tokens::ArtifactKind,
         claims: &T,
     ) -> anyhow::Result<String> {
-        tokens::seal(&self.inner.key, kind, claims)
+        tokens::seal(&self.inner.keys.current(), kind, claims)
     }
 
     /// Mints an app-only token without HTTP (for tests and tooling).

@@ -188,14 +188,14 @@ impl<'a> Grant<'a> {
     }
 
     fn sign<T: serde::Serialize>(&self, claims: &T, typ: &str) -> Result<String, TokenError> {
-        self.svc.inner.key.sign(claims, typ).map_err(|e| {
+        self.svc.inner.keys.current().sign(claims, typ).map_err(|e| {
             tracing::error!(error = %e, "cannot sign token");
             TokenError::server_error()
         })
     }
 
     fn seal<T: serde::Serialize>(&self, kind: ArtifactKind, claims: &T) -> Result<String, TokenError> {
-        tokens::seal(&self.svc.inner.key, kind, claims).map_err(|e| {
+        tokens::seal(&self.svc.inner.keys.current(), kind, claims).map_err(|e| {
             tracing::error!(error = %e, "cannot sign artifact");
             TokenError::server_error()
         })
@@ -330,7 +330,7 @@ impl<'a> Grant<'a> {
         let code = required(self.params, "code")?;
         let redirect_uri = required(self.params, "redirect_uri")?;
         let (tenant, app) = self.authenticate(scope, segment, false)?;
-        let claims: AuthCode = tokens::open(&self.svc.inner.key, ArtifactKind::AuthorizationCode, code)
+        let claims: AuthCode = tokens::open(&self.svc.inner.keys, ArtifactKind::AuthorizationCode, code)
             .map_err(|e| match e {
                 ArtifactError::Invalid => TokenError::malformed_grant(),
                 ArtifactError::Expired { .. } => TokenError::expired_code(),
@@ -364,13 +364,13 @@ impl<'a> Grant<'a> {
         let presented = required(self.params, "refresh_token")?;
         let (tenant, app) = self.authenticate(scope, segment, false)?;
         let lifetime_days = secs(self.svc.config().refresh_token_lifetime) / 86_400;
-        let claims: RefreshToken = tokens::open(&self.svc.inner.key, ArtifactKind::RefreshToken, presented)
+        let claims: RefreshToken = tokens::open(&self.svc.inner.keys, ArtifactKind::RefreshToken, presented)
             .map_err(|e| match e {
-            ArtifactError::Invalid => TokenError::malformed_grant(),
-            ArtifactError::Expired { issued_at } => {
-                TokenError::expired_refresh_token(tokens::utc(issued_at), lifetime_days)
-            }
-        })?;
+                ArtifactError::Invalid => TokenError::malformed_grant(),
+                ArtifactError::Expired { issued_at } => {
+                    TokenError::expired_refresh_token(tokens::utc(issued_at), lifetime_days)
+                }
+            })?;
         if !claims.cid.eq_ignore_ascii_case(&app.client_id) || claims.tid != tenant.id {
             return Err(TokenError::grant_mismatch());
         }
@@ -402,7 +402,7 @@ impl<'a> Grant<'a> {
             .or_else(|| param(self.params, "code"))
             .ok_or_else(|| TokenError::missing_parameter("device_code"))?;
         let (tenant, app) = self.authenticate(scope, segment, false)?;
-        let claims: DeviceCode = tokens::open(&self.svc.inner.key, ArtifactKind::DeviceCode, presented)
+        let claims: DeviceCode = tokens::open(&self.svc.inner.keys, ArtifactKind::DeviceCode, presented)
             .map_err(|e| match e {
                 ArtifactError::Invalid => TokenError::bad_verification_code(),
                 ArtifactError::Expired { .. } => TokenError::device_code_expired(),

@@ -12,7 +12,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::keys::SigningKey;
+use super::keys::{KeyRing, SigningKey};
 use super::scopes::{Audience, DelegatedScope};
 use crate::directory::well_known::APP_TOKEN_WID;
 use crate::directory::{AccessTokenClaims, AppRegistration, Tenant, User, v1_issuer};
@@ -283,16 +283,14 @@ struct Times {
 
 /// Verifies and decodes an artifact of `kind`. No clock leeway: artifacts
 /// are checked by the same clock that issued them.
-pub fn open<T: DeserializeOwned>(
-    key: &SigningKey,
-    kind: ArtifactKind,
-    text: &str,
-) -> Result<T, ArtifactError> {
+pub fn open<T: DeserializeOwned>(keys: &KeyRing, kind: ArtifactKind, text: &str) -> Result<T, ArtifactError> {
     let text = text.trim();
     let header = jsonwebtoken::decode_header(text).map_err(|_| ArtifactError::Invalid)?;
-    if header.typ.as_deref() != Some(kind.typ()) || header.kid.as_deref() != Some(key.kid()) {
+    if header.typ.as_deref() != Some(kind.typ()) {
         return Err(ArtifactError::Invalid);
     }
+    // Signed with the key of its time: any key of the ring opens it.
+    let key = header.kid.as_deref().and_then(|kid| keys.find(kid)).ok_or(ArtifactError::Invalid)?;
     // Expiry is checked by hand so that an expired artifact can still say
     // when it was issued.
     let mut validation = Validation::new(Algorithm::RS256);

@@ -207,7 +207,13 @@ pub fn reused_sink(name: &str, properties: &Value, others: &[(String, Value)]) -
     for (other, theirs) in others.iter().filter(|(n, _)| !n.eq_ignore_ascii_case(name)) {
         for field in ["storageAccountId", "eventHubAuthorizationRuleId", "workspaceId"] {
             let (Some(a), Some(b)) = (properties[field].as_str(), theirs[field].as_str()) else { continue };
-            if !a.eq_ignore_ascii_case(b) {
+            // An event hub sink is the rule and the hub: other hubs of one namespace are other sinks.
+            let hub = |p: &Value| {
+                p["eventHubName"].as_str().map_or_else(|| category_hub(AUDIT_LOGS), str::to_lowercase)
+            };
+            if !a.eq_ignore_ascii_case(b)
+                || (field == "eventHubAuthorizationRuleId" && hub(properties) != hub(theirs))
+            {
                 continue;
             }
             if let Some(category) = enabled(theirs).into_iter().find(|c| mine.contains(c)) {

@@ -96,6 +96,47 @@ impl Store {
         Ok(version)
     }
 
+    /// Replaces the control `name` with what `change` makes of its current
+    /// value (`None` when it has none), atomically: when another instance
+    /// changed it meanwhile, `change` runs again on that value. Returns the
+    /// stored value and its version.
+    pub async fn update_control(
+        &self,
+        name: &str,
+        change: impl Fn(Option<&str>) -> anyhow::Result<String>,
+    ) -> anyhow::Result<(String, i64)> {
+        loop {
+            let current = self.control(name).await?;
+            let value = change(current.as_ref().map(|(v, _)| v.as_str()))?;
+            let _turn = self.writes.lock().await;
+            let stored = match &current {
+                Some((_, version)) => {
+                    control::Entity::update_many()
+                        .col_expr(control::Column::Value, Expr::value(value.as_str()))
+                        .col_expr(control::Column::Version, Expr::value(version + 1))
+                        .filter(control::Column::Name.eq(name))
+                        .filter(control::Column::Version.eq(*version))
+                        .exec(&self.db)
+                        .await?
+                        .rows_affected
+                        == 1
+                }
+                None => {
+                    let row = control::ActiveModel {
+                        name: Set(name.to_string()),
+                        value: Set(value.clone()),
+                        version: Set(1),
+                    };
+                    // A concurrent first insert makes this one fail: then try again.
+                    control::Entity::insert(row).exec_without_returning(&self.db).await.is_ok()
+                }
+            };
+            if stored {
+                return Ok((value, current.map_or(1, |(_, v)| v + 1)));
+            }
+        }
+    }
+
     /// The latest snapshot of the control `name` and its version.
     pub async fn control(&self, name: &str) -> anyhow::Result<Option<(String, i64)>> {
         let row = control::Entity::find_by_id(name.to_string())

@@ -157,6 +157,7 @@ async fn events_come_back_in_order_with_the_broker_annotations_from_any_position
     let mut all = client.receiver("orders/ConsumerGroups/$Default/Partitions/1", None, None).await;
     let events = take(&mut all, 3).await;
     let mut offsets = Vec::new();
+    let mut enqueued = Vec::new();
     for (i, event) in events.iter().enumerate() {
         assert_eq!(body_text(event), format!("event {i}"));
         assert_eq!(annotation(event, "x-opt-sequence-number"), Value::Long(i as i64));
@@ -164,7 +165,8 @@ async fn events_come_back_in_order_with_the_broker_annotations_from_any_position
             panic!("the offset is a string")
         };
         offsets.push(offset.parse::<i64>().unwrap());
-        assert!(matches!(annotation(event, "x-opt-enqueued-time"), Value::Timestamp(_)));
+        let Value::Timestamp(at) = annotation(event, "x-opt-enqueued-time") else { panic!("a timestamp") };
+        enqueued.push(at.milliseconds());
     }
     assert!(offsets.windows(2).all(|w| w[0] < w[1]), "offsets grow: {offsets:?}");
     // Another partition holds none of them.
@@ -176,6 +178,12 @@ async fn events_come_back_in_order_with_the_broker_annotations_from_any_position
         ("amqp.annotation.x-opt-sequence-number >= '2'", vec!["event 2"]),
         (&*format!("amqp.annotation.x-opt-offset > '{}'", offsets[0]), vec!["event 1", "event 2"]),
         ("amqp.annotation.x-opt-offset > '-1'", vec!["event 0", "event 1", "event 2"]),
+        (
+            &*format!("amqp.annotation.x-opt-enqueued-time >= '{}'", enqueued[0]),
+            vec!["event 0", "event 1", "event 2"],
+        ),
+        // After an event's own enqueued time: not that event again (times are whole milliseconds).
+        (&*format!("amqp.annotation.x-opt-enqueued-time > '{}'", enqueued[2]), vec![]),
     ];
     for (filter, expected) in cases {
         let mut receiver =
@@ -251,7 +259,11 @@ async fn batches_stay_together_and_keys_pick_a_stable_partition() {
     // Over 1 MiB the link is detached with the service's condition, and nothing is stored.
     let mut oversize = client.sender("orders/Partitions/3").await;
     let sent = oversize.send(data(&"x".repeat(1024 * 1024 + 1))).await;
-    assert!(format!("{sent:?}").contains("message-size-exceeded") || format!("{sent:?}").contains("MessageSizeExceeded"), "{sent:?}");
+    assert!(
+        format!("{sent:?}").contains("message-size-exceeded")
+            || format!("{sent:?}").contains("MessageSizeExceeded"),
+        "{sent:?}"
+    );
     let (_, routing) = app.get_json("/_auditgraph/routing").await;
     assert_eq!(routing["eventHubs"][0]["partitions"][3]["lastSequenceNumber"], -1, "{routing}");
     client.close().await;

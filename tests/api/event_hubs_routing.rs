@@ -286,6 +286,15 @@ async fn arm_refuses_event_hub_destinations_it_cannot_use(backend: Backend) {
     let (_, routing) = app.get_json("/_auditgraph/routing").await;
     assert_eq!(routing["eventHubs"], json!([]), "a refused setting creates no hub");
     assert_eq!(routing["routes"], json!([]));
+    // A sink is the rule and the hub: two settings may send a category to two hubs of one namespace, not to one.
+    assert_eq!(put_setting(&app, "first", Some("hub-a")).await.0, 200);
+    assert_eq!(put_setting(&app, "second", Some("hub-b")).await.0, 200);
+    let (status, body) = put_setting(&app, "third", Some("HUB-A")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("already used in diagnostic setting 'first'"),
+        "{body}"
+    );
 }
 
 per_backend!(

@@ -4,7 +4,11 @@
 //! CA of one works on every other (SQLite is one process's file: not shared).
 
 use crate::backend_tests;
-use crate::helpers::{Backend, TestApp, days_ago, sample_event, tls};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, READER, TENANT, TestApp, client_credentials, days_ago, jwt_part, sample_event, tls,
+};
 
 const EVENTS: &str = "/v1.0/deviceManagement/auditEvents";
 
@@ -130,7 +134,66 @@ async fn health_names_the_members(app: TestApp) {
     drop(other);
 }
 
-backend_tests!(instances_share_their_secrets, health_names_the_members, subscriptions_hear_other_instances);
+/// After a rotation a new key signs, on every instance (the others follow
+/// within a poll), and tokens signed before still verify everywhere.
+async fn a_rotated_key_signs_everywhere_and_earlier_tokens_still_verify(app: TestApp) {
+    let shared = app.backend != Backend::Sqlite;
+    let other = if shared { Some(app.another_instance(&[]).await) } else { None };
+    let http = reqwest::Client::new();
+    let before = client_credentials(&http, &app.address, READER).await;
+    let old_kid = jwt_part(&before, 0)["kid"].as_str().unwrap().to_string();
+    let rotated: Value =
+        http.post(app.url("/_auditgraph/identity/keys/rotate")).send().await.unwrap().json().await.unwrap();
+    let kid = rotated["kid"].as_str().unwrap().to_string();
+    assert_ne!(kid, old_kid);
+    assert_eq!(rotated["kids"], json!([kid, old_kid]), "the new key first, the replaced one kept");
+    let jwks: Value = http
+        .get(app.url(&format!("/{TENANT}/discovery/v2.0/keys")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let published: Vec<&str> =
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(published, [kid.as_str(), old_kid.as_str()]);
+    let after = client_credentials(&http, &app.address, READER).await;
+    assert_eq!(jwt_part(&after, 0)["kid"], kid.as_str());
+    let status = |base: String, token: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{base}{EVENTS}")).bearer_auth(token).send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(status(app.address.clone(), before.clone()).await, 200, "a token from before the rotation");
+    assert_eq!(status(app.address.clone(), after.clone()).await, 200);
+    let keys = std::fs::read_to_string(app.data_dir().join("identity/signing-key.pem")).unwrap();
+    assert_eq!(keys.matches("BEGIN PRIVATE KEY").count(), 2, "the key file keeps the history");
+    let Some(other) = other else { return };
+    // The other instance takes the rotation within a poll: it accepts the new key's tokens and signs with it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while status(other.address.clone(), after.clone()).await != 200 {
+        assert!(std::time::Instant::now() < deadline, "the other instance never trusted the rotated key");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status(other.address.clone(), before.clone()).await, 200);
+    let from_other = client_credentials(&http, &other.address, READER).await;
+    assert_eq!(jwt_part(&from_other, 0)["kid"], kid.as_str());
+    assert_eq!(status(app.address.clone(), from_other).await, 200);
+    // An instance that starts later signs with the rotated key too.
+    let late = app.another_instance(&[]).await;
+    let from_late = client_credentials(&http, &late.address, READER).await;
+    assert_eq!(jwt_part(&from_late, 0)["kid"], kid.as_str());
+    assert_eq!(status(late.address.clone(), before).await, 200);
+}
+
+backend_tests!(
+    instances_share_their_secrets,
+    health_names_the_members,
+    subscriptions_hear_other_instances,
+    a_rotated_key_signs_everywhere_and_earlier_tokens_still_verify,
+);
 
 /// A frozen clock, a fault rule and a reset set through one instance take
 /// effect on the others.

@@ -1,3 +1,5 @@
+//! The identity platform's controls. Key rotation:
+//! `POST /_auditgraph/identity/keys/rotate` answers `{"kid": new, "kids": [all]}`.
 //! Device-code approval, the admin's side of the device code flow:
 //! `POST /_auditgraph/identity/devicecodes/{user_code}/approve` (body
 //! `{"user": "<upn>"}`, JSON or form) and `…/decline`. A test approves the code
@@ -9,7 +11,20 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
+use crate::auth::TokenVerifier;
+use crate::error::ApiError;
 use crate::identity::{DeviceApprovalError, IdentityService};
+use crate::state::AppState;
+
+/// Rotates the signing key (every instance of a shared database follows).
+pub(super) async fn rotate_keys(
+    svc: web::Data<IdentityService>,
+    verifier: web::Data<TokenVerifier>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let kids = crate::identity::rotation::rotate(&svc, &verifier, &state.store).await?;
+    Ok(HttpResponse::Ok().json(json!({ "kid": kids[0], "kids": kids })))
+}
 
 /// The admin call that approves a device code: body `{"user": "<upn>"}` (JSON
 /// or form); without a user, the auto-approve user or the tenant's first user.
