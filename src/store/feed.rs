@@ -9,6 +9,14 @@
 //! MySQL has no NOTIFY: there every instance polls the events' sequence
 //! instead, re-reading a trailing window so that an event whose transaction
 //! committed after a later-numbered one is still heard (once).
+//!
+//! A reader that resumes from a sequence ([`Store::events_after`]) needs
+//! sequences to follow commit order, which concurrent writers on a server
+//! database do not give by themselves: a transaction that creates events
+//! first takes the row lock of `cluster_controls`' `event-order` row
+//! ([`Store::take_event_order`]), held until it commits, and only then draws
+//! its sequences. Writers of one instance already take turns; this makes the
+//! instances of a cluster take turns at creating events too.
 
 use anyhow::Context;
 use sea_orm::{
@@ -21,6 +29,8 @@ use crate::domain::AuditEvent;
 
 /// The channel every instance listens on.
 const CHANNEL: &str = "auditgraph_events";
+/// The `cluster_controls` row whose lock orders event-creating transactions.
+const EVENT_ORDER: &str = "event-order";
 /// Sequences per announcement, well inside the payload cap.
 const SEQS_PER_NOTIFY: usize = 600;
 /// How often MySQL instances poll, and how far back each poll looks again.
@@ -50,6 +60,62 @@ impl Store {
             .context("cannot announce new events")?;
         }
         Ok(())
+    }
+
+    /// Makes this transaction's new events follow every committed one in
+    /// sequence order (server databases; SQLite has one writer at a time).
+    pub(super) async fn take_event_order(&self, txn: &DatabaseTransaction) -> anyhow::Result<()> {
+        use entities::cluster_control as control;
+        use sea_orm::sea_query::{Expr, ExprTrait};
+        if !self.is_shared() {
+            return Ok(());
+        }
+        let locked = control::Entity::update_many()
+            .col_expr(control::Column::Version, Expr::col(control::Column::Version).add(1))
+            .filter(control::Column::Name.eq(EVENT_ORDER))
+            .exec(txn)
+            .await
+            .context("cannot take the event order lock")?;
+        anyhow::ensure!(locked.rows_affected == 1, "the event order row is missing (run auditgraph migrate)");
+        Ok(())
+    }
+
+    /// Creates the row [`Store::take_event_order`] locks, once.
+    pub(super) async fn ensure_event_order(&self) -> anyhow::Result<()> {
+        use entities::cluster_control as control;
+        if !self.is_shared()
+            || control::Entity::find_by_id(EVENT_ORDER.to_string()).one(&self.db).await?.is_some()
+        {
+            return Ok(());
+        }
+        let row = control::ActiveModel {
+            name: sea_orm::ActiveValue::Set(EVENT_ORDER.to_string()),
+            value: sea_orm::ActiveValue::Set(String::new()),
+            version: sea_orm::ActiveValue::Set(0),
+        };
+        // Another instance may insert it first; either row will do.
+        let _ = control::Entity::insert(row).exec_without_returning(&self.db).await;
+        Ok(())
+    }
+
+    /// Up to `limit` events after sequence `after`, in sequence (= commit) order.
+    pub async fn events_after(&self, after: i64, limit: u64) -> anyhow::Result<Vec<(i64, AuditEvent)>> {
+        let seqs: Vec<i64> = entities::audit_event::Entity::find()
+            .select_only()
+            .column(entities::audit_event::Column::Seq)
+            .filter(entities::audit_event::Column::Seq.gt(after))
+            .order_by_asc(entities::audit_event::Column::Seq)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .context("cannot read events after a sequence")?;
+        self.events_by_seq(&seqs).await
+    }
+
+    /// The latest event's sequence (0 when there is none).
+    pub async fn last_seq(&self) -> anyhow::Result<i64> {
+        self.max_seq().await
     }
 
     /// Whether committed events reach this instance through [`Store::watch`]

@@ -171,6 +171,7 @@ impl Store {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         self.refuse_retired_schema().await?;
         entities::migration::Migrator::up(&self.db, None).await.context("database migration failed")?;
+        self.ensure_event_order().await?;
         // A bulk load stopped midway leaves its store without secondary indexes.
         self.create_secondary_indexes().await
     }

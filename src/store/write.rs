@@ -187,6 +187,9 @@ impl Store {
         events: &[AuditEvent],
         routed: Routed,
     ) -> anyhow::Result<NewPermissionSets> {
+        if !events.is_empty() {
+            self.take_event_order(txn).await?;
+        }
         let seqs = self.insert_events(txn, events).await?;
         if routed == Routed::Yes {
             let mut keys: Vec<i64> = seqs.values().copied().collect();
