@@ -284,8 +284,9 @@ pub struct EmulatorArgs {
     /// JSON file of fault rules, `{"seed": 1, "rules": [...]}` (README, Faults).
     #[arg(long, env = "AUDITGRAPH_FAULTS")]
     pub faults: Option<PathBuf>,
-    /// Redis for a throttling limiter shared by every instance of a cluster
-    /// (`redis://127.0.0.1:6379`); without it each process counts on its own.
+    /// Redis for the throttling limiter every instance of a cluster shares
+    /// (`redis://127.0.0.1:6379`); without it a database server is the limiter,
+    /// and an embedded SQLite store counts in the process.
     #[arg(long, env = "AUDITGRAPH_REDIS_URL")]
     pub redis_url: Option<String>,
 }

@@ -41,7 +41,7 @@ impl Application {
         store.migrate().await?;
         let clock = Clock::default();
         // Its settings are checked before anything slow starts.
-        let emulator = web::Data::new(Emulator::new(clock.clone(), &args.emulator)?);
+        let emulator = web::Data::new(Emulator::new(clock.clone(), &args.emulator, &store)?);
         let seeded = if args.no_demo {
             None
         } else {

@@ -14,7 +14,8 @@
 //! delivery routes and an outbox of undelivered events in `routing_*`; instances
 //! sharing a database server hold their secrets alike in `shared_secrets`, and
 //! name themselves with heartbeats in `cluster_members`. The Event Hubs endpoint
-//! keeps its hubs, partition heads and events in `eventhub_*`.
+//! keeps its hubs, partition heads and events in `eventhub_*`. The database throttling
+//! limiter keeps its windows in `throttle_*`.
 
 pub mod audit_actor;
 pub mod audit_event;
@@ -32,6 +33,8 @@ pub mod routing_outbox;
 pub mod routing_route;
 pub mod routing_setting;
 pub mod shared_secret;
+pub mod throttle_bucket;
+pub mod throttle_hit;
 
 pub mod prelude {
     pub use super::audit_actor::Entity as AuditActor;

@@ -1,7 +1,8 @@
-//! The shared throttling limiter (`--redis-url`): the same sliding windows as
-//! the in-process throttle, kept in Redis sorted sets (one per bucket, scored
-//! by time) and checked and counted by one Lua script, atomically, so every
-//! instance of a cluster admits Intune's limits once between them.
+//! The shared throttling limiter: the same sliding windows as the in-process
+//! throttle, kept where every instance of a cluster counts, so they admit
+//! Intune's limits once between them. With `--redis-url`, Redis sorted sets
+//! (one per bucket, scored by time) checked and counted by one Lua script,
+//! atomically; else, on a shared database, the database (`store::limits`).
 
 use anyhow::Context;
 use redis::aio::MultiplexedConnection;
@@ -30,6 +31,38 @@ for _, key in ipairs(KEYS) do
 end
 return 0
 "#;
+
+/// Where the cluster's windows live.
+pub enum SharedLimiter {
+    Redis(RedisLimiter),
+    Database(crate::store::Store),
+}
+
+impl SharedLimiter {
+    /// The limiter `--redis-url` names, else the database when it is shared, else none.
+    pub fn configure(
+        redis_url: Option<&str>,
+        store: &crate::store::Store,
+    ) -> anyhow::Result<Option<SharedLimiter>> {
+        Ok(match redis_url {
+            Some(url) => Some(SharedLimiter::Redis(RedisLimiter::new(url)?)),
+            None if store.is_shared() => Some(SharedLimiter::Database(store.clone())),
+            None => None,
+        })
+    }
+
+    /// Counts a request in `buckets` (key, limit) at `now_ms`, or returns how
+    /// many milliseconds until one of them has room.
+    pub async fn admit(&self, buckets: &[(String, u32)], now_ms: i64, window_ms: i64) -> anyhow::Result<i64> {
+        match self {
+            SharedLimiter::Redis(redis) => redis.admit(buckets, now_ms, window_ms).await,
+            // Throttling's statements are not the request's own (the statement budgets).
+            SharedLimiter::Database(store) => {
+                crate::store::uncounted(store.admit_hits(buckets, now_ms, window_ms)).await
+            }
+        }
+    }
+}
 
 pub struct RedisLimiter {
     client: redis::Client,

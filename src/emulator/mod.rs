@@ -57,7 +57,7 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    pub fn new(clock: Clock, args: &EmulatorArgs) -> anyhow::Result<Emulator> {
+    pub fn new(clock: Clock, args: &EmulatorArgs, store: &crate::store::Store) -> anyhow::Result<Emulator> {
         let throttle = ThrottleConfig {
             enabled: args.throttling == Switch::On,
             scale: args.throttle_scale,
@@ -82,7 +82,7 @@ impl Emulator {
             throttle: Throttle::new(
                 clock,
                 throttle.clone(),
-                args.redis_url.as_deref().map(limiter::RedisLimiter::new).transpose()?,
+                limiter::SharedLimiter::configure(args.redis_url.as_deref(), store)?,
             ),
             faults,
             journal: Journal::new(args.journal_size),

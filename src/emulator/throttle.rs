@@ -135,8 +135,8 @@ enum Bucket {
 pub struct Throttle {
     clock: Clock,
     state: Mutex<State>,
-    /// The cluster's limiter, when one is configured (`--redis-url`).
-    shared: Option<super::limiter::RedisLimiter>,
+    /// The cluster's limiter (Redis, or a shared database), when there is one.
+    shared: Option<super::limiter::SharedLimiter>,
     /// When the shared limiter last failed (its warning is not repeated within a minute).
     shared_failed: Mutex<Option<std::time::Instant>>,
 }
@@ -152,7 +152,7 @@ impl Throttle {
     pub fn new(
         clock: Clock,
         config: ThrottleConfig,
-        shared: Option<super::limiter::RedisLimiter>,
+        shared: Option<super::limiter::SharedLimiter>,
     ) -> Throttle {
         Throttle {
             clock,

@@ -8,6 +8,7 @@
 mod feed;
 mod filter;
 mod hubs;
+mod limits;
 mod members;
 mod objects;
 mod order;

@@ -379,6 +379,41 @@ async fn throttling_is_cluster_wide_with_redis() {
     assert_eq!(get(&b).await, 429, "the 11th read through B");
 }
 
+/// Without Redis, a shared database is the limiter: the same windows, once
+/// across the instances (PostgreSQL and MariaDB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_is_cluster_wide_with_the_database() {
+    for backend in [Backend::Postgres, Backend::MySql] {
+        // Intune's 1,000 reads per app per 20 s, scaled to 10.
+        let flags = ["--throttle-scale", "0.01"];
+        let Some(a) = TestApp::spawn(backend, &flags).await else { continue };
+        let b = a.another_instance(&flags).await;
+        let reader =
+            crate::helpers::client_credentials(&reqwest::Client::new(), &a.address, crate::helpers::READER)
+                .await;
+        let get = |t: &TestApp| {
+            let request = reqwest::Client::new().get(t.url(EVENTS)).bearer_auth(&reader);
+            async move { request.send().await.unwrap() }
+        };
+        for i in 0..10 {
+            let through = if i % 2 == 0 { &a } else { &b };
+            assert_eq!(get(through).await.status(), 200, "{backend:?}: read {i} of 10 in the window");
+        }
+        for through in [&a, &b] {
+            let refused = get(through).await;
+            assert_eq!(refused.status(), 429, "{backend:?}: the 11th read");
+            let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=20).contains(&wait), "{backend:?}: Retry-After {wait}");
+        }
+        // Another app has windows of its own.
+        let writer =
+            crate::helpers::client_credentials(&reqwest::Client::new(), &a.address, crate::helpers::WRITER)
+                .await;
+        let other = reqwest::Client::new().get(b.url(EVENTS)).bearer_auth(writer).send().await.unwrap();
+        assert_eq!(other.status(), 200, "{backend:?}");
+    }
+}
+
 /// A shared limiter that is down fails open to this process's own windows:
 /// reads are still admitted up to the limit, then refused, never a 5xx.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

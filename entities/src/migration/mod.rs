@@ -10,6 +10,7 @@ mod m20261206_000004_create_routing;
 mod m20261206_000005_create_shared_secrets;
 mod m20261206_000006_create_cluster_members;
 mod m20261206_000007_create_event_hubs;
+mod m20261206_000008_create_throttle_windows;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000005_create_shared_secrets::Migration),
             Box::new(m20261206_000006_create_cluster_members::Migration),
             Box::new(m20261206_000007_create_event_hubs::Migration),
+            Box::new(m20261206_000008_create_throttle_windows::Migration),
         ]
     }
 }
