@@ -10,6 +10,8 @@
 //! tiebreak, flipped), then reverses the rows: keyset paging stays exact and costs
 //! the same in both directions, with no offset.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Object, SimpleObject};
 
 use super::{DEFAULT_PAGE_SIZE, state};
@@ -119,6 +121,18 @@ impl PageArgs {
     }
 }
 
+/// The counts one request has made, by filter: aliases of `totalCount` (or of
+/// a connection with the same filter) cost one count statement, not one each.
+#[derive(Default)]
+pub struct Counts(std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<u64>>>>);
+
+impl Counts {
+    fn of(&self, filter: Option<&Filter>) -> Arc<tokio::sync::OnceCell<u64>> {
+        let key = format!("{filter:?}");
+        self.0.lock().expect("counts").entry(key).or_default().clone()
+    }
+}
+
 /// A page of events (Relay connection).
 pub struct AuditEventConnection {
     edges: Vec<AuditEventEdge>,
@@ -142,14 +156,16 @@ impl AuditEventConnection {
     }
 
     /// How many events match the filters, on every page (one extra count statement,
-    /// only when selected).
+    /// only when selected; once per filter in a request, however often it is asked).
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         let state = state(ctx);
-        Ok(state
-            .store
-            .count(self.filter.as_ref(), state.retention_start())
-            .await
-            .map_err(ApiError::Internal)?)
+        let count = || async {
+            state.store.count(self.filter.as_ref(), state.retention_start()).await.map_err(ApiError::Internal)
+        };
+        Ok(match ctx.data_opt::<Arc<Counts>>() {
+            Some(counts) => *counts.of(self.filter.as_ref()).get_or_try_init(count).await?,
+            None => count().await?,
+        })
     }
 }
 

@@ -90,7 +90,7 @@ async fn execute(
     };
     // One loader per HTTP request: every `auditEvent(id:)` in it shares one batch.
     let loader = Arc::new(DataLoader::new(EventLoader { state: state.clone() }, tokio::spawn));
-    let request = request.data(caller).data(loader);
+    let request = request.data(caller).data(loader).data(Arc::new(super::connection::Counts::default()));
     // The budget ends the work itself (the future is dropped), not just the wait.
     let response = match tokio::time::timeout(state.graphql_timeout, schema.execute_batch(request)).await {
         Ok(response) => response,

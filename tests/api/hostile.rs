@@ -196,6 +196,27 @@ async fn aliases_and_batches_count_in_the_limits() {
     let (status, body) = post(json!({"query": format!("{{ {aliases} }}")})).await;
     assert_eq!(status, 200);
     refused(&body, "The query is too large: 20000 selections");
+    // Within the limits, a count is made once per filter, however many aliases ask for it.
+    let statements = |aliases: usize| {
+        let query: String = (0..aliases)
+            .map(|i| format!("a{i}: auditEvents(first: 1, filter: \"category eq 'Device'\") {{ n{i}: totalCount m{i}: totalCount }} "))
+            .collect();
+        let post = post.clone();
+        let store = app.state.store.clone();
+        async move {
+            let before = store.statements_executed();
+            let (status, body) = post(json!({"query": format!("{{ {query} }}")})).await;
+            assert_eq!(status, 200, "{body}");
+            assert!(body.get("errors").is_none(), "{body}");
+            store.statements_executed() - before
+        }
+    };
+    let one = statements(1).await;
+    let many = statements(400).await;
+    assert!(
+        many <= one + 400 * (one - 1),
+        "400 aliases: {many} statements, one alias {one}: the count is repeated"
+    );
     let repeats = "totalCount ".repeat(40_000);
     let (_, body) = post(json!({"query": format!("{{ auditEvents {{ {repeats} }} }}")})).await;
     refused(&body, "The query is too large: 40001 selections");
