@@ -201,7 +201,6 @@ async fn aliases_and_batches_count_in_the_limits() {
         let query: String = (0..aliases)
             .map(|i| format!("a{i}: auditEvents(first: 1, filter: \"category eq 'Device'\") {{ n{i}: totalCount m{i}: totalCount }} "))
             .collect();
-        let post = post.clone();
         let store = app.state.store.clone();
         async move {
             let before = store.statements_executed();
