@@ -350,6 +350,12 @@ pub struct BenchArgs {
     /// Timed runs per query.
     #[arg(long, env = "AUDITGRAPH_BENCH_ITERATIONS", default_value_t = 200)]
     pub iterations: usize,
+    /// Concurrent connections of the HTTP phase (0: skip it).
+    #[arg(long, env = "AUDITGRAPH_BENCH_CONNECTIONS", default_value_t = 16)]
+    pub connections: usize,
+    /// Seconds each request kind of the HTTP phase is driven for.
+    #[arg(long, env = "AUDITGRAPH_BENCH_SECONDS", default_value_t = 10.0)]
+    pub seconds: f64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,7 +1,9 @@
 //! `auditgraph bench`: the recorded speed figures. Seeds a fresh SQLite store
 //! through the write path, then times first pages of the filters people use and a
 //! deep keyset page, in-process (parse, SQL, assembly, serialisation; no HTTP).
-//! Run it with `cargo run --release -- bench`; README records the figures.
+//! Then the same pages over HTTP against the real server, beside a ceiling
+//! (`bench_http`). Run it with `cargo run --release -- bench`; README records
+//! the figures.
 
 use std::time::{Duration, Instant};
 
@@ -65,6 +67,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "(c) resources/any(resourceId eq)",
             format!("$filter=resources/any(r:r/resourceId eq '{}')&$top=50", sample.resource_id),
         ),
+        ("(d) contains(displayName,'wipe')", "$filter=contains(displayName,'wipe')&$top=50".to_string()),
     ];
     println!("\nfirst page, {} runs each        median      p99   rows", args.iterations);
     for (name, query) in &queries {
@@ -87,6 +90,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         deep = Some(next.context("paging needs at least 25,000 events (500 pages of 50)")?);
     }
     let deep = deep.context("no pages")?;
+    let url = format!("sqlite://{}?mode=rwc", db_path.display());
     let (mut first, mut deep_times) = (Vec::new(), Vec::new());
     for _ in 0..args.iterations {
         let started = Instant::now();
@@ -104,6 +108,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ms(deep_median),
         deep_median.as_secs_f64() / first_median.as_secs_f64()
     );
+    if args.connections > 0 {
+        let named: Vec<(&str, String)> = queries.iter().map(|(n, q)| (*n, q.clone())).collect();
+        super::bench_http::run(&args.data_dir, &url, &named, args.connections, args.seconds).await?;
+    }
     Ok(())
 }
 

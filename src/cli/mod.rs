@@ -2,6 +2,7 @@
 //! Each is a thin adapter over the library; long-running ones show progress.
 
 mod bench;
+mod bench_http;
 mod export;
 mod import;
 mod progress;

@@ -61,35 +61,57 @@ fn text_field<'v>(properties: &'v Map<String, Value>, name: &str) -> Result<Opti
     }
 }
 
-/// The storage account a `storageAccountId` names (ARM ids compare case-insensitively).
-pub fn storage_account_name(id: &str) -> Option<&str> {
+/// The `{}` segments of an ARM resource id shaped like `shape` (the fixed
+/// words compare case-insensitively, as ARM ids do), if it has that shape.
+fn id_segments<'a>(id: &'a str, shape: &[&str]) -> Option<Vec<&'a str>> {
     let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
-    let fixed = [
-        (0, "subscriptions"),
-        (2, "resourceGroups"),
-        (4, "providers"),
-        (5, "Microsoft.Storage"),
-        (6, "storageAccounts"),
+    if parts.len() != shape.len() {
+        return None;
+    }
+    let mut values = Vec::new();
+    for (part, word) in parts.into_iter().zip(shape) {
+        match *word {
+            "{}" if !part.is_empty() => values.push(part),
+            "{}" => return None,
+            fixed if part.eq_ignore_ascii_case(fixed) => {}
+            _ => return None,
+        }
+    }
+    Some(values)
+}
+
+/// The storage account a `storageAccountId` names.
+pub fn storage_account_name(id: &str) -> Option<&str> {
+    const SHAPE: [&str; 8] = [
+        "subscriptions",
+        "{}",
+        "resourceGroups",
+        "{}",
+        "providers",
+        "Microsoft.Storage",
+        "storageAccounts",
+        "{}",
     ];
-    let shaped = parts.len() == 8 && fixed.iter().all(|(i, word)| parts[*i].eq_ignore_ascii_case(word));
-    (shaped && !parts[7].is_empty()).then(|| parts[7])
+    id_segments(id, &SHAPE).map(|v| v[2])
 }
 
 /// The namespace an `eventHubAuthorizationRuleId` names
 /// (`/subscriptions/…/resourceGroups/…/providers/Microsoft.EventHub/namespaces/NS/authorizationRules/RULE`).
 /// auditgraph serves one namespace, whatever its name in the id.
 pub fn event_hub_namespace(id: &str) -> Option<&str> {
-    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
-    let fixed = [
-        (0, "subscriptions"),
-        (2, "resourceGroups"),
-        (4, "providers"),
-        (5, "Microsoft.EventHub"),
-        (6, "namespaces"),
-        (8, "authorizationRules"),
+    const SHAPE: [&str; 10] = [
+        "subscriptions",
+        "{}",
+        "resourceGroups",
+        "{}",
+        "providers",
+        "Microsoft.EventHub",
+        "namespaces",
+        "{}",
+        "authorizationRules",
+        "{}",
     ];
-    let shaped = parts.len() == 10 && fixed.iter().all(|(i, word)| parts[*i].eq_ignore_ascii_case(word));
-    (shaped && !parts[7].is_empty() && !parts[9].is_empty()).then(|| parts[7])
+    id_segments(id, &SHAPE).map(|v| v[2])
 }
 
 /// Checks a PUT body; returns the `properties` to store (normalised) and the

@@ -391,21 +391,9 @@ async fn the_banner_prints_the_connection_string_and_a_taken_default_port_falls_
     // An address asked for that cannot be had is an error that says what to do.
     let taken = format!("127.0.0.1:{port}");
     let data_dir = tempfile::tempdir().unwrap();
-    let argv = [
-        "auditgraph",
-        "serve",
-        "--http",
-        "127.0.0.1:0",
-        "--https",
-        "127.0.0.1:0",
-        "--no-demo",
-        "--data-dir",
-        data_dir.path().to_str().unwrap(),
-        "--eventhubs",
-        &taken,
-    ];
-    let cli = <auditgraph::config::Cli as clap::Parser>::try_parse_from(argv).unwrap();
-    let Some(auditgraph::config::Command::Serve(args)) = cli.command else { panic!() };
-    let error = auditgraph::startup::Application::build(args).await.err().expect("a taken port is an error");
+    let error = crate::helpers::serve_in(data_dir.path(), &["--eventhubs", &taken])
+        .await
+        .err()
+        .expect("a taken port is an error");
     assert!(format!("{error:#}").contains("--eventhubs 127.0.0.1:0, or off"), "{error:#}");
 }

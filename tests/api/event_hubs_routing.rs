@@ -122,24 +122,7 @@ async fn records_reach_the_hub_and_outlive_a_restart(backend: Backend) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["properties"]["eventHubName"], "intune-audit");
     let mut ids = post_events(&app, 3).await;
-    let admin = crate::helpers::client_credentials(
-        &reqwest::Client::new(),
-        &app.address,
-        crate::workloads::INTUNE_ADMIN,
-    )
-    .await;
-    let created = reqwest::Client::new()
-        .post(app.url("/v1.0/deviceManagement/deviceCompliancePolicies"))
-        .bearer_auth(admin)
-        .json(&json!({"@odata.type": "#microsoft.graph.macOSCompliancePolicy", "displayName": "Mac",
-            "scheduledActionsForRule": [{"ruleName": "r", "scheduledActionConfigurations": [{"actionType": "block"}]}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let (_, found) =
-        app.get_json(&format!("{EVENTS}?$filter=activityType eq 'Create DeviceCompliancePolicy'")).await;
-    ids.push(found["value"][0]["id"].as_str().unwrap().to_string());
+    ids.push(crate::routing::create_compliance_policy(&app).await);
     flush(&app).await;
     // One window, one message holding all four records.
     let messages = read_hub(&app, "intune-audit", 1).await;

@@ -57,6 +57,24 @@ pub(crate) fn storage_setting(storage_id: &str) -> Value {
     json!({"properties": {"storageAccountId": storage_id, "logs": [{"category": "AuditLogs", "enabled": true}]}})
 }
 
+/// Creates a compliance policy as the Intune admin app; returns the id of the audit event it wrote.
+pub(crate) async fn create_compliance_policy(app: &TestApp) -> String {
+    let admin =
+        client_credentials(&reqwest::Client::new(), &app.address, crate::workloads::INTUNE_ADMIN).await;
+    let policy = reqwest::Client::new()
+        .post(app.url("/v1.0/deviceManagement/deviceCompliancePolicies"))
+        .bearer_auth(admin)
+        .json(&json!({"@odata.type": "#microsoft.graph.macOSCompliancePolicy", "displayName": "Mac",
+            "scheduledActionsForRule": [{"ruleName": "r", "scheduledActionConfigurations": [{"actionType": "block"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policy.status(), 201);
+    let (_, created) =
+        app.get_json(&format!("{EVENTS}?$filter=activityType eq 'Create DeviceCompliancePolicy'")).await;
+    created["value"][0]["id"].as_str().unwrap().to_string()
+}
+
 /// A server on `backend` routing to `azurite`, with a long window (tests flush).
 async fn serve(backend: Backend, azurite: &Azurite) -> Option<TestApp> {
     let flag = azurite.storage_account_flag();
@@ -107,20 +125,7 @@ async fn events_flow_to_storage_exactly_once(backend: Backend) {
     put_setting(&app, "to-siem").await;
     let mut ids = post_events(&app, "rest", 3).await;
     // A workload change routes like any other event.
-    let admin =
-        client_credentials(&reqwest::Client::new(), &app.address, crate::workloads::INTUNE_ADMIN).await;
-    let policy = reqwest::Client::new()
-        .post(app.url("/v1.0/deviceManagement/deviceCompliancePolicies"))
-        .bearer_auth(admin)
-        .json(&json!({"@odata.type": "#microsoft.graph.macOSCompliancePolicy", "displayName": "Mac",
-            "scheduledActionsForRule": [{"ruleName": "r", "scheduledActionConfigurations": [{"actionType": "block"}]}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(policy.status(), 201);
-    let (_, created) =
-        app.get_json(&format!("{EVENTS}?$filter=activityType eq 'Create DeviceCompliancePolicy'")).await;
-    ids.push(created["value"][0]["id"].as_str().unwrap().to_string());
+    ids.push(create_compliance_policy(&app).await);
     let (status, body) = flush(&app).await;
     assert_eq!(status, 200, "{body}");
     let lines = azurite.lines(AUDIT_CONTAINER).await;
