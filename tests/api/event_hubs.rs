@@ -393,7 +393,6 @@ async fn the_banner_prints_the_connection_string_and_a_taken_default_port_falls_
     let data_dir = tempfile::tempdir().unwrap();
     let error = crate::helpers::serve_in(data_dir.path(), &["--eventhubs", &taken])
         .await
-        .err()
-        .expect("a taken port is an error");
+        .expect_err("a taken port is an error");
     assert!(format!("{error:#}").contains("--eventhubs 127.0.0.1:0, or off"), "{error:#}");
 }
