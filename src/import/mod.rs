@@ -119,7 +119,9 @@ pub async fn pass(
     on_read: impl Fn(u64),
     on_rejected: OnRejected,
 ) -> anyhow::Result<Outcome> {
-    let (tx, mut rx) = mpsc::channel::<Batch>(2);
+    // One batch waiting while one is written: the parser outruns the writer, and
+    // every batch more in flight is memory (README, Benchmarks: import memory).
+    let (tx, mut rx) = mpsc::channel::<Batch>(1);
     let options = *options;
     let parser = tokio::task::spawn_blocking(move || parse_all(reader, &options, tx, on_rejected));
     let mut outcome = Outcome { writing: recorder.is_some(), ..Outcome::default() };

@@ -33,6 +33,9 @@ pub(super) enum Routed {
 #[must_use]
 pub(super) struct NewPermissionSets(HashSet<String>);
 
+/// Events whose rows a batch builds at a time (see `insert_batch`).
+const ROWS_AT_ONCE: usize = 2_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("An audit event with id '{0}' already exists.")]
@@ -288,7 +291,12 @@ impl Store {
             self.stored_keys(&txn, &folded).await?.into_iter().map(|(_, id)| id).collect();
         let new: Vec<AuditEvent> =
             events.into_iter().zip(folded).filter_map(|(e, id)| seen.insert(id).then_some(e)).collect();
-        let sets = self.insert_new(&txn, &new, Routed::Yes).await?;
+        // Rows are built a slice at a time: one transaction per batch (commits
+        // are what cost), but only a slice's rows in memory at once.
+        let mut sets = NewPermissionSets(HashSet::new());
+        for slice in new.chunks(ROWS_AT_ONCE) {
+            sets.0.extend(self.insert_new(&txn, slice, Routed::Yes).await?.0);
+        }
         self.commit(txn, sets).await?;
         Ok(new)
     }
