@@ -220,7 +220,7 @@ impl Application {
                 crate::amqp::connection_string(addr, &args.routing.eventhubs_key),
                 if fell_back {
                     format!(
-                        "  ({DEFAULT_EVENTHUBS} is taken, RabbitMQ's port too; --eventhubs ADDR to choose)"
+                        "  ({DEFAULT_EVENTHUBS} is taken, often by RabbitMQ; --eventhubs ADDR chooses another)"
                     )
                 } else {
                     String::new()
