@@ -16,14 +16,14 @@ use fe2o3_amqp::Sendable;
 use fe2o3_amqp::acceptor::{LinkEndpoint, ListenerSessionHandle};
 use fe2o3_amqp::types::messaging::{AmqpValue, ApplicationProperties, Body, Message, Properties};
 use fe2o3_amqp::types::performatives::Attach;
-use fe2o3_amqp::types::primitives::{Array, OrderedMap, SimpleValue, Timestamp, Value};
+use fe2o3_amqp::types::primitives::{Array, OrderedMap, SimpleValue, Value};
 use tokio::sync::mpsc;
 
 use super::address::{self, Node};
 use super::links::acceptor;
 use super::{Connection, sas};
-use crate::domain::Ticks;
 use crate::hubs::KEY_NAME;
+use crate::hubs::message::timestamp;
 
 type Request = Message<Body<Value>>;
 
@@ -199,10 +199,6 @@ fn put_token(connection: &Connection, request: &Request) -> Request {
             Value::Null,
         ),
     }
-}
-
-fn timestamp(ticks: i64) -> Value {
-    Value::Timestamp(Timestamp::from_milliseconds(Ticks(ticks).to_datetime().timestamp_millis()))
 }
 
 fn map(entries: Vec<(&str, Value)>) -> Value {

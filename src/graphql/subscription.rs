@@ -123,7 +123,7 @@ impl Subscription {
             Some(cursor) => cursor.trim().parse::<i64>().ok().filter(|s| *s >= 0).ok_or_else(|| {
                 coded(Code::BadUserInput, format!("'{cursor}' is not a cursor of auditEventFeed."))
             })?,
-            None => state.store.last_seq().await.map_err(|e| coded(Code::Internal, format!("{e:#}")))?,
+            None => state.store.max_seq().await.map_err(|e| coded(Code::Internal, format!("{e:#}")))?,
         };
         let left = (principal.expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
         let expires = tokio::time::Instant::now().checked_add(left);

@@ -44,7 +44,8 @@ pub fn partition_key(message: &Message<Body<Value>>) -> Option<String> {
     }
 }
 
-fn timestamp(ticks: i64) -> Value {
+/// An instant (ticks) as the AMQP timestamp (milliseconds) the SDKs read.
+pub fn timestamp(ticks: i64) -> Value {
     Value::Timestamp(Timestamp::from_milliseconds(Ticks(ticks).to_datetime().timestamp_millis()))
 }
 

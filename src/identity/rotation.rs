@@ -89,13 +89,11 @@ pub fn spawn_sync(identity: IdentityService, verifier: TokenVerifier, store: Sto
             tokio::time::sleep(POLL).await;
             match store.control(CONTROL).await {
                 Ok(Some((text, version))) if version > applied => {
-                    let current = identity.keys().keys();
-                    let ours = current.iter().map(|k| k.kid()).collect::<Vec<_>>();
+                    let signing = identity.kid();
                     match apply(&identity, &verifier, &text) {
                         Ok(()) => {
                             applied = version;
-                            let now = identity.keys().keys();
-                            if now.iter().map(|k| k.kid()).collect::<Vec<_>>() != ours {
+                            if identity.kid() != signing {
                                 tracing::info!(kid = %identity.kid(), "took the cluster's rotated signing key");
                             }
                         }

@@ -113,11 +113,6 @@ impl Store {
         self.events_by_seq(&seqs).await
     }
 
-    /// The latest event's sequence (0 when there is none).
-    pub async fn last_seq(&self) -> anyhow::Result<i64> {
-        self.max_seq().await
-    }
-
     /// Whether committed events reach this instance through [`Store::watch`]
     /// (a PostgreSQL store) rather than straight from its own writes.
     pub fn has_feed(&self) -> bool {
@@ -192,7 +187,8 @@ impl Store {
         }
     }
 
-    async fn max_seq(&self) -> anyhow::Result<i64> {
+    /// The latest event's sequence (0 when there is none).
+    pub async fn max_seq(&self) -> anyhow::Result<i64> {
         let max: Option<Option<i64>> = entities::audit_event::Entity::find()
             .select_only()
             .column_as(entities::audit_event::Column::Seq.max(), "max_seq")

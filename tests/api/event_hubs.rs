@@ -395,4 +395,10 @@ async fn the_banner_prints_the_connection_string_and_a_taken_default_port_falls_
         .await
         .expect_err("a taken port is an error");
     assert!(format!("{error:#}").contains("--eventhubs 127.0.0.1:0, or off"), "{error:#}");
+    // So is a hub name Event Hubs would refuse.
+    let data_dir = tempfile::tempdir().unwrap();
+    let error = crate::helpers::serve_in(data_dir.path(), &["--eventhubs", "off", "--eventhub", "bad/name"])
+        .await
+        .expect_err("a bad hub name is an error");
+    assert!(format!("{error:#}").contains("is not a valid event hub name"), "{error:#}");
 }
