@@ -8,6 +8,7 @@
 //! the directory. Intune role membership is read from the directory at
 //! verification time, not from the token.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +25,7 @@ use crate::directory::well_known::{ARM_RESOURCE_URI, GRAPH_APP_ID, GRAPH_RESOURC
 use crate::directory::{AccessTokenClaims, v1_issuer};
 
 /// Which API a token is for: its accepted `aud` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resource {
     /// Microsoft Graph (every Graph door).
     Graph,
@@ -131,7 +132,24 @@ pub struct TokenVerifier {
     directory: Arc<Directory>,
     keys: Arc<std::sync::RwLock<Arc<Vec<TrustedKey>>>>,
     leeway_secs: u64,
+    /// Tokens whose signature and audience verified, with their claims: a
+    /// client sends one token with every request, and checking its RS256
+    /// signature again each time was a third of a cached page's CPU.
+    verified: Arc<std::sync::Mutex<HashMap<(String, Resource), Verified>>>,
 }
+
+/// What verifying a token's signature established, kept for its next use. The
+/// checks that can change (the time window, whether the key is still trusted,
+/// the tenant and its directory) are made again on every use.
+#[derive(Debug, Clone)]
+struct Verified {
+    claims: AccessTokenClaims,
+    kid: Option<String>,
+    source: KeySource,
+}
+
+/// Verified tokens kept at most; the map starts over when full.
+const VERIFIED_TOKENS: usize = 4_096;
 
 impl TokenVerifier {
     /// Microsoft.IdentityModel's default clock skew.
@@ -142,6 +160,7 @@ impl TokenVerifier {
             directory,
             keys: Arc::new(std::sync::RwLock::new(Arc::new(keys))),
             leeway_secs: Self::DEFAULT_CLOCK_SKEW.as_secs(),
+            verified: Arc::default(),
         }
     }
 
@@ -185,6 +204,11 @@ impl TokenVerifier {
     }
 
     fn verify_token_for(&self, token: &str, resource: Resource) -> Result<Principal, AuthError> {
+        let known =
+            self.verified.lock().expect("verified tokens").get(&(token.to_string(), resource)).cloned();
+        if let Some(known) = known {
+            return self.reuse(known);
+        }
         let header = compact_header(token)?;
         let alg = header.get("alg").and_then(|v| v.as_str()).unwrap_or_default();
         if alg != "RS256" {
@@ -215,7 +239,16 @@ impl TokenVerifier {
         let mut last_error = String::from("bad signature");
         for key in candidates {
             match jsonwebtoken::decode::<AccessTokenClaims>(token, &key.key, &validation) {
-                Ok(data) => return self.principal(data.claims, key.source),
+                Ok(data) => {
+                    let verified = Verified { claims: data.claims, kid: key.kid.clone(), source: key.source };
+                    let principal = self.principal(verified.claims.clone(), key.source)?;
+                    let mut known = self.verified.lock().expect("verified tokens");
+                    if known.len() >= VERIFIED_TOKENS {
+                        known.clear();
+                    }
+                    known.insert((token.to_string(), resource), verified);
+                    return Ok(principal);
+                }
                 // A signature from another key just means "try the next one".
                 Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => {}
                 // Anything else was found after the signature verified.
@@ -232,6 +265,33 @@ impl TokenVerifier {
             }
         }
         Err(AuthError::InvalidToken(last_error))
+    }
+
+    /// A token verified before: its time window and key are checked again (as
+    /// `jsonwebtoken` checks them, with the same leeway), then its principal is
+    /// built as for a new token.
+    fn reuse(&self, known: Verified) -> Result<Principal, AuthError> {
+        let still_trusted = self
+            .keys
+            .read()
+            .expect("trusted keys")
+            .iter()
+            .any(|k| k.kid == known.kid && k.source == known.source);
+        if !still_trusted {
+            return Err(AuthError::InvalidToken(format!(
+                "no trusted key with kid '{}'",
+                known.kid.unwrap_or_default()
+            )));
+        }
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let leeway = self.leeway_secs as i64;
+        if known.claims.exp < now - leeway {
+            return Err(AuthError::InvalidToken("expired".into()));
+        }
+        if known.claims.nbf > now + leeway {
+            return Err(AuthError::InvalidToken("not yet valid (nbf)".into()));
+        }
+        self.principal(known.claims, known.source)
     }
 
     fn principal(&self, claims: AccessTokenClaims, source: KeySource) -> Result<Principal, AuthError> {

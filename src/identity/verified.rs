@@ -161,6 +161,31 @@ fn lifetime_checks_allow_small_skew() {
     assert_invalid(verifier(&svc).verify(Some(&bearer(&future))), "nbf");
 }
 
+/// A token verified once is remembered, but its time window and its key are
+/// checked on every use: it expires, and a key no longer trusted stops it.
+#[test]
+fn a_remembered_token_is_still_checked() {
+    let svc = service();
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = app_claims(&svc);
+    claims.exp = now + 1;
+    let short = bearer(&svc.sign_access_token(&claims).expect("token"));
+    let verifier = verifier(&svc).with_clock_skew(std::time::Duration::ZERO);
+    assert!(verifier.verify(Some(&short)).is_ok());
+    assert!(verifier.verify(Some(&short)).is_ok(), "the second use is the remembered one");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_invalid(verifier.verify(Some(&short)), "expired");
+
+    let token = bearer(&svc.issue_app_token(dev::TENANT_ID, dev::READER_CLIENT_ID, false).expect("token"));
+    assert!(verifier.verify(Some(&token)).is_ok());
+    verifier.trust_own_keys(Vec::new());
+    assert_invalid(verifier.verify(Some(&token)), "no trusted key");
+    // The audience is part of what was verified: the same token is not an ARM token.
+    let verifier = self::verifier(&svc);
+    assert!(verifier.verify(Some(&token)).is_ok());
+    assert_invalid(verifier.verify_for(Some(&token), Resource::Arm), "audience");
+}
+
 #[test]
 fn wrong_audience_is_refused() {
     let svc = service();
