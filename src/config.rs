@@ -113,6 +113,11 @@ pub struct ServeArgs {
     #[arg(long, env = "AUDITGRAPH_MAX_PAGE_SIZE", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_page_size: u64,
+    /// Events kept in memory as read and rendered, by storage key (0: none). A
+    /// page of cached events costs one index read; see README, Benchmarks.
+    #[arg(long, env = "AUDITGRAPH_EVENT_CACHE", default_value_t = crate::store::DEFAULT_EVENT_CACHE,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
+    pub event_cache: usize,
     /// Events older than this many days are never served, and are purged.
     #[arg(long, env = "AUDITGRAPH_RETENTION_DAYS", default_value_t = 365,
           value_parser = clap::value_parser!(u32).range(1..=36_500))]

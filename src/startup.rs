@@ -37,7 +37,7 @@ pub struct Application {
 impl Application {
     pub async fn build(args: ServeArgs) -> anyhow::Result<Application> {
         let database_url = args.store.database_url();
-        let store = Store::connect(&database_url).await?;
+        let store = Store::connect(&database_url).await?.with_event_cache(args.event_cache);
         store.migrate().await?;
         let clock = Clock::default();
         // Its settings are checked before anything slow starts.

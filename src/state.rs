@@ -48,6 +48,7 @@ impl AppState {
         self.store
             .get(id, self.retention_start())
             .await?
+            .map(|e| e.event.clone())
             .ok_or_else(|| crate::error::ApiError::EventNotFound(id.to_string()))
     }
 

@@ -33,6 +33,36 @@ pub struct InsertOutcome {
     pub existing: u64,
 }
 
+/// A batch being created (see [`Recorder::bulk_create`]): nothing is stored or
+/// published unless it commits.
+pub struct BulkCreate<'a> {
+    recorder: &'a Recorder,
+    write: crate::store::BulkWrite<'a>,
+    /// Stored events to publish after the commit (kept only for subscribers).
+    stored: Vec<AuditEvent>,
+}
+
+impl BulkCreate<'_> {
+    /// Adds events, skipping ids already stored (or added before).
+    pub async fn add(&mut self, events: Vec<AuditEvent>) -> Result<InsertOutcome, WriteError> {
+        let total = events.len() as u64;
+        let stored = self.write.insert(events).await?;
+        let outcome = InsertOutcome { inserted: stored.len() as u64, existing: total - stored.len() as u64 };
+        if self.recorder.changes.receiver_count() > 0 {
+            self.stored.extend(stored);
+        }
+        Ok(outcome)
+    }
+
+    pub async fn commit(self) -> Result<(), WriteError> {
+        self.write.commit().await?;
+        for e in self.stored {
+            self.recorder.publish(Change::Created(e));
+        }
+        Ok(())
+    }
+}
+
 /// What happened to an event, as published after commit.
 #[derive(Debug, Clone)]
 pub enum Change {
@@ -107,15 +137,16 @@ impl Recorder {
 
     /// Stores a batch atomically, skipping ids already stored.
     pub async fn create_batch(&self, events: Vec<AuditEvent>) -> Result<InsertOutcome, WriteError> {
-        let total = events.len() as u64;
-        let stored = self.store.insert_batch(events).await?;
-        let outcome = InsertOutcome { inserted: stored.len() as u64, existing: total - stored.len() as u64 };
-        if self.changes.receiver_count() > 0 {
-            for e in stored {
-                self.publish(Change::Created(e));
-            }
-        }
+        let mut batch = self.bulk_create().await?;
+        let outcome = batch.add(events).await?;
+        batch.commit().await?;
         Ok(outcome)
+    }
+
+    /// Begins a batch that is handed its events a part at a time and stored
+    /// atomically (loads commit every so many events without holding them all).
+    pub async fn bulk_create(&self) -> Result<BulkCreate<'_>, WriteError> {
+        Ok(BulkCreate { recorder: self, write: self.store.bulk_write().await?, stored: Vec::new() })
     }
 
     /// Commits a change of Intune objects with its audit events, in one

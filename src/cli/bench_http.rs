@@ -97,15 +97,15 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Serves `database_url` and measures the pages over HTTP.
-pub async fn run(
+/// Starts the real server on `database_url` with an event cache of
+/// `event_cache` events; returns its base URL and a reader's bearer token.
+async fn serve(
     data_dir: &std::path::Path,
     database_url: &str,
-    queries: &[(&str, String)],
-    connections: usize,
-    seconds: f64,
-) -> anyhow::Result<()> {
+    event_cache: usize,
+) -> anyhow::Result<(String, String)> {
     let dir = data_dir.display().to_string();
+    let event_cache = event_cache.to_string();
     let argv = [
         "auditgraph",
         "serve",
@@ -122,6 +122,8 @@ pub async fn run(
         &dir,
         "--database-url",
         database_url,
+        "--event-cache",
+        &event_cache,
     ];
     let cli = <Cli as clap::Parser>::try_parse_from(argv)?;
     let Some(Command::Serve(args)) = cli.command else { anyhow::bail!("serve arguments") };
@@ -144,6 +146,20 @@ pub async fn run(
     .await?;
     let bearer =
         format!("Bearer {}", token["access_token"].as_str().context("no token from the token endpoint")?);
+    Ok((base, bearer))
+}
+
+/// Serves `database_url` and measures the pages over HTTP: with the default
+/// event cache, then the filters again with none (what a first read costs).
+pub async fn run(
+    data_dir: &std::path::Path,
+    database_url: &str,
+    queries: &[(&str, String)],
+    connections: usize,
+    seconds: f64,
+) -> anyhow::Result<()> {
+    let (base, bearer) = serve(data_dir, database_url, crate::store::DEFAULT_EVENT_CACHE).await?;
+    let http = reqwest012::Client::new();
     let events = format!("{base}/v1.0/deviceManagement/auditEvents");
 
     // Page 500 of $top=50, reached through nextLinks as a client reaches it.
@@ -210,6 +226,19 @@ pub async fn run(
         "GraphQL page costs {:.2}x the REST page",
         graphql_and_rest.1 / graphql_and_rest.0.max(f64::MIN_POSITIVE)
     );
+
+    let (cold, bearer) = serve(&data_dir.join("uncached"), database_url, 0).await?;
+    println!("with --event-cache 0 (every page read and rendered whole):");
+    let cold_events = format!("{cold}/v1.0/deviceManagement/auditEvents");
+    let mut kinds: Vec<(String, String)> =
+        queries.iter().map(|(name, query)| (name.to_string(), format!("{cold_events}?{query}"))).collect();
+    kinds.push(("unfiltered first page ($top=50)".into(), format!("{cold_events}?$top=50")));
+    for (name, url) in kinds {
+        let bearer = bearer.clone();
+        let measured =
+            load(connections, seconds, move |c| c.get(&url).header("authorization", &bearer)).await?;
+        report(&name, &measured);
+    }
     Ok(())
 }
 

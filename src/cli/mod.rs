@@ -46,6 +46,13 @@ async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The store for a command that only loads (see [`Store::connect_for_load`]).
+async fn open_for_load(args: &StoreArgs) -> anyhow::Result<Store> {
+    let store = Store::connect_for_load(&args.database_url()).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = Application::build(args).await?;
     eprintln!("{}", app.banner());
@@ -53,7 +60,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn seed(args: SeedArgs) -> anyhow::Result<()> {
-    let store = open(&args.store).await?;
+    let store = open_for_load(&args.store).await?;
     let (from, to) = crate::seed::default_range(args.from, args.to, Utc::now());
     if from >= to {
         anyhow::bail!("--from must be before --to");

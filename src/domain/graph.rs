@@ -3,6 +3,7 @@
 //! and parsing request bodies with Graph-style validation messages.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -123,6 +124,20 @@ pub fn event_json(
         Value::Array(e.resources.iter().map(|r| resource_json(r, version)).collect()),
     );
     m
+}
+
+/// An event's whole Graph JSON, rendered once per version on first use: a page
+/// of cached events is then spliced together from bytes instead of being built
+/// as `Value` trees and serialised again on every request.
+#[derive(Debug, Default)]
+pub struct Rendered([std::sync::OnceLock<Box<RawValue>>; 2]);
+
+impl Rendered {
+    pub fn get(&self, e: &AuditEvent, version: ApiVersion) -> &RawValue {
+        self.0[version as usize].get_or_init(|| {
+            serde_json::value::to_raw_value(&event_json(e, version, None)).expect("a JSON map serialises")
+        })
+    }
 }
 
 /// Why a request body was refused; the text is the Graph error message.

@@ -20,7 +20,7 @@ pub use sink::Sink;
 use crate::domain::graph::ApiVersion;
 use crate::domain::{AuditEvent, Ticks, format_graph_datetime};
 use crate::odata::{EventField, Filter, OrderKey, parse_filter};
-use crate::store::{Children, Cursor, PageRequest, Store};
+use crate::store::{Cursor, PageRequest, Store};
 
 /// The shapes events export to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -109,11 +109,10 @@ pub fn pages(
                 offset: 0,
                 limit: page_size,
                 not_before,
-                children: Children::ALL,
             })
             .await?;
         walk.cursor = Some(page.next);
-        Ok(Some((page.events, walk)))
+        Ok(Some((page.events.iter().map(|e| e.event.clone()).collect(), walk)))
     })
 }
 

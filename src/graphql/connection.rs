@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::odata::{Filter, OrderKey};
 use crate::paging::query_hash;
 use crate::state::AppState;
-use crate::store::{Children, Cursor, PageRequest, sort_values};
+use crate::store::{Cursor, PageRequest, sort_values};
 
 /// What a client asked of a connection, checked.
 pub struct PageArgs {
@@ -76,7 +76,7 @@ impl PageArgs {
     }
 
     /// Reads the page and builds the connection.
-    pub async fn load(self, state: &AppState, children: Children) -> Result<AuditEventConnection, ApiError> {
+    pub async fn load(self, state: &AppState) -> Result<AuditEventConnection, ApiError> {
         let read_order: Vec<OrderKey> = if self.backwards {
             self.order.iter().map(|k| OrderKey { field: k.field, descending: !k.descending }).collect()
         } else {
@@ -91,7 +91,6 @@ impl PageArgs {
                 offset: 0,
                 limit: self.size,
                 not_before: state.retention_start(),
-                children,
             })
             .await?;
         let mut events = page.events;
@@ -108,7 +107,7 @@ impl PageArgs {
             .into_iter()
             .map(|e| AuditEventEdge {
                 cursor: state.paging_key.encode(&hash, &sort_values(&self.order, &e)),
-                node: e,
+                node: e.event.clone(),
             })
             .collect();
         let page_info = PageInfo {

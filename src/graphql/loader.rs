@@ -14,7 +14,7 @@ use async_graphql::dataloader::Loader;
 use crate::domain::AuditEvent;
 use crate::odata::{EventField, Field, Filter, Literal};
 use crate::state::AppState;
-use crate::store::{Children, PageRequest, default_order};
+use crate::store::{PageRequest, default_order};
 
 pub struct EventLoader {
     pub state: web::Data<AppState>,
@@ -42,11 +42,10 @@ impl Loader<String> for EventLoader {
                 offset: 0,
                 limit,
                 not_before: self.state.retention_start(),
-                children: Children::ALL,
             })
             .await
             .map_err(Arc::new)?;
         // Keyed by the exact id, so `auditEvent(id:)` matches ids exactly, as REST's GET does.
-        Ok(page.events.into_iter().map(|e| (e.id.clone(), e)).collect())
+        Ok(page.events.iter().map(|e| (e.id.clone(), e.event.clone())).collect())
     }
 }

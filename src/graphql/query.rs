@@ -14,20 +14,9 @@ use crate::auth::Operation;
 use crate::domain::AuditEvent;
 use crate::domain::vocabulary::CATEGORIES;
 use crate::error::ApiError;
-use crate::store::{Children, default_order};
+use crate::store::default_order;
 
 pub struct Query;
-
-/// Which child rows the selection needs, through `edges { node }` or `nodes`
-/// (fragments included): a page leaves out the actor and resource reads it would
-/// not show, as REST's `$select` does.
-fn children(ctx: &Context<'_>) -> Children {
-    let look = ctx.look_ahead();
-    let wants = |field: &str| {
-        look.field("edges").field("node").field(field).exists() || look.field("nodes").field(field).exists()
-    };
-    Children { actor: wants("actor"), resources: wants("resources") }
-}
 
 #[Object]
 impl Query {
@@ -59,7 +48,7 @@ impl Query {
             _ => default_order(),
         };
         let args = PageArgs::new(state, filter, order, (first, after), (last, before))?;
-        Ok(args.load(state, children(ctx)).await?)
+        Ok(args.load(state).await?)
     }
 
     /// One event. When no event has this id (or it left the retention window) the

@@ -5,11 +5,12 @@
 //! walks the JSON structure and hands over one record at a time (the raw bytes of
 //! one array element or one top-level object), which serde then parses. Even a
 //! 1 GB single Graph page, whose records all sit in one `"value"` array, is never
-//! held whole. Parsing runs on a blocking thread and feeds batches to the writer
-//! through a short channel, so reading and writing overlap.
-//!
-//! Writes go through [`Recorder::create_batch`]: one transaction per batch,
-//! idempotent on the event id, so importing a file twice adds nothing.
+//! held whole. Parsing runs on a blocking thread and feeds parts of
+//! [`PART`] events to the writer through a short channel, so reading and writing
+//! overlap, and the writer adds each part to an open transaction
+//! ([`Recorder::bulk_create`]), committing every `batch_size` events: memory holds
+//! a few parts, never a whole batch. Idempotent on the event id, so importing a
+//! file twice adds nothing.
 //!
 //! Malformed records are reported with their line and byte offset and skipped. A
 //! strict import validates the whole input in a first pass (see [`pass`] without
@@ -102,7 +103,12 @@ impl Outcome {
     }
 }
 
-/// A batch from the parser thread, and how far into the input it reached.
+/// Events the parser hands the writer at a time: a transaction's worth
+/// (`batch_size`, 20,000 by default) held whole while it was written cost ~200 MB
+/// of a 1M-event import (README, Benchmarks: import memory).
+pub const PART: usize = 1_000;
+
+/// A part from the parser thread, and how far into the input it reached.
 struct Batch {
     events: Vec<AuditEvent>,
     offset: u64,
@@ -119,19 +125,37 @@ pub async fn pass(
     on_read: impl Fn(u64),
     on_rejected: OnRejected,
 ) -> anyhow::Result<Outcome> {
-    // One batch waiting while one is written: the parser outruns the writer, and
-    // every batch more in flight is memory (README, Benchmarks: import memory).
-    let (tx, mut rx) = mpsc::channel::<Batch>(1);
+    // Two parts waiting while one is written: enough to keep the writer busy.
+    let (tx, mut rx) = mpsc::channel::<Batch>(2);
     let options = *options;
     let parser = tokio::task::spawn_blocking(move || parse_all(reader, &options, tx, on_rejected));
     let mut outcome = Outcome { writing: recorder.is_some(), ..Outcome::default() };
-    while let Some(batch) = rx.recv().await {
-        if let Some(recorder) = recorder {
-            let written = recorder.create_batch(batch.events).await.context("cannot write a batch")?;
-            outcome.inserted += written.inserted;
-            outcome.existing += written.existing;
+    let (mut open, mut in_open, mut reached) = (None, 0, 0);
+    while let Some(part) = rx.recv().await {
+        reached = part.offset;
+        let Some(recorder) = recorder else {
+            on_read(reached);
+            continue;
+        };
+        let batch = match &mut open {
+            Some(batch) => batch,
+            None => open.insert(recorder.bulk_create().await.context("cannot begin a batch")?),
+        };
+        in_open += part.events.len();
+        let written = batch.add(part.events).await.context("cannot write a batch")?;
+        outcome.inserted += written.inserted;
+        outcome.existing += written.existing;
+        if in_open >= options.batch_size
+            && let Some(batch) = open.take()
+        {
+            batch.commit().await.context("cannot commit a batch")?;
+            in_open = 0;
+            on_read(reached);
         }
-        on_read(batch.offset);
+    }
+    if let Some(batch) = open {
+        batch.commit().await.context("cannot commit a batch")?;
+        on_read(reached);
     }
     let parsed = parser.await.context("the parser thread failed")?;
     outcome.accepted = parsed.accepted;
@@ -163,7 +187,8 @@ fn parse_all(
         _ => Scanner::new(reader),
     };
     let mut parsed = Parsed::default();
-    let mut batch = Vec::with_capacity(batch_size);
+    let part = PART.min(batch_size);
+    let mut batch = Vec::with_capacity(part);
     loop {
         let (line, offset, result) = match scanner.next_record() {
             Ok(None) => break,
@@ -185,8 +210,8 @@ fn parse_all(
             Ok(event) => {
                 parsed.accepted += 1;
                 batch.push(event);
-                if batch.len() >= batch_size {
-                    let events = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                if batch.len() >= part {
+                    let events = std::mem::replace(&mut batch, Vec::with_capacity(part));
                     if tx.blocking_send(Batch { events, offset: scanner.offset }).is_err() {
                         return parsed; // the writer failed and reports why
                     }

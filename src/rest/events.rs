@@ -5,6 +5,7 @@
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::path::Target;
@@ -19,7 +20,7 @@ use crate::http::{BodyError, Caller, read_body};
 use crate::odata::{QueryOptions, SelectProperty};
 use crate::paging::query_hash;
 use crate::state::AppState;
-use crate::store::{Children, PageRequest, default_order};
+use crate::store::{PageRequest, default_order};
 
 /// The CSDL served at `$metadata`, kept in `schema/` as contract files.
 pub fn metadata(version: ApiVersion) -> &'static str {
@@ -134,14 +135,17 @@ pub(super) fn next_link_with(
     format!("{}{}?{}", origin(req, state), req.path(), query.join("&"))
 }
 
-fn children(select: Option<&[SelectProperty]>) -> Children {
-    match select {
-        None => Children::ALL,
-        Some(s) => Children {
-            actor: s.contains(&SelectProperty::Actor),
-            resources: s.contains(&SelectProperty::Resources),
-        },
-    }
+/// A collection page, in the order Graph writes its members. Events are spliced
+/// in as rendered JSON: a page of cached events is copied, not built again.
+#[derive(serde::Serialize)]
+struct PageBody<'a> {
+    #[serde(rename = "@odata.context")]
+    context: String,
+    #[serde(rename = "@odata.count", skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+    #[serde(rename = "@odata.nextLink", skip_serializing_if = "Option::is_none")]
+    next_link: Option<String>,
+    value: Vec<std::borrow::Cow<'a, RawValue>>,
 }
 
 async fn list(req: &HttpRequest, state: &AppState, version: ApiVersion) -> Result<HttpResponse, ApiError> {
@@ -170,24 +174,30 @@ async fn list(req: &HttpRequest, state: &AppState, version: ApiVersion) -> Resul
             offset: if after.is_none() { options.skip.unwrap_or(0) } else { 0 },
             limit,
             not_before,
-            children: children(select),
         })
         .await?;
 
-    let mut body = Map::new();
-    body.insert("@odata.context".into(), Value::String(context_url(req, state, version, select, false)));
-    if options.count {
-        let total = state.store.count(options.filter.as_ref(), not_before).await?;
-        body.insert("@odata.count".into(), json!(total));
-    }
-    if let Some(cursor) = &page.next {
+    let count = match options.count {
+        true => Some(state.store.count(options.filter.as_ref(), not_before).await?),
+        false => None,
+    };
+    let next_link = page.next.as_ref().map(|cursor| {
         let token = state.paging_key.encode(&hash, cursor);
-        body.insert("@odata.nextLink".into(), Value::String(next_link(req, state, &options, &token)));
-    }
-    let values: Vec<Value> =
-        page.events.iter().map(|e| Value::Object(event_json(e, version, select))).collect();
-    body.insert("value".into(), Value::Array(values));
-    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+        next_link(req, state, &options, &token)
+    });
+    let value = page
+        .events
+        .iter()
+        .map(|e| match select {
+            None => std::borrow::Cow::Borrowed(e.rendered.get(e, version)),
+            Some(_) => std::borrow::Cow::Owned(
+                serde_json::value::to_raw_value(&event_json(e, version, select)).expect("JSON serialises"),
+            ),
+        })
+        .collect();
+    let body = PageBody { context: context_url(req, state, version, select, false), count, next_link, value };
+    let bytes = serde_json::to_vec(&body).expect("a page serialises");
+    Ok(HttpResponse::Ok().content_type(JSON_CONTENT_TYPE).body(bytes))
 }
 
 /// An empty page whose nextLink repeats the request (the `empty-page` fault).

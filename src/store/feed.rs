@@ -110,7 +110,7 @@ impl Store {
             .all(&self.db)
             .await
             .context("cannot read events after a sequence")?;
-        self.events_by_seq(&seqs).await
+        Ok(self.events_by_seq(&seqs).await?.iter().map(|e| (e.seq, e.event.clone())).collect())
     }
 
     /// Whether committed events reach this instance through [`Store::watch`]
@@ -142,9 +142,10 @@ impl Store {
             if !wanted() {
                 continue;
             }
-            let seqs: Vec<i64> = list.split(',').filter_map(|s| s.parse().ok()).collect();
+            let mut seqs: Vec<i64> = list.split(',').filter_map(|s| s.parse().ok()).collect();
+            seqs.sort_unstable();
             let events = self.events_by_seq(&seqs).await?;
-            deliver(events.into_iter().map(|(_, e)| e).collect());
+            deliver(events.iter().map(|e| e.event.clone()).collect());
         }
     }
 
@@ -179,7 +180,7 @@ impl Store {
             let new: Vec<i64> = seqs.iter().copied().filter(|s| !heard.contains(s)).collect();
             if !new.is_empty() {
                 let events = self.events_by_seq(&new).await?;
-                deliver(events.into_iter().map(|(_, e)| e).collect());
+                deliver(events.iter().map(|e| e.event.clone()).collect());
                 heard.extend(new);
             }
             last = last.max(seqs.last().copied().unwrap_or(last));

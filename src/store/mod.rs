@@ -5,8 +5,10 @@
 //! one database server share (`secrets`).
 //! Nothing outside this module builds a query.
 
+mod cache;
 mod feed;
 mod filter;
+pub mod floor;
 mod hubs;
 mod limits;
 mod members;
@@ -27,14 +29,15 @@ use anyhow::Context;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait;
 
+pub use cache::CachedEvent;
 pub use filter::condition;
 pub use hubs::{Hub, HubEvent, NewHubEvent, PartitionHead, Position};
 pub use members::Member;
 pub use objects::ObjectWrite;
 pub use order::{Cursor, SortValue, default_order, sort_values};
-pub use read::{Children, Page, PageRequest};
+pub use read::{Page, PageRequest};
 pub use routing::{Destination, Route};
-pub use write::WriteError;
+pub use write::{BulkWrite, WriteError};
 
 tokio::task_local! {
     /// Set in background chores, whose statements `statements_executed` leaves out.
@@ -47,6 +50,10 @@ tokio::task_local! {
 pub async fn uncounted<F: std::future::Future>(work: F) -> F::Output {
     UNCOUNTED.scope((), work).await
 }
+
+/// Events the event cache keeps unless told otherwise (`--event-cache`): 200
+/// pages of 50, ~40 MB with their v1.0 renderings.
+pub const DEFAULT_EVENT_CACHE: usize = 10_000;
 
 /// Each SQLite connection's page cache: 64 MiB.
 const CACHE_SIZE: &str = "-65536";
@@ -72,12 +79,26 @@ pub struct Store {
     statements: Arc<AtomicU64>,
     /// This process among the instances sharing the database (a new GUID per start).
     instance: Arc<str>,
+    /// Events as read, by `seq` (see `cache` for why it is always right).
+    cache: Arc<cache::EventCache>,
 }
 
 impl Store {
     /// Connects to the database the URL names. SQLite files are created on demand
     /// and run in WAL mode, so readers never wait for the writer.
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        Store::connect_with(url, 4).await
+    }
+
+    /// Connects for a command that only loads (`import`, `seed`): one SQLite
+    /// connection, as a load's transactions take turns anyway. Each pooled
+    /// connection's page cache fills up over a long load: with four, their
+    /// 4 x 64 MiB were half of a 1M-event import's peak memory.
+    pub async fn connect_for_load(url: &str) -> anyhow::Result<Store> {
+        Store::connect_with(url, 1).await
+    }
+
+    async fn connect_with(url: &str, sqlite_connections: u32) -> anyhow::Result<Store> {
         let mut options = ConnectOptions::new(url.to_string());
         options
             .sqlx_logging(false)
@@ -91,7 +112,7 @@ impl Store {
                     std::fs::create_dir_all(dir)
                         .with_context(|| format!("cannot create {}", dir.display()))?;
                 }
-                options.max_connections(4);
+                options.max_connections(sqlite_connections);
             } else {
                 // Every connection to `:memory:` would be a different, empty database.
                 options.max_connections(1);
@@ -151,7 +172,14 @@ impl Store {
             stored_permission_sets: Arc::default(),
             statements,
             instance: uuid::Uuid::new_v4().to_string().into(),
+            cache: Arc::new(cache::EventCache::new(DEFAULT_EVENT_CACHE)),
         })
+    }
+
+    /// This store with an event cache of `capacity` events (0: none).
+    pub fn with_event_cache(mut self, capacity: usize) -> Store {
+        self.cache = Arc::new(cache::EventCache::new(capacity));
+        self
     }
 
     /// How many SQL statements this store has executed: tests hold reads to a
@@ -179,7 +207,7 @@ impl Store {
         entities::migration::Migrator::up(&self.db, None).await.context("database migration failed")?;
         self.ensure_event_order().await?;
         // A bulk load stopped midway leaves its store without secondary indexes.
-        self.create_secondary_indexes().await
+        self.create_secondary_indexes(false).await
     }
 
     /// Starts a bulk load. On an empty SQLite store the secondary indexes go, so
@@ -202,11 +230,15 @@ impl Store {
     /// Ends a bulk load: builds any missing secondary index and refreshes the
     /// planner's statistics.
     pub async fn finish_bulk_load(&self) -> anyhow::Result<()> {
-        self.create_secondary_indexes().await?;
-        self.optimize().await
+        if self.backend() != DbBackend::Sqlite {
+            return self.optimize().await;
+        }
+        self.create_secondary_indexes(true).await
     }
 
-    async fn create_secondary_indexes(&self) -> anyhow::Result<()> {
+    /// Builds the secondary indexes a bulk load dropped, then (`analyze`) the
+    /// planner's statistics, on one lean connection.
+    async fn create_secondary_indexes(&self, analyze: bool) -> anyhow::Result<()> {
         if self.backend() != DbBackend::Sqlite {
             // Only SQLite loads ever drop them, and MySQL has no IF NOT EXISTS here.
             return Ok(());
@@ -228,6 +260,14 @@ impl Store {
                     .execute(&mut *connection)
                     .await
                     .with_context(|| format!("cannot build index {}", index.name))?;
+            }
+            // Unmapped too: ANALYZE through the 256 MiB map was the last peak of an
+            // import (139 MB of mapped index pages).
+            if analyze {
+                sqlx::query("ANALYZE")
+                    .execute(&mut *connection)
+                    .await
+                    .context("cannot refresh statistics")?;
             }
             anyhow::Ok(())
         }

@@ -1,6 +1,9 @@
 //! Reads: a page of events in keyset order, one event, counts and distinct
 //! activity types. A page costs a constant number of statements whatever its
-//! size or position: one for the events, one per child table.
+//! size or position: one for its events' keys and, for those not in the event
+//! cache, one for the events and one per child table.
+
+use std::sync::Arc;
 
 use anyhow::Context;
 use entities::{
@@ -10,22 +13,13 @@ use entities::{
 use sea_orm::sea_query::{Condition, Query};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use super::cache::CachedEvent;
 use super::order::{Cursor, after, order_terms, sort_values};
 use super::rows::{self, ActorRow, EventRow, PermissionRow, PropertyRow, ResourceRow};
 use super::{Store, filter};
+use crate::domain::graph::Rendered;
 use crate::domain::{AuditEvent, Ticks, fold};
 use crate::odata::{Filter, OrderKey};
-
-/// Which child rows a read needs (`$select` may leave them out).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Children {
-    pub actor: bool,
-    pub resources: bool,
-}
-
-impl Children {
-    pub const ALL: Children = Children { actor: true, resources: true };
-}
 
 pub struct PageRequest<'a> {
     pub filter: Option<&'a Filter>,
@@ -36,11 +30,10 @@ pub struct PageRequest<'a> {
     pub limit: u64,
     /// Events before this instant are outside the retention window.
     pub not_before: Ticks,
-    pub children: Children,
 }
 
 pub struct Page {
-    pub events: Vec<AuditEvent>,
+    pub events: Vec<Arc<CachedEvent>>,
     /// Where the next page starts, when there is one.
     pub next: Option<Cursor>,
 }
@@ -55,7 +48,13 @@ fn visible(filter: Option<&Filter>, not_before: Ticks) -> Condition {
 
 impl Store {
     pub async fn page(&self, req: &PageRequest<'_>) -> anyhow::Result<Page> {
-        let mut query = event::Entity::find().filter(visible(req.filter, req.not_before));
+        // Only the keys: the indexes hold `seq` (SQLite's rowid, the others'
+        // primary key), so this reads no table rows where an index covers the
+        // filter and order.
+        let mut query = event::Entity::find()
+            .select_only()
+            .column(event::Column::Seq)
+            .filter(visible(req.filter, req.not_before));
         if let Some(cursor) = req.after {
             let condition = after(req.order, cursor).context("cursor does not fit the order")?;
             query = query.filter(condition);
@@ -67,15 +66,15 @@ impl Store {
             query = query.offset(req.offset);
         }
         // One row more than asked tells whether a next page exists without a count.
-        let mut rows = query
+        let mut seqs: Vec<i64> = query
             .limit(req.limit + 1)
-            .into_partial_model::<EventRow>()
+            .into_tuple()
             .all(&self.db)
             .await
             .context("cannot read audit events")?;
-        let more = rows.len() as u64 > req.limit;
-        rows.truncate(req.limit as usize);
-        let events = self.with_children(rows, req.children).await?;
+        let more = seqs.len() as u64 > req.limit;
+        seqs.truncate(req.limit as usize);
+        let events = self.events_by_seq(&seqs).await?;
         let next = match (more, events.last()) {
             (true, Some(last)) => Some(sort_values(req.order, last)),
             _ => None,
@@ -83,32 +82,50 @@ impl Store {
         Ok(Page { events, next })
     }
 
-    /// The stored events among `seqs`, whole, in `seq` order, with their `seq`.
-    pub async fn events_by_seq(&self, seqs: &[i64]) -> anyhow::Result<Vec<(i64, AuditEvent)>> {
-        if seqs.is_empty() {
-            return Ok(Vec::new());
+    /// The stored events among `seqs`, whole, in the order of `seqs`: from the
+    /// event cache, and the rest with one statement per table.
+    pub async fn events_by_seq(&self, seqs: &[i64]) -> anyhow::Result<Vec<Arc<CachedEvent>>> {
+        let (mut found, generation) = self.cache.lookup(seqs);
+        let missing: Vec<i64> =
+            seqs.iter().zip(&found).filter(|(_, hit)| hit.is_none()).map(|(seq, _)| *seq).collect();
+        if !missing.is_empty() {
+            let rows = event::Entity::find()
+                .filter(event::Column::Seq.is_in(missing.iter().copied()))
+                .order_by_asc(event::Column::Seq)
+                .into_partial_model::<EventRow>()
+                .all(&self.db)
+                .await
+                .context("cannot read audit events")?;
+            let keys: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+            let read: Vec<Arc<CachedEvent>> = keys
+                .into_iter()
+                .zip(self.with_children(rows).await?)
+                .map(|(seq, event)| Arc::new(CachedEvent { seq, event, rendered: Rendered::default() }))
+                .collect();
+            self.cache.fill(generation, &read);
+            let by_seq: std::collections::HashMap<i64, &Arc<CachedEvent>> =
+                read.iter().map(|e| (e.seq, e)).collect();
+            for (seq, slot) in seqs.iter().zip(found.iter_mut()) {
+                if slot.is_none() {
+                    *slot = by_seq.get(seq).map(|e| Arc::clone(e));
+                }
+            }
         }
-        let rows = event::Entity::find()
-            .filter(event::Column::Seq.is_in(seqs.iter().copied()))
-            .order_by_asc(event::Column::Seq)
-            .into_partial_model::<EventRow>()
-            .all(&self.db)
-            .await
-            .context("cannot read events by sequence")?;
-        let keys: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-        let events = self.with_children(rows, Children::ALL).await?;
-        Ok(keys.into_iter().zip(events).collect())
+        // An event deleted between the keys and their rows is left out.
+        Ok(found.into_iter().flatten().collect())
     }
 
-    pub async fn get(&self, id: &str, not_before: Ticks) -> anyhow::Result<Option<AuditEvent>> {
-        let row = event::Entity::find()
+    pub async fn get(&self, id: &str, not_before: Ticks) -> anyhow::Result<Option<Arc<CachedEvent>>> {
+        let seqs: Vec<i64> = event::Entity::find()
+            .select_only()
+            .column(event::Column::Seq)
             .filter(event::Column::IdCi.eq(fold(id)))
             .filter(event::Column::ActivityTicks.gte(not_before.0))
-            .into_partial_model::<EventRow>()
-            .one(&self.db)
+            .into_tuple()
+            .all(&self.db)
             .await
             .context("cannot read audit event")?;
-        Ok(self.with_children(row.into_iter().collect(), Children::ALL).await?.pop())
+        Ok(self.events_by_seq(&seqs).await?.pop())
     }
 
     pub async fn count(&self, filter: Option<&Filter>, not_before: Ticks) -> anyhow::Result<u64> {
@@ -136,11 +153,7 @@ impl Store {
     }
 
     /// Loads the child rows of `rows` with one statement per child table.
-    pub(super) async fn with_children(
-        &self,
-        rows: Vec<EventRow>,
-        children: Children,
-    ) -> anyhow::Result<Vec<AuditEvent>> {
+    pub(super) async fn with_children(&self, rows: Vec<EventRow>) -> anyhow::Result<Vec<AuditEvent>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -148,9 +161,6 @@ impl Store {
         // One after another: on a small machine four connections side by side cost
         // more in thread hand-offs than they save (measured with `bench`).
         let actors = async {
-            if !children.actor {
-                return Ok(Vec::new());
-            }
             actor::Entity::find()
                 .filter(actor::Column::EventSeq.is_in(seqs.clone()))
                 .into_partial_model::<ActorRow>()
@@ -159,9 +169,6 @@ impl Store {
                 .context("cannot read actors")
         };
         let permissions = async {
-            if !children.actor {
-                return Ok(Vec::new());
-            }
             // The lists the page's actors name, each once, without waiting for
             // the actors themselves.
             let named = Query::select()
@@ -179,9 +186,6 @@ impl Store {
                 .context("cannot read actor permissions")
         };
         let resources = async {
-            if !children.resources {
-                return Ok(Vec::new());
-            }
             resource::Entity::find()
                 .filter(resource::Column::EventSeq.is_in(seqs.clone()))
                 .order_by_asc(resource::Column::EventSeq)
@@ -192,9 +196,6 @@ impl Store {
                 .context("cannot read resources")
         };
         let properties = async {
-            if !children.resources {
-                return Ok(Vec::new());
-            }
             property::Entity::find()
                 .filter(property::Column::EventSeq.is_in(seqs.clone()))
                 .order_by_asc(property::Column::EventSeq)

@@ -241,11 +241,12 @@ impl Store {
             .context("cannot read the routing outbox")?;
         let events = self.events_by_seq(&seqs).await?;
         // An event deleted since it was written has nothing left to deliver.
-        let gone: Vec<i64> = seqs.iter().copied().filter(|s| !events.iter().any(|(k, _)| k == s)).collect();
+        let found: std::collections::HashSet<i64> = events.iter().map(|e| e.seq).collect();
+        let gone: Vec<i64> = seqs.iter().copied().filter(|s| !found.contains(s)).collect();
         if !gone.is_empty() {
             self.delivered(route_id, &gone, 0, None).await?;
         }
-        Ok(events)
+        Ok(events.iter().map(|e| (e.seq, e.event.clone())).collect())
     }
 
     /// Records a delivered batch: its outbox rows go, the counters move, in one

@@ -47,6 +47,37 @@ pub enum WriteError {
     Database(#[from] anyhow::Error),
 }
 
+/// One transaction storing events as they arrive: a load commits every so many
+/// events (commits are what cost) without holding them all in memory first.
+/// Dropped without [`BulkWrite::commit`], it rolls back whole.
+pub struct BulkWrite<'a> {
+    store: &'a Store,
+    _turn: tokio::sync::MutexGuard<'a, ()>,
+    txn: DatabaseTransaction,
+    sets: NewPermissionSets,
+}
+
+impl BulkWrite<'_> {
+    /// Stores those of `events` whose id is neither stored (this transaction's
+    /// earlier parts included) nor repeated within them; returns them.
+    pub async fn insert(&mut self, events: Vec<AuditEvent>) -> Result<Vec<AuditEvent>, WriteError> {
+        let folded: Vec<String> = events.iter().map(|e| fold(&e.id)).collect();
+        let mut seen: HashSet<String> =
+            self.store.stored_keys(&self.txn, &folded).await?.into_iter().map(|(_, id)| id).collect();
+        let new: Vec<AuditEvent> =
+            events.into_iter().zip(folded).filter_map(|(e, id)| seen.insert(id).then_some(e)).collect();
+        // Rows are built a slice at a time: only a slice's rows in memory at once.
+        for slice in new.chunks(ROWS_AT_ONCE) {
+            self.sets.0.extend(self.store.insert_new(&self.txn, slice, Routed::Yes).await?.0);
+        }
+        Ok(new)
+    }
+
+    pub async fn commit(self) -> anyhow::Result<()> {
+        self.store.commit(self.txn, self.sets).await
+    }
+}
+
 /// Rows per INSERT (and ids per lookup): enough to amortise the hand-off to the
 /// driver (512 loaded events 12% faster than 128; 1,024 no faster), and under
 /// every backend's parameter limit (21 columns x 512 = 10,752).
@@ -244,7 +275,10 @@ impl Store {
             .context("cannot look up events")
     }
 
-    /// Deletes the events `seqs` with their children.
+    /// Deletes the events `seqs` with their children. The caller tells the event
+    /// cache after the commit, still holding its turn: before it, a reader could
+    /// cache the rows the delete is about to remove; after the turn, a new event
+    /// could take a deleted `seq` on SQLite.
     async fn delete_seqs(&self, txn: &DatabaseTransaction, seqs: &[i64]) -> anyhow::Result<u64> {
         if seqs.is_empty() {
             return Ok(0);
@@ -285,20 +319,16 @@ impl Store {
     /// importing twice adds nothing. Ids compare case-insensitively, as Graph's
     /// GUID keys do. Nothing is written on error.
     pub async fn insert_batch(&self, events: Vec<AuditEvent>) -> Result<Vec<AuditEvent>, WriteError> {
-        let (_turn, txn) = self.begin_write().await?;
-        let folded: Vec<String> = events.iter().map(|e| fold(&e.id)).collect();
-        let mut seen: std::collections::HashSet<String> =
-            self.stored_keys(&txn, &folded).await?.into_iter().map(|(_, id)| id).collect();
-        let new: Vec<AuditEvent> =
-            events.into_iter().zip(folded).filter_map(|(e, id)| seen.insert(id).then_some(e)).collect();
-        // Rows are built a slice at a time: one transaction per batch (commits
-        // are what cost), but only a slice's rows in memory at once.
-        let mut sets = NewPermissionSets(HashSet::new());
-        for slice in new.chunks(ROWS_AT_ONCE) {
-            sets.0.extend(self.insert_new(&txn, slice, Routed::Yes).await?.0);
-        }
-        self.commit(txn, sets).await?;
+        let mut write = self.bulk_write().await?;
+        let new = write.insert(events).await?;
+        write.commit().await?;
         Ok(new)
+    }
+
+    /// Begins a transaction that stores events a part at a time (see [`BulkWrite`]).
+    pub async fn bulk_write(&self) -> anyhow::Result<BulkWrite<'_>> {
+        let (turn, txn) = self.begin_write().await?;
+        Ok(BulkWrite { store: self, _turn: turn, txn, sets: NewPermissionSets(HashSet::new()) })
     }
 
     /// Replaces a stored event (same id) whole. Returns false when it does not exist.
@@ -310,6 +340,7 @@ impl Store {
         }
         let sets = self.insert_new(&txn, std::slice::from_ref(e), Routed::No).await?;
         self.commit(txn, sets).await?;
+        self.cache.forget(&seqs);
         Ok(true)
     }
 
@@ -319,6 +350,7 @@ impl Store {
         let seqs = self.seqs_where(&txn, event::Column::IdCi.eq(fold(id)), 1).await?;
         let deleted = self.delete_seqs(&txn, &seqs).await?;
         txn.commit().await.context("commit failed")?;
+        self.cache.forget(&seqs);
         Ok(deleted > 0)
     }
 
@@ -332,6 +364,7 @@ impl Store {
             let seqs = self.seqs_where(&txn, old, PURGE_BATCH).await?;
             purged += self.delete_seqs(&txn, &seqs).await?;
             txn.commit().await.context("commit failed")?;
+            self.cache.forget(&seqs);
             if (seqs.len() as u64) < PURGE_BATCH {
                 return Ok(purged);
             }
@@ -347,6 +380,7 @@ impl Store {
         entities::routing_outbox::Entity::delete_many().exec(&txn).await?;
         let deleted = event::Entity::delete_many().exec(&txn).await?;
         txn.commit().await.context("commit failed")?;
+        self.cache.clear();
         Ok(deleted.rows_affected)
     }
 }

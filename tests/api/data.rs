@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 use auditgraph::domain::graph::{ApiVersion, event_json};
 use auditgraph::odata::{EventField, OrderKey};
-use auditgraph::store::{Children, PageRequest, Store};
+use auditgraph::store::{PageRequest, Store};
 use serde_json::Value;
 
 use crate::helpers::Backend;
@@ -60,7 +60,6 @@ async fn stored_at(database_url: &str) -> Vec<Value> {
                 offset: 0,
                 limit: 1000,
                 not_before: auditgraph::domain::Ticks(i64::MIN),
-                children: Children::ALL,
             })
             .await
             .unwrap();

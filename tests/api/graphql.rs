@@ -415,15 +415,16 @@ async fn a_page_costs_a_constant_number_of_statements(app: TestApp) {
         costs.push(statements(&app) - before);
     }
     assert_eq!(costs[0], costs[1], "a page's statements do not grow with its size: {costs:?}");
-    // The events, four child tables, the count.
-    assert!(costs[1] <= 6, "{costs:?}");
+    // The keys, the events not yet cached, four child tables, the count.
+    assert!(costs[1] <= 7, "{costs:?}");
 
-    // Without child fields, no child reads.
+    // Events read before come from the event cache: only their keys are read.
     let before = statements(&app);
-    no_errors(&gql(&app, "{ auditEvents(first: 50) { nodes { id } } }", json!({})).await);
+    no_errors(&gql(&app, &format!("{{ auditEvents(first: 50) {{ nodes {{ {full} }} }} }}"), json!({})).await);
     assert_eq!(statements(&app) - before, 1);
 
-    // Many `auditEvent(id:)` fields share one batch.
+    // Many `auditEvent(id:)` fields share one batch: the keys, then those not
+    // cached and their four child tables, at most (one read each would be 8+).
     let mut costs = Vec::new();
     for n in [1, 8] {
         let fields: String =
@@ -432,7 +433,7 @@ async fn a_page_costs_a_constant_number_of_statements(app: TestApp) {
         no_errors(&gql(&app, &format!("{{ {fields} }}"), json!({})).await);
         costs.push(statements(&app) - before);
     }
-    assert_eq!(costs[0], costs[1], "{costs:?}");
+    assert!(costs.iter().all(|&cost| cost <= 6), "{costs:?}");
 }
 
 backend_tests!(

@@ -18,6 +18,7 @@ mod crud;
 mod data;
 mod emulator;
 mod errors;
+mod event_cache;
 mod event_hubs;
 mod event_hubs_routing;
 mod graphql;

@@ -1,0 +1,143 @@
+//! The raw-SQLite floor that `bench` measures bulk loads against: the same
+//! events' rows, built by the same row builders, into a file with the store's
+//! own schema, through SQLite's prepared single-row INSERTs (rusqlite: no ORM,
+//! no driver thread, no bound-value copies), one transaction per batch; then the
+//! same secondary indexes and `ANALYZE`. What only the write path does (the
+//! "already stored?" lookup, the routing outbox, the change feed's bookkeeping)
+//! is left out: the ratio to this floor is what the write path costs.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use sea_orm::{EntityTrait, IdenStatic, Value};
+
+use super::Store;
+use super::rows::{ChildRows, TableRows, event_rows};
+use crate::domain::AuditEvent;
+
+/// What the floor measured.
+#[derive(Debug, Default)]
+pub struct Floor {
+    pub events: u64,
+    /// Building rows, inserting and committing.
+    pub writing: Duration,
+    /// The secondary indexes and statistics, after the load.
+    pub indexing: Duration,
+}
+
+/// Creates a fresh file at `path` with the store's schema (its migrations), minus
+/// the secondary indexes a bulk load into an empty store drops.
+pub async fn prepare(path: &Path) -> anyhow::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display())).await?;
+    store.migrate().await?;
+    store.start_bulk_load().await?;
+    store.db.close_by_ref().await.context("cannot close the floor's file")?;
+    Ok(())
+}
+
+/// Loads `batches` into the file [`prepare`] made, one transaction each, then
+/// builds its indexes. Blocking: run it on a thread of its own.
+pub fn load(path: &Path, batches: impl Iterator<Item = Vec<AuditEvent>>) -> anyhow::Result<Floor> {
+    let mut db = rusqlite::Connection::open(path).context("cannot open the floor's file")?;
+    // The pool's settings (see `Store::connect`).
+    db.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;
+         PRAGMA cache_size = {}; PRAGMA temp_store = MEMORY; PRAGMA threads = 2;
+         PRAGMA wal_autocheckpoint = 8192; PRAGMA analysis_limit = 1000;",
+        super::CACHE_SIZE
+    ))?;
+    let mut floor = Floor::default();
+    let mut stored_sets = HashSet::new();
+    for batch in batches {
+        let started = Instant::now();
+        let txn = db.transaction()?;
+        let events = event_rows(&batch);
+        let mut seqs = Vec::with_capacity(batch.len());
+        {
+            let mut insert = txn.prepare_cached(&insert_sql::<entities::audit_event::Entity, _>(&events))?;
+            for row in events.values.chunks(events.columns.len()) {
+                insert.execute(rusqlite::params_from_iter(row.iter().map(Bind)))?;
+                seqs.push(txn.last_insert_rowid());
+            }
+        }
+        let mut children = ChildRows::new(&batch, &stored_sets);
+        for (seq, e) in seqs.iter().zip(&batch) {
+            children.push(*seq, e);
+        }
+        insert::<entities::audit_permission_set::Entity, _>(&txn, &children.permission_sets)?;
+        insert::<entities::audit_actor::Entity, _>(&txn, &children.actors)?;
+        insert::<entities::audit_resource::Entity, _>(&txn, &children.resources)?;
+        insert::<entities::audit_property::Entity, _>(&txn, &children.properties)?;
+        let new_sets = std::mem::take(&mut children.new_permission_sets);
+        txn.commit()?;
+        stored_sets.extend(new_sets);
+        floor.events += batch.len() as u64;
+        floor.writing += started.elapsed();
+    }
+    let started = Instant::now();
+    // As `create_secondary_indexes` builds them.
+    db.execute_batch("PRAGMA temp_store = FILE; PRAGMA mmap_size = 0; PRAGMA cache_size = -16384;")?;
+    for index in entities::migration::secondary_indexes() {
+        db.execute_batch(&index.statement.to_string(sea_orm::sea_query::SqliteQueryBuilder))
+            .with_context(|| format!("cannot build index {}", index.name))?;
+    }
+    db.execute_batch("ANALYZE")?;
+    floor.indexing = started.elapsed();
+    Ok(floor)
+}
+
+/// A single-row INSERT of `rows`' columns, as the write path's (OR FAIL; content-
+/// addressed rows that exist are left as they are).
+fn insert_sql<E: EntityTrait, C: IdenStatic>(rows: &TableRows<C>) -> String {
+    let columns: Vec<String> = rows.columns.iter().map(|c| format!("\"{}\"", c.as_str())).collect();
+    let marks = vec!["?"; columns.len()].join(", ");
+    let verb = if rows.keep_stored { "INSERT OR IGNORE" } else { "INSERT OR FAIL" };
+    format!("{verb} INTO \"{}\" ({}) VALUES ({marks})", E::default().table_name(), columns.join(", "))
+}
+
+fn insert<E: EntityTrait, C: IdenStatic>(
+    txn: &rusqlite::Transaction,
+    rows: &TableRows<C>,
+) -> anyhow::Result<()> {
+    if rows.values.is_empty() {
+        return Ok(());
+    }
+    let mut insert = txn.prepare_cached(&insert_sql::<E, C>(rows))?;
+    for row in rows.values.chunks(rows.columns.len()) {
+        insert.execute(rusqlite::params_from_iter(row.iter().map(Bind)))?;
+    }
+    Ok(())
+}
+
+/// A bound value, borrowed from the row builders' output.
+struct Bind<'a>(&'a Value);
+
+impl rusqlite::ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::BigInt(Some(n)) => ValueRef::Integer(*n),
+            Value::Int(Some(n)) => ValueRef::Integer(i64::from(*n)),
+            Value::SmallInt(Some(n)) => ValueRef::Integer(i64::from(*n)),
+            Value::Bool(Some(b)) => ValueRef::Integer(i64::from(*b)),
+            Value::String(Some(s)) => ValueRef::Text(s.as_bytes()),
+            Value::Bytes(Some(b)) => ValueRef::Blob(b),
+            Value::BigInt(None)
+            | Value::Int(None)
+            | Value::SmallInt(None)
+            | Value::Bool(None)
+            | Value::String(None)
+            | Value::Bytes(None) => ValueRef::Null,
+            other => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!("the floor binds no {other:?}").into(),
+                ));
+            }
+        }))
+    }
+}
