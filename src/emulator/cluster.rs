@@ -30,6 +30,11 @@ struct Snapshot {
     throttling: ThrottleConfig,
     faults: FaultSet,
     resets: u64,
+    /// When the latest reset was made: an instance that hears of it later keeps
+    /// the journal entries of requests that arrived since (absent from older
+    /// instances' snapshots: then the whole journal goes).
+    #[serde(default)]
+    reset_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -56,6 +61,7 @@ impl Emulator {
             throttling: self.throttle.config(),
             faults: FaultSet { seed: view.seed, rules: view.rules.into_iter().map(|r| r.rule).collect() },
             resets: self.resets.load(Ordering::SeqCst),
+            reset_at: *self.reset_at.lock().expect("reset time"),
         };
         let version = store.put_control(NAME, &serde_json::to_string(&snapshot)?).await?;
         self.applied.fetch_max(version, Ordering::SeqCst);
@@ -75,7 +81,11 @@ impl Emulator {
             tracing::warn!(error = %e, "the cluster's fault rules do not apply here");
         }
         if self.resets.swap(snapshot.resets, Ordering::SeqCst) != snapshot.resets {
-            self.journal.clear();
+            match snapshot.reset_at {
+                Some(at) => self.journal.clear_before(at),
+                None => self.journal.clear(),
+            }
+            *self.reset_at.lock().expect("reset time") = snapshot.reset_at;
         }
     }
 }

@@ -87,4 +87,10 @@ impl Journal {
     pub fn clear(&self) {
         *self.lock() = Inner::default();
     }
+
+    /// Drops the entries of requests that arrived before `at` (a reset made
+    /// elsewhere, heard later: what arrived since stays).
+    pub fn clear_before(&self, at: DateTime<Utc>) {
+        self.lock().entries.retain(|e| e.time >= at);
+    }
 }

@@ -54,6 +54,8 @@ pub struct Emulator {
     /// Resets so far, and the version of the shared controls applied (`cluster`).
     resets: std::sync::atomic::AtomicU64,
     applied: std::sync::atomic::AtomicI64,
+    /// When the latest reset was made (wall clock), wherever it was made.
+    reset_at: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl Emulator {
@@ -91,6 +93,7 @@ impl Emulator {
             initial_faults,
             resets: Default::default(),
             applied: Default::default(),
+            reset_at: Default::default(),
         })
     }
 
@@ -100,6 +103,7 @@ impl Emulator {
         // Valid: it was accepted at start-up.
         let _ = self.faults.replace(self.initial_faults.clone());
         self.journal.clear();
+        *self.reset_at.lock().expect("reset time") = Some(chrono::Utc::now());
         self.resets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
