@@ -48,6 +48,26 @@ fn visible(filter: Option<&Filter>, not_before: Ticks) -> Condition {
 
 impl Store {
     pub async fn page(&self, req: &PageRequest<'_>) -> anyhow::Result<Page> {
+        // Events deleted between the keys and their rows are left out; a page
+        // that lost all of them would end the paging early (no last event to
+        // continue after), so its keys are read again.
+        for _ in 0..3 {
+            let (seqs, more) = self.page_keys(req).await?;
+            let events = self.events_by_seq(&seqs).await?;
+            if events.is_empty() && !seqs.is_empty() {
+                continue;
+            }
+            let next = match (more, events.last()) {
+                (true, Some(last)) => Some(sort_values(req.order, last)),
+                _ => None,
+            };
+            return Ok(Page { events, next });
+        }
+        anyhow::bail!("the events of a page kept being deleted while it was read")
+    }
+
+    /// A page's keys, and whether more follow.
+    async fn page_keys(&self, req: &PageRequest<'_>) -> anyhow::Result<(Vec<i64>, bool)> {
         // Only the keys: the indexes hold `seq` (SQLite's rowid, the others'
         // primary key), so this reads no table rows where an index covers the
         // filter and order.
@@ -74,12 +94,7 @@ impl Store {
             .context("cannot read audit events")?;
         let more = seqs.len() as u64 > req.limit;
         seqs.truncate(req.limit as usize);
-        let events = self.events_by_seq(&seqs).await?;
-        let next = match (more, events.last()) {
-            (true, Some(last)) => Some(sort_values(req.order, last)),
-            _ => None,
-        };
-        Ok(Page { events, next })
+        Ok((seqs, more))
     }
 
     /// The stored events among `seqs`, whole, in the order of `seqs`: from the
