@@ -103,9 +103,9 @@ impl Outcome {
     }
 }
 
-/// Events the parser hands the writer at a time: a transaction's worth
-/// (`batch_size`, 20,000 by default) held whole while it was written cost ~200 MB
-/// of a 1M-event import (README, Benchmarks: import memory).
+/// Events the parser hands the writer at a time, so that a transaction's worth
+/// (`batch_size`, 20,000 by default), and the next one queued behind it, are never
+/// held whole (README, Benchmarks: import memory).
 pub const PART: usize = 1_000;
 
 /// A part from the parser thread, and how far into the input it reached.
