@@ -52,7 +52,7 @@ pub async fn uncounted<F: std::future::Future>(work: F) -> F::Output {
 }
 
 /// Events the event cache keeps unless told otherwise (`--event-cache`): 200
-/// pages of 50, ~40 MB with their v1.0 renderings.
+/// pages of 50; 50-75 MB with their v1.0 renderings (README, Benchmarks).
 pub const DEFAULT_EVENT_CACHE: usize = 10_000;
 
 /// Each SQLite connection's page cache: 64 MiB.
