@@ -369,6 +369,84 @@ async fn unknown_entities_bad_filters_and_missing_tokens_are_refused_in_the_serv
     client.close().await;
 }
 
+/// Sends one request to a node (`$cbs`, `$management`); returns the reply's
+/// `status-code` and `status-description`.
+async fn ask(client: &mut Client, node: &str, properties: &[(&str, &str)], body: Value) -> (i32, String) {
+    use fe2o3_amqp::types::messaging::{ApplicationProperties, Properties};
+    use fe2o3_amqp::types::primitives::{OrderedMap, SimpleValue};
+    let mut replies = client.receiver(node, None, None).await;
+    let mut requests = client.sender(node).await;
+    let mut application = OrderedMap::new();
+    for (key, value) in properties {
+        application.insert(key.to_string(), SimpleValue::String(value.to_string()));
+    }
+    let request = Message::builder()
+        .properties(Properties::builder().message_id(uuid::Uuid::new_v4().to_string()).build())
+        .application_properties(ApplicationProperties(application))
+        .value(body)
+        .build();
+    requests.send(request).await.expect("the request is taken");
+    let reply = take(&mut replies, 1).await.remove(0);
+    let answered = &reply.message().application_properties.as_ref().expect("reply properties").0;
+    let status = match answered.get("status-code") {
+        Some(SimpleValue::Int(code)) => *code,
+        other => panic!("status-code {other:?}"),
+    };
+    let description = match answered.get("status-description") {
+        Some(SimpleValue::String(text)) => text.clone(),
+        other => panic!("status-description {other:?}"),
+    };
+    (status, description)
+}
+
+/// What the nodes do not support is answered with a status and a reason, as the
+/// service answers, and the connection goes on: another token type, another
+/// operation, a READ without a name, of an unknown type, of an unknown hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_answer_what_they_do_not_support_with_a_reason() {
+    let app = serve(&[]).await;
+    let mut client = Client::connect(app.eventhubs.unwrap(), KEY).await.unwrap();
+    let jwt = [("operation", "put-token"), ("type", "jwt"), ("name", "sb://localhost/orders")];
+    let (status, reason) = ask(&mut client, "$cbs", &jwt, Value::String("a.b.c".into())).await;
+    assert_eq!(status, 401, "{reason}");
+    assert!(reason.contains("SAS tokens only"), "{reason}");
+    let other = [("operation", "delete-token"), ("type", "servicebus.windows.net:sastoken")];
+    let (status, reason) = ask(&mut client, "$cbs", &other, Value::String("x".into())).await;
+    assert_eq!((status, reason.as_str()), (400, "$cbs supports the operation 'put-token' only."));
+    let not_a_string = [("operation", "put-token"), ("type", "servicebus.windows.net:sastoken")];
+    let (status, reason) = ask(&mut client, "$cbs", &not_a_string, Value::Long(7)).await;
+    assert_eq!(status, 400, "{reason}");
+
+    type Pairs = &'static [(&'static str, &'static str)];
+    let cases: [(Pairs, i32, &str); 4] = [
+        (
+            &[("operation", "READ"), ("type", "com.microsoft:queue"), ("name", "orders")],
+            400,
+            "Unknown READ type",
+        ),
+        (
+            &[("operation", "READ"), ("type", "com.microsoft:eventhub")],
+            400,
+            "needs the application property 'name'",
+        ),
+        (&[("operation", "CREATE"), ("name", "orders")], 400, "'READ' only"),
+        (
+            &[("operation", "READ"), ("type", "com.microsoft:eventhub"), ("name", "nosuch")],
+            404,
+            "could not be found",
+        ),
+    ];
+    for (properties, expected, words) in cases {
+        let (status, reason) = ask(&mut client, "$management", properties, Value::Null).await;
+        assert_eq!(status, expected, "{properties:?}: {reason}");
+        assert!(reason.contains(words), "{properties:?}: {reason}");
+    }
+    // Still serving: a READ that is right.
+    let read = [("operation", "READ"), ("type", "com.microsoft:eventhub"), ("name", "orders")];
+    assert_eq!(ask(&mut client, "$management", &read, Value::Null).await.0, 200);
+    client.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_banner_prints_the_connection_string_and_a_taken_default_port_falls_back() {
     let app = serve(&["--eventhubs-key", "a-key-of-my-own"]).await;
