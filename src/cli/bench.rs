@@ -22,9 +22,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     let db_path = args.data_dir.join("bench.db");
     if !args.reuse {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db_path.display()));
-        }
+        crate::store::remove_sqlite_file(&db_path);
     }
     // In-process figures are the store's own work: every page read whole, as
     // before the event cache (the HTTP phase serves with it, and without).
@@ -151,9 +149,7 @@ async fn raw_floor(
     })
     .await
     .context("the floor's thread failed")??;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    crate::store::remove_sqlite_file(&path);
     Ok(floor)
 }
 

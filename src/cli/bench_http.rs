@@ -187,21 +187,10 @@ pub async fn run(
         )
     };
     report("ceiling: the captured page, no store", &top);
-    let mut graphql_and_rest = (0.0, 0.0);
-    let mut kinds: Vec<(String, String)> =
-        queries.iter().map(|(name, query)| (name.to_string(), format!("{events}?{query}"))).collect();
-    kinds.push(("unfiltered first page ($top=50)".into(), unfiltered.clone()));
+    let mut kinds = first_pages(&events, queries);
     kinds.push(("page 500 via nextLink".into(), deep));
-    for (name, url) in kinds {
-        let bearer = bearer.clone();
-        let measured =
-            load(connections, seconds, move |c| c.get(&url).header("authorization", &bearer)).await?;
-        if name.starts_with("unfiltered") {
-            graphql_and_rest.1 = measured.per_second;
-        }
-        report(&name, &measured);
-        anyhow::ensure!(measured.requests > 0, "no request of '{name}' finished");
-    }
+    let rest = gets(kinds, &bearer, connections, seconds, &report).await?;
+    let mut graphql_and_rest = (0.0, rest);
     let query = serde_json::json!({"query": GRAPHQL_PAGE}).to_string();
     let graphql = format!("{base}/graphql");
     let probe = http
@@ -229,17 +218,41 @@ pub async fn run(
 
     let (cold, bearer) = serve(&data_dir.join("uncached"), database_url, 0).await?;
     println!("with --event-cache 0 (every page read and rendered whole):");
-    let cold_events = format!("{cold}/v1.0/deviceManagement/auditEvents");
+    let kinds = first_pages(&format!("{cold}/v1.0/deviceManagement/auditEvents"), queries);
+    gets(kinds, &bearer, connections, seconds, &report).await?;
+    Ok(())
+}
+
+/// The filters' first pages and the unfiltered one, by name, against `events`.
+fn first_pages(events: &str, queries: &[(&str, String)]) -> Vec<(String, String)> {
     let mut kinds: Vec<(String, String)> =
-        queries.iter().map(|(name, query)| (name.to_string(), format!("{cold_events}?{query}"))).collect();
-    kinds.push(("unfiltered first page ($top=50)".into(), format!("{cold_events}?$top=50")));
+        queries.iter().map(|(name, query)| (name.to_string(), format!("{events}?{query}"))).collect();
+    kinds.push((UNFILTERED.into(), format!("{events}?$top=50")));
+    kinds
+}
+
+const UNFILTERED: &str = "unfiltered first page ($top=50)";
+
+/// Loads and reports each GET in turn; returns the unfiltered page's rate.
+async fn gets(
+    kinds: Vec<(String, String)>,
+    bearer: &str,
+    connections: usize,
+    seconds: f64,
+    report: &dyn Fn(&str, &Load),
+) -> anyhow::Result<f64> {
+    let mut unfiltered = 0.0;
     for (name, url) in kinds {
-        let bearer = bearer.clone();
+        let bearer = bearer.to_string();
         let measured =
             load(connections, seconds, move |c| c.get(&url).header("authorization", &bearer)).await?;
+        anyhow::ensure!(measured.requests > 0, "no request of '{name}' finished");
+        if name == UNFILTERED {
+            unfiltered = measured.per_second;
+        }
         report(&name, &measured);
     }
-    Ok(())
+    Ok(unfiltered)
 }
 
 /// A GraphQL page of the same 50 events with the fields REST returns.

@@ -7,6 +7,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 use super::path::Target;
 use crate::auth::{Operation, Principal};
@@ -145,7 +146,7 @@ struct PageBody<'a> {
     count: Option<u64>,
     #[serde(rename = "@odata.nextLink", skip_serializing_if = "Option::is_none")]
     next_link: Option<String>,
-    value: Vec<std::borrow::Cow<'a, RawValue>>,
+    value: Vec<Cow<'a, RawValue>>,
 }
 
 async fn list(req: &HttpRequest, state: &AppState, version: ApiVersion) -> Result<HttpResponse, ApiError> {
@@ -189,8 +190,8 @@ async fn list(req: &HttpRequest, state: &AppState, version: ApiVersion) -> Resul
         .events
         .iter()
         .map(|e| match select {
-            None => std::borrow::Cow::Borrowed(e.rendered.get(e, version)),
-            Some(_) => std::borrow::Cow::Owned(
+            None => Cow::Borrowed(e.rendered.get(e, version)),
+            Some(_) => Cow::Owned(
                 serde_json::value::to_raw_value(&event_json(e, version, select)).expect("JSON serialises"),
             ),
         })

@@ -31,9 +31,7 @@ pub struct Floor {
 /// Creates a fresh file at `path` with the store's schema (its migrations), minus
 /// the secondary indexes a bulk load into an empty store drops.
 pub async fn prepare(path: &Path) -> anyhow::Result<()> {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    super::remove_sqlite_file(path);
     let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display())).await?;
     store.migrate().await?;
     store.start_bulk_load().await?;
@@ -82,7 +80,9 @@ pub fn load(path: &Path, batches: impl Iterator<Item = Vec<AuditEvent>>) -> anyh
     }
     let started = Instant::now();
     // As `create_secondary_indexes` builds them.
-    db.execute_batch("PRAGMA temp_store = FILE; PRAGMA mmap_size = 0; PRAGMA cache_size = -16384;")?;
+    for pragma in super::LEAN_BUILD {
+        db.execute_batch(pragma)?;
+    }
     for index in entities::migration::secondary_indexes() {
         db.execute_batch(&index.statement.to_string(sea_orm::sea_query::SqliteQueryBuilder))
             .with_context(|| format!("cannot build index {}", index.name))?;

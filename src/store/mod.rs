@@ -51,6 +51,13 @@ pub async fn uncounted<F: std::future::Future>(work: F) -> F::Output {
     UNCOUNTED.scope((), work).await
 }
 
+/// Removes a SQLite file and its WAL and shared-memory files, if there are any.
+pub fn remove_sqlite_file(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
 /// Events the event cache keeps unless told otherwise (`--event-cache`): 200
 /// pages of 50; 50-75 MB with their v1.0 renderings (README, Benchmarks).
 pub const DEFAULT_EVENT_CACHE: usize = 10_000;
@@ -59,6 +66,10 @@ pub const DEFAULT_EVENT_CACHE: usize = 10_000;
 const CACHE_SIZE: &str = "-65536";
 /// How much of a SQLite file each connection maps (256 MiB).
 const MMAP_BYTES: u64 = 268_435_456;
+/// The connection that builds indexes after a bulk load: sorts spill to files,
+/// nothing is mapped, a 16 MiB cache (see `create_secondary_indexes`).
+const LEAN_BUILD: [&str; 3] =
+    ["PRAGMA temp_store = FILE", "PRAGMA mmap_size = 0", "PRAGMA cache_size = -16384"];
 
 /// INSERT texts by (table, rows per statement).
 type InsertSqlCache = HashMap<(&'static str, usize), Arc<str>>;
@@ -248,9 +259,9 @@ impl Store {
         // the file: building the indexes of a million events held ~750 MB of
         // in-memory temp files and 256 MB of mapped pages, more than the whole load.
         let mut connection = self.db.get_sqlite_connection_pool().acquire().await?;
-        sqlx::query("PRAGMA temp_store = FILE").execute(&mut *connection).await?;
-        sqlx::query("PRAGMA mmap_size = 0").execute(&mut *connection).await?;
-        sqlx::query("PRAGMA cache_size = -16384").execute(&mut *connection).await?;
+        for pragma in LEAN_BUILD {
+            sqlx::query(pragma).execute(&mut *connection).await?;
+        }
         let built = async {
             for mut index in entities::migration::secondary_indexes() {
                 index.statement.if_not_exists();
