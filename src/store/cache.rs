@@ -1,16 +1,13 @@
 //! Events as read, kept by `seq`, so a page of events read before costs one
 //! statement (its keys, from an index) instead of five, and no decoding.
 //!
-//! Why it can never serve a changed or deleted event, on any instance:
-//! - an event is never changed in place: a replaced event is deleted and stored
-//!   again under a new `seq`, so a page's keys name only what is stored now;
-//! - on PostgreSQL and MySQL a `seq` is never used twice (sequences and
-//!   InnoDB's persistent auto-increment), so an entry another instance made
-//!   stale by deleting its event is simply never asked for again;
-//! - on SQLite (one process's file, see README) a deleted highest rowid can be
-//!   reused, so the store's own deletes forget their `seq`s after the commit, and
-//!   a read that fetched an event while a delete ran does not keep it (the
-//!   generation below).
+//! It can never serve a changed or deleted event, on any instance, because a
+//! `seq` names one event forever: an event is never changed in place (a replaced
+//! event is deleted and stored again under a new `seq`), and no backend hands out
+//! a `seq` twice (SQLite's `AUTOINCREMENT`, PostgreSQL's sequences, InnoDB's
+//! persistent auto-increment), deletes and resets included. So a page's keys name
+//! only what is stored now, and an entry whose event is gone is never asked for
+//! again; it leaves with the oldest.
 
 use std::collections::{HashMap, VecDeque};
 use std::ops::Deref;
@@ -50,10 +47,8 @@ impl std::fmt::Debug for EventCache {
 #[derive(Default)]
 struct Inner {
     events: HashMap<i64, Arc<CachedEvent>>,
-    /// Insertion order; may name entries forgotten since (skipped on eviction).
+    /// Insertion order.
     order: VecDeque<i64>,
-    /// Moves on every forget: a fill that began before one is dropped.
-    generation: u64,
 }
 
 impl EventCache {
@@ -65,23 +60,18 @@ impl EventCache {
         self.inner.lock().expect("event cache poisoned")
     }
 
-    /// The cached events among `seqs`, in their order, and the generation a
-    /// fill of the missing ones must present.
-    pub fn lookup(&self, seqs: &[i64]) -> (Vec<Option<Arc<CachedEvent>>>, u64) {
+    /// The cached events among `seqs`, in their order.
+    pub fn lookup(&self, seqs: &[i64]) -> Vec<Option<Arc<CachedEvent>>> {
         let inner = self.lock();
-        (seqs.iter().map(|s| inner.events.get(s).cloned()).collect(), inner.generation)
+        seqs.iter().map(|s| inner.events.get(s).cloned()).collect()
     }
 
-    /// Keeps events read since `generation` was handed out, unless something
-    /// was forgotten meanwhile (they may then be older than the delete).
-    pub fn fill(&self, generation: u64, events: &[Arc<CachedEvent>]) {
+    /// Keeps events just read.
+    pub fn fill(&self, events: &[Arc<CachedEvent>]) {
         if self.capacity == 0 {
             return;
         }
         let mut inner = self.lock();
-        if inner.generation != generation {
-            return;
-        }
         for event in events {
             if inner.events.insert(event.seq, event.clone()).is_none() {
                 inner.order.push_back(event.seq);
@@ -91,28 +81,6 @@ impl EventCache {
             let Some(oldest) = inner.order.pop_front() else { break };
             inner.events.remove(&oldest);
         }
-        // Forgotten entries leave their keys behind; keep the queue bounded too.
-        if inner.order.len() > 2 * self.capacity.max(1) {
-            let Inner { events, order, .. } = &mut *inner;
-            order.retain(|seq| events.contains_key(seq));
-        }
-    }
-
-    /// Forgets `seqs` (deleted events), and any fill in flight.
-    pub fn forget(&self, seqs: &[i64]) {
-        let mut inner = self.lock();
-        inner.generation += 1;
-        for seq in seqs {
-            inner.events.remove(seq);
-        }
-    }
-
-    /// Forgets everything (every event deleted).
-    pub fn clear(&self) {
-        let mut inner = self.lock();
-        inner.generation += 1;
-        inner.events.clear();
-        inner.order.clear();
     }
 }
 
@@ -139,46 +107,24 @@ mod tests {
     }
 
     fn ids(cache: &EventCache, seqs: &[i64]) -> Vec<Option<String>> {
-        cache.lookup(seqs).0.into_iter().map(|e| e.map(|e| e.id.clone())).collect()
+        cache.lookup(seqs).into_iter().map(|e| e.map(|e| e.id.clone())).collect()
     }
 
     #[test]
     fn keeps_at_most_its_capacity_oldest_out_first() {
         let cache = EventCache::new(2);
-        let (_, generation) = cache.lookup(&[]);
-        cache.fill(generation, &[event(1, "a"), event(2, "b"), event(3, "c")]);
+        cache.fill(&[event(1, "a"), event(2, "b"), event(3, "c")]);
         assert_eq!(ids(&cache, &[1, 2, 3]), [None, Some("b".into()), Some("c".into())]);
-    }
-
-    #[test]
-    fn a_fill_that_raced_a_delete_is_dropped() {
-        let cache = EventCache::new(10);
-        let (_, generation) = cache.lookup(&[7]);
-        // The event is deleted (and on SQLite its seq may be reused) while the
-        // reader still holds what it fetched before.
-        cache.forget(&[7]);
-        cache.fill(generation, &[event(7, "old")]);
-        assert_eq!(ids(&cache, &[7]), [None]);
-        let (_, generation) = cache.lookup(&[7]);
-        cache.fill(generation, &[event(7, "new")]);
-        assert_eq!(ids(&cache, &[7]), [Some("new".into())]);
-    }
-
-    #[test]
-    fn forgotten_keys_do_not_pile_up() {
-        let cache = EventCache::new(4);
-        for seq in 0..1_000 {
-            let (_, generation) = cache.lookup(&[]);
-            cache.fill(generation, &[event(seq, "e")]);
-            cache.forget(&[seq]);
-        }
-        assert!(cache.lock().order.len() <= 8);
+        // Kept again, an event keeps its place.
+        cache.fill(&[event(2, "b")]);
+        cache.fill(&[event(4, "d")]);
+        assert_eq!(ids(&cache, &[2, 3, 4]), [None, Some("c".into()), Some("d".into())]);
     }
 
     #[test]
     fn capacity_zero_keeps_nothing() {
         let cache = EventCache::new(0);
-        cache.fill(0, &[event(1, "a")]);
+        cache.fill(&[event(1, "a")]);
         assert_eq!(ids(&cache, &[1]), [None]);
     }
 }

@@ -100,7 +100,7 @@ impl Store {
     /// The stored events among `seqs`, whole, in the order of `seqs`: from the
     /// event cache, and the rest with one statement per table.
     pub async fn events_by_seq(&self, seqs: &[i64]) -> anyhow::Result<Vec<Arc<CachedEvent>>> {
-        let (mut found, generation) = self.cache.lookup(seqs);
+        let mut found = self.cache.lookup(seqs);
         let missing: Vec<i64> =
             seqs.iter().zip(&found).filter(|(_, hit)| hit.is_none()).map(|(seq, _)| *seq).collect();
         if !missing.is_empty() {
@@ -117,7 +117,7 @@ impl Store {
                 .zip(self.with_children(rows).await?)
                 .map(|(seq, event)| Arc::new(CachedEvent { seq, event, rendered: Rendered::default() }))
                 .collect();
-            self.cache.fill(generation, &read);
+            self.cache.fill(&read);
             let by_seq: std::collections::HashMap<i64, &Arc<CachedEvent>> =
                 read.iter().map(|e| (e.seq, e)).collect();
             for (seq, slot) in seqs.iter().zip(found.iter_mut()) {

@@ -275,10 +275,7 @@ impl Store {
             .context("cannot look up events")
     }
 
-    /// Deletes the events `seqs` with their children. The caller tells the event
-    /// cache after the commit, still holding its turn: before it, a reader could
-    /// cache the rows the delete is about to remove; after the turn, a new event
-    /// could take a deleted `seq` on SQLite.
+    /// Deletes the events `seqs` with their children.
     async fn delete_seqs(&self, txn: &DatabaseTransaction, seqs: &[i64]) -> anyhow::Result<u64> {
         if seqs.is_empty() {
             return Ok(0);
@@ -340,7 +337,6 @@ impl Store {
         }
         let sets = self.insert_new(&txn, std::slice::from_ref(e), Routed::No).await?;
         self.commit(txn, sets).await?;
-        self.cache.forget(&seqs);
         Ok(true)
     }
 
@@ -350,7 +346,6 @@ impl Store {
         let seqs = self.seqs_where(&txn, event::Column::IdCi.eq(fold(id)), 1).await?;
         let deleted = self.delete_seqs(&txn, &seqs).await?;
         txn.commit().await.context("commit failed")?;
-        self.cache.forget(&seqs);
         Ok(deleted > 0)
     }
 
@@ -364,7 +359,6 @@ impl Store {
             let seqs = self.seqs_where(&txn, old, PURGE_BATCH).await?;
             purged += self.delete_seqs(&txn, &seqs).await?;
             txn.commit().await.context("commit failed")?;
-            self.cache.forget(&seqs);
             if (seqs.len() as u64) < PURGE_BATCH {
                 return Ok(purged);
             }
@@ -380,7 +374,6 @@ impl Store {
         entities::routing_outbox::Entity::delete_many().exec(&txn).await?;
         let deleted = event::Entity::delete_many().exec(&txn).await?;
         txn.commit().await.context("commit failed")?;
-        self.cache.clear();
         Ok(deleted.rows_affected)
     }
 }
