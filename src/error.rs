@@ -192,7 +192,11 @@ impl ResponseError for ApiError {
 
 /// The Graph error envelope, carrying the ids of the request being answered.
 pub fn envelope(code: &str, message: &str) -> serde_json::Value {
-    let ids = crate::http::RequestIds::current();
+    envelope_for(&crate::http::RequestIds::current(), code, message)
+}
+
+/// The envelope for a response made outside a request's task.
+pub fn envelope_for(ids: &crate::http::RequestIds, code: &str, message: &str) -> serde_json::Value {
     json!({
         "error": {
             "code": code,

@@ -129,6 +129,7 @@ impl Application {
         let emulator_data = emulator.clone();
         let cors = web::Data::new(crate::http::CorsPolicy::new(&args.cors_origins));
         let router_data = web::Data::new(router.clone());
+        crate::http::install_refusals();
         let server = HttpServer::new(move || {
             App::new()
                 // The last wrap runs first: graph_headers sets the request ids that

@@ -109,3 +109,84 @@ async fn bad_query_options(app: TestApp) {
 }
 
 backend_tests!(unknown_routes_and_methods, bad_query_options);
+
+/// Sends raw bytes (what no HTTP client library would send) and reads the answer
+/// until the server closes; a reset after the answer (the server stops reading
+/// an oversized head) ends the read, not the test.
+async fn raw_exchange(app: &TestApp, request: Vec<u8>) -> (u16, Vec<(String, String)>, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(crate::helpers::loopback(&app.address)).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let sending = tokio::spawn(async move {
+        let _ = writer.write_all(&request).await;
+        writer
+    });
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    let read = async {
+        loop {
+            match reader.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), read).await.expect("the server answers");
+    drop(sending.await);
+    let text = String::from_utf8(answer).expect("a UTF-8 answer");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("a whole answer: {text:?}"));
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(": "))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_string()))
+        .collect();
+    let body = serde_json::from_str(body).unwrap_or_else(|_| panic!("a JSON body: {text:?}"));
+    (status, headers, body)
+}
+
+/// What the HTTP layer refuses before any handler runs is in Graph's envelope
+/// too (issue 14, item 17): an over-long URI, an oversized head, bytes a URL may
+/// not hold, a head that never completes.
+#[tokio::test]
+async fn requests_the_http_layer_refuses_are_graph_shaped() {
+    let app = crate::helpers::sqlite(&[]).await;
+    let long_uri = format!(
+        "GET /v1.0/deviceManagement/auditEvents?$filter=id%20eq%20%27{}%27 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let big_token = format!(
+        "GET /v1.0/deviceManagement/auditEvents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        "t".repeat(1 << 20)
+    );
+    let many_headers: String = (0..100).map(|i| format!("x-h{i}: {i}\r\n")).collect();
+    let many_headers = format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n");
+    let control = b"GET /v1.0/deviceManagement/auditEvents?$top=1\x01 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+    let non_ascii = "GET /v1.0/deviceManagement/auditEvents?$search=\"é\" HTTP/1.1\r\nHost: x\r\n\r\n"
+        .as_bytes()
+        .to_vec();
+    let cases: [(&str, Vec<u8>, u16, &str, &str); 5] = [
+        ("a 70 KB URI", long_uri.into_bytes(), 400, "BadRequest", "65,534 bytes"),
+        ("a 1 MB token", big_token.into_bytes(), 431, "RequestHeaderFieldsTooLarge", "131,072 bytes"),
+        ("100 headers", many_headers.into_bytes(), 431, "RequestHeaderFieldsTooLarge", "96 headers"),
+        ("a control byte in the URL", control, 400, "BadRequest", ""),
+        ("raw non-ASCII in the URL", non_ascii, 400, "BadRequest", ""),
+    ];
+    for (case, request, status, code, mentions) in cases {
+        let (got, headers, body) = raw_exchange(&app, request).await;
+        assert_eq!(got, status, "{case}: {body}");
+        let message = assert_envelope(&body, code);
+        assert!(message.contains(mentions), "{case}: {message}");
+        let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        assert!(header("content-type").is_some_and(|v| v.starts_with("application/json")), "{case}");
+        assert_eq!(header("request-id"), body["error"]["innerError"]["request-id"].as_str(), "{case}");
+    }
+
+    // A head that never completes: 408 once the client request timeout (5 s) passes.
+    let (status, _, body) = raw_exchange(&app, b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec()).await;
+    assert_eq!(status, 408);
+    assert_envelope(&body, "RequestTimeout");
+
+    // The server goes on serving.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
