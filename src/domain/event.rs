@@ -136,8 +136,19 @@ pub fn truncate_to_ticks(at: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Graph's wire form of a DateTimeOffset: UTC, exactly 7 fractional digits, `Z`.
 pub fn format_graph_datetime(at: DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
     let ticks = Ticks::from_datetime(at).0.rem_euclid(10_000_000);
-    format!("{}.{ticks:07}Z", at.format("%Y-%m-%dT%H:%M:%S"))
+    // Fields, not a strftime pattern: a pattern is parsed again on every call.
+    let (date, time) = (at.date_naive(), at.time());
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ticks:07}Z",
+        date.year(),
+        date.month(),
+        date.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    )
 }
 
 /// Case folding used for every case-insensitive comparison, in SQL (through the

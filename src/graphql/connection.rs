@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, SimpleObject};
 
+use super::nodes::Node;
 use super::{DEFAULT_PAGE_SIZE, state};
-use crate::domain::AuditEvent;
 use crate::error::ApiError;
 use crate::odata::{Filter, OrderKey};
 use crate::paging::query_hash;
@@ -107,7 +107,7 @@ impl PageArgs {
             .into_iter()
             .map(|e| AuditEventEdge {
                 cursor: state.paging_key.encode(&hash, &sort_values(&self.order, &e)),
-                node: e.event.clone(),
+                node: Node(e),
             })
             .collect();
         let page_info = PageInfo {
@@ -146,7 +146,7 @@ impl AuditEventConnection {
     }
 
     /// The events of `edges`, without cursors.
-    async fn nodes(&self) -> Vec<&AuditEvent> {
+    async fn nodes(&self) -> Vec<&Node> {
         self.edges.iter().map(|e| &e.node).collect()
     }
 
@@ -172,7 +172,7 @@ impl AuditEventConnection {
 pub struct AuditEventEdge {
     /// Opaque; pass it as `after` (or `before`) to continue from this event.
     cursor: String,
-    node: AuditEvent,
+    node: Node,
 }
 
 /// Relay's page information. With `first`/`after`, `hasPreviousPage` is true when

@@ -7,7 +7,8 @@
 //!   the `filter` argument parses to), and mutation inputs (converted into the Graph
 //!   JSON body that REST validates).
 //! - `query`, `mutation`, `subscription`: the three roots; `connection`: Relay paging
-//!   on the store's keyset cursors, forwards and backwards; `loader`: batch loading.
+//!   on the store's keyset cursors, forwards and backwards; `nodes`: a page's events
+//!   resolved in one walk of their selection set; `loader`: batch loading.
 //! - `error`: `ApiError`/`AuthError` → `extensions.code`.
 //! - `spec`: responses in the query's order, failed nullable fields `null` (async-graphql
 //!   departs from the specification there).
@@ -25,6 +26,7 @@ mod inputs;
 pub(crate) mod limits;
 mod loader;
 mod mutation;
+mod nodes;
 mod query;
 mod spec;
 mod subscription;

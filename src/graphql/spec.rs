@@ -124,9 +124,9 @@ impl Extension for SpecResponseExtension {
 }
 
 /// A step of a response path, comparable with the errors' paths.
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum Step {
-    Key(String),
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Step<'a> {
+    Key(&'a str),
     Index(usize),
 }
 
@@ -134,7 +134,23 @@ struct Walk<'a> {
     document: &'a ExecutableDocument,
     registry: &'a Registry,
     /// The paths of the errors, and every prefix of them.
-    errored: HashSet<Vec<Step>>,
+    errored: HashSet<Vec<Step<'a>>>,
+}
+
+/// An object type's selection, collected once for every object of a list (and
+/// kept for the objects below them): a page of 50 events collects each
+/// selection set once, not 50 times.
+struct Shape<'d> {
+    fields: Vec<FieldShape<'d>>,
+}
+
+struct FieldShape<'d> {
+    key: &'d str,
+    name: &'d str,
+    /// The field's type in the registry's notation (`None`: not in the registry).
+    ty: Option<&'d str>,
+    sets: Vec<&'d SelectionSet>,
+    below: Option<Shape<'d>>,
 }
 
 /// Rewrites `response.data` as the specification's execution would have produced it.
@@ -160,25 +176,27 @@ pub(crate) fn conform(
         return;
     }
     let Some(root) = root else { return };
-    let mut walk = Walk { document, registry, errored: HashSet::new() };
-    for error in &response.errors {
-        let path: Vec<Step> = error
-            .path
-            .iter()
-            .map(|s| match s {
-                PathSegment::Field(key) => Step::Key(key.clone()),
-                PathSegment::Index(i) => Step::Index(*i),
-            })
-            .collect();
-        for end in 0..=path.len() {
-            walk.errored.insert(path[..end].to_vec());
-        }
-    }
     let data = std::mem::take(&mut response.data);
-    let mut path = Vec::new();
+    let conformed = {
+        let mut walk = Walk { document, registry, errored: HashSet::new() };
+        for error in &response.errors {
+            let path: Vec<Step> = error
+                .path
+                .iter()
+                .map(|s| match s {
+                    PathSegment::Field(key) => Step::Key(key),
+                    PathSegment::Index(i) => Step::Index(*i),
+                })
+                .collect();
+            for end in 0..=path.len() {
+                walk.errored.insert(path[..end].to_vec());
+            }
+        }
+        let sets = [&operation.node.selection_set.node];
+        walk.object(data, root, &sets, &mut None, &mut Vec::new())
+    };
     // `data` is null when propagation reaches the root.
-    response.data =
-        walk.object(data, root, &[&operation.node.selection_set.node], &mut path).unwrap_or(Value::Null);
+    response.data = conformed.unwrap_or(Value::Null);
 }
 
 /// A field's type in the registry's notation: `T`, `T!`, `[T]`, `[T!]!`, ….
@@ -198,16 +216,16 @@ fn split_type(ty: &str) -> (bool, Ty<'_>) {
     }
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
     /// The response keys of `sets` in the spec's order, each with its fields'
     /// names and sub-selections (fragments expanded where they stand). Type
     /// conditions are not checked: the schema has no interfaces or unions, so a
     /// fragment that passed validation applies to the object it is spread in.
-    fn collect<'d>(
-        &'d self,
-        sets: &[&'d SelectionSet],
-        fields: &mut IndexMap<&'d str, (&'d str, Vec<&'d SelectionSet>)>,
-        fragments: &mut Vec<&'d str>,
+    fn collect(
+        &self,
+        sets: &[&'a SelectionSet],
+        fields: &mut IndexMap<&'a str, (&'a str, Vec<&'a SelectionSet>)>,
+        fragments: &mut Vec<&'a str>,
     ) {
         for set in sets {
             for item in &set.items {
@@ -236,14 +254,37 @@ impl Walk<'_> {
         }
     }
 
+    /// The fields `sets` select on an object of type `type_name`, in order.
+    fn shape(&self, type_name: &str, sets: &[&'a SelectionSet]) -> Shape<'a> {
+        let mut fields = IndexMap::new();
+        self.collect(sets, &mut fields, &mut Vec::new());
+        let meta = self.registry.types.get(type_name);
+        let fields = fields
+            .into_iter()
+            .map(|(key, (name, sets))| FieldShape {
+                key,
+                name,
+                ty: match name {
+                    "__typename" => Some("String!"),
+                    _ => meta.and_then(|m| m.field_by_name(name)).map(|f| f.ty.as_str()),
+                },
+                sets,
+                below: None,
+            })
+            .collect();
+        Shape { fields }
+    }
+
     /// The object of type `type_name` at `path`, rebuilt; `None` when it must be
-    /// null because a non-null field of it failed.
+    /// null because a non-null field of it failed. `shape` is its selection,
+    /// collected here if no object before it did.
     fn object(
         &self,
         value: Value,
         type_name: &str,
-        sets: &[&SelectionSet],
-        path: &mut Vec<Step>,
+        sets: &[&'a SelectionSet],
+        shape: &mut Option<Shape<'a>>,
+        path: &mut Vec<Step<'a>>,
     ) -> Option<Value> {
         let mut given = match value {
             Value::Object(map) => map,
@@ -254,28 +295,44 @@ impl Walk<'_> {
             }
             other => return Some(other),
         };
-        let mut fields = IndexMap::new();
-        self.collect(sets, &mut fields, &mut Vec::new());
-        let meta = self.registry.types.get(type_name);
+        let shape = shape.get_or_insert_with(|| self.shape(type_name, sets));
+        // Already in the query's order with every field there (as `nodes::Node`
+        // answers): only the values below need a look, the object stays as it is.
+        let in_order = given.len() == shape.fields.len()
+            && given.keys().zip(&shape.fields).all(|(key, field)| key.as_str() == field.key);
+        if in_order && type_name != "__Schema" {
+            for (value, field) in given.values_mut().zip(&mut shape.fields) {
+                let Some(ty) = field.ty else { continue };
+                path.push(Step::Key(field.key));
+                let completed = self.value(std::mem::take(value), ty, &field.sets, &mut field.below, path);
+                path.pop();
+                *value = completed?;
+            }
+            return Some(Value::Object(given));
+        }
+        let mut taken = vec![false; given.len()];
         let mut out = IndexMap::with_capacity(given.len());
-        for (key, (name, subsets)) in fields {
-            let ty = match name {
-                "__typename" => Some("String!"),
-                _ => meta.and_then(|m| m.field_by_name(name)).map(|f| f.ty.as_str()),
-            };
-            path.push(Step::Key(key.to_string()));
-            let completed = match given.shift_remove(key) {
+        for field in &mut shape.fields {
+            path.push(Step::Key(field.key));
+            // The response's own key (a shared `Name`) is reused, not allocated again.
+            let found = given.get_index_of(field.key).and_then(|i| {
+                taken[i] = true;
+                given.get_index_mut(i).map(|(key, value)| (key.clone(), std::mem::take(value)))
+            });
+            let completed = match found {
                 // The spec's __Schema.description: the schema's own, and it has none.
-                Some(_) if type_name == "__Schema" && name == "description" => Some(Value::Null),
-                Some(value) => match ty {
-                    Some(ty) => self.value(value, ty, &subsets, path),
-                    None => Some(value),
+                Some((key, _)) if type_name == "__Schema" && field.name == "description" => {
+                    Some((key, Value::Null))
+                }
+                Some((key, value)) => match field.ty {
+                    Some(ty) => self.value(value, ty, &field.sets, &mut field.below, path).map(|v| (key, v)),
+                    None => Some((key, value)),
                 },
                 // Left out because it failed: null, or a null parent if it may not be.
                 // (An error below it, in a list's element, left out the whole list.)
-                None if self.errored.contains(path.as_slice()) => match ty.map(split_type) {
+                None if self.errored.contains(path.as_slice()) => match field.ty.map(split_type) {
                     Some((true, _)) => None,
-                    _ => Some(Value::Null),
+                    _ => Some((Name::new(field.key), Value::Null)),
                 },
                 // Left out by @skip/@include, or a fragment that does not apply.
                 None => {
@@ -284,16 +341,25 @@ impl Walk<'_> {
                 }
             };
             path.pop();
-            out.insert(Name::new(key), completed?);
+            let (key, value) = completed?;
+            out.insert(key, value);
         }
         // Anything not found in the selections keeps its place after them.
-        out.extend(given);
+        out.extend(given.into_iter().zip(taken).filter(|(_, taken)| !taken).map(|(entry, _)| entry));
         Some(Value::Object(out))
     }
 
     /// A value of type `ty` at `path`; `None` when it is (or must become) null
-    /// where its type forbids it.
-    fn value(&self, value: Value, ty: &str, sets: &[&SelectionSet], path: &mut Vec<Step>) -> Option<Value> {
+    /// where its type forbids it. `below` is the selection of the objects in it,
+    /// shared by a list's elements.
+    fn value(
+        &self,
+        value: Value,
+        ty: &str,
+        sets: &[&'a SelectionSet],
+        below: &mut Option<Shape<'a>>,
+        path: &mut Vec<Step<'a>>,
+    ) -> Option<Value> {
         let (non_null, inner) = split_type(ty);
         let completed = match (inner, value) {
             (Ty::List(item), Value::List(items)) => {
@@ -301,7 +367,7 @@ impl Walk<'_> {
                 let mut failed = false;
                 for (i, element) in items.into_iter().enumerate() {
                     path.push(Step::Index(i));
-                    match self.value(element, item, sets, path) {
+                    match self.value(element, item, sets, below, path) {
                         Some(element) => out.push(element),
                         None => failed = true,
                     }
@@ -309,8 +375,8 @@ impl Walk<'_> {
                 }
                 if failed { Value::Null } else { Value::List(out) }
             }
-            (Ty::Named(name), value) if !sets.is_empty() && sets.iter().any(|s| !s.items.is_empty()) => {
-                self.object(value, name, sets, path).unwrap_or(Value::Null)
+            (Ty::Named(name), value) if sets.iter().any(|s| !s.items.is_empty()) => {
+                self.object(value, name, sets, below, path).unwrap_or(Value::Null)
             }
             (_, value) => value,
         };

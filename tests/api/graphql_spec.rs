@@ -8,6 +8,9 @@
 //!   not in the order the resolvers finished.
 //! - `__schema { description }` is the schema's description (it has none), not
 //!   the text of the built-in `__Schema` type.
+//! - A page's events (resolved in one walk of their selection set) answer as
+//!   `auditEvent(id:)` (resolved by the derived types) does, for every field the
+//!   schema has, however the selection is spelled.
 
 use serde_json::{Value, json};
 
@@ -121,4 +124,72 @@ async fn the_schema_description_is_the_schemas_own() {
         body["data"]["__type"]["description"].as_str().unwrap().starts_with("A GraphQL Schema"),
         "{text}"
     );
+}
+
+/// Every field of `type_name` and, below it, of the object types it holds, as a
+/// selection set built from introspection (so a field added later is in it).
+async fn whole_selection(app: &TestApp, type_name: &str) -> String {
+    let query = format!(
+        r#"{{ __type(name: "{type_name}") {{ fields {{ name type {{ kind name ofType {{ kind name ofType {{ kind name ofType {{ kind name }} }} }} }} }} }} }}"#
+    );
+    let (_, body) = raw(app, &query).await;
+    let mut selection = Vec::new();
+    for field in body["data"]["__type"]["fields"].as_array().expect("fields") {
+        let mut ty = &field["type"];
+        while ty["name"].is_null() {
+            ty = &ty["ofType"];
+        }
+        let name = field["name"].as_str().unwrap();
+        if ty["kind"] == "OBJECT" {
+            let inner = Box::pin(whole_selection(app, ty["name"].as_str().unwrap())).await;
+            selection.push(format!("{name} {inner}"));
+        } else {
+            selection.push(name.to_string());
+        }
+    }
+    format!("{{ {} }}", selection.join(" "))
+}
+
+#[tokio::test]
+async fn page_nodes_answer_as_single_events() {
+    let app = sqlite(&[]).await;
+    let sample = crate::helpers::sample_event("whole", &crate::helpers::days_ago(1));
+    let mut event = auditgraph::domain::graph::parse_event(&sample, String::new, chrono::Utc::now)
+        .expect("a valid event");
+    // Every field holds a value, so a field the walk missed shows as a difference.
+    event.activity = Some("Delete".into());
+    let actor = event.actor.as_mut().unwrap();
+    actor.service_principal_name = Some("spn".into());
+    actor.ip_address = Some("203.0.113.7".into());
+    actor.remote_tenant_id = Some("remote-tenant".into());
+    actor.remote_user_id = Some("remote-user".into());
+    actor.user_role_scope_tags = vec![auditgraph::domain::RoleScopeTagInfo {
+        display_name: Some("Default".into()),
+        role_scope_tag_id: Some("0".into()),
+    }];
+    event.resources[0].modified_properties[0].old_value = Some("Calculator".into());
+    app.insert(vec![event]).await;
+
+    let whole = whole_selection(&app, "AuditEvent").await;
+    // The same selection spelled as clients spell it: a named fragment, aliases,
+    // `__typename`, inline fragments with and without a type, one key asked twice
+    // with parts of its object, and a skipped field.
+    let fields = "...Whole first: id at: activityDateTime __typename ... on AuditEvent { actor { userId __typename } } \
+         ... { actor { ipAddress } resources { modifiedProperties { oldValue } } } \
+         skipped: category @skip(if: true) kept: category @include(if: true)";
+    let query = format!(
+        "{{ one: auditEvent(id: \"whole\") {{ {fields} }} \
+           page: auditEvents(first: 5) {{ nodes {{ {fields} }} edges {{ node {{ {fields} }} }} }} }} \
+         fragment Whole on AuditEvent {whole}"
+    );
+    let (text, body) = raw(&app, &query).await;
+    assert!(body.get("errors").is_none(), "{text}");
+    let one = &body["data"]["one"];
+    assert_eq!(one["actor"]["remoteUserId"], "remote-user", "the whole selection was asked: {one}");
+    for node in [&body["data"]["page"]["nodes"][0], &body["data"]["page"]["edges"][0]["node"]] {
+        assert_eq!(node, one);
+        // And in the same order, member by member, all the way down.
+        assert_eq!(node.to_string(), one.to_string());
+    }
+    assert!(one.get("skipped").is_none() && one["kept"] == "Application", "{one}");
 }
