@@ -313,7 +313,7 @@ pub struct SeedArgs {
     /// Seed of the generator: the same seed, count and range give identical events.
     #[arg(long, env = "AUDITGRAPH_SEED", default_value_t = 1)]
     pub seed: u64,
-    /// Start of the time range (RFC 3339); default 365 days before --to.
+    /// Start of the time range (RFC 3339); default 364 days before --to (inside the retention).
     #[arg(long, env = "AUDITGRAPH_SEED_FROM")]
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     /// End of the time range (RFC 3339); default the start of the current UTC day.

@@ -41,14 +41,19 @@ use chrono::{DateTime, Duration, Utc};
 
 /// The default range of seeded events, `(from, to)`: `to` (when not given) is the
 /// start of `now`'s UTC day, not `now` itself, so the same seed and count give the
-/// same events all day long; `from` (when not given) is 365 days before `to`.
+/// same events all day long; `from` (when not given) is 364 days before `to`, so
+/// that every event stays inside the default 365-day retention all day long (it
+/// starts at `now` − 365 days, later than `to` − 365 days once the day has begun).
 /// `seed`, the demo tenant and `/_auditgraph/reset` all take it (`now` is the
 /// emulator's clock where there is one).
+/// How many days before `to` the default range starts.
+pub const SEEDED_DAYS: i64 = 364;
+
 pub fn default_range(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> (DateTime<Utc>, DateTime<Utc>) {
     let to = to.unwrap_or_else(|| now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc());
-    (from.unwrap_or(to - Duration::days(365)), to)
+    (from.unwrap_or(to - Duration::days(SEEDED_DAYS)), to)
 }

@@ -115,6 +115,20 @@ async fn reset_empties_or_reseeds_deterministically(app: TestApp) {
 
 crate::backend_tests!(reset_empties_or_reseeds_deterministically);
 
+/// Every event of the default range is served, at any hour: the range's first
+/// day lies inside the retention window even late in the day (it once began
+/// 365 days before today's start, a day the window had already left).
+#[tokio::test]
+async fn the_default_range_stays_inside_the_retention_all_day() {
+    let app = sqlite(&[]).await;
+    // A Tuesday, a minute before midnight: a year before it is a working day.
+    freeze(&app, "2026-06-02T23:59:00Z").await;
+    let (status, body) =
+        admin(&app, "POST", "/_auditgraph/reset", Some(json!({ "count": 3000, "seed": 3 }))).await;
+    assert_eq!((status, body), (200, json!({ "removed": 0, "seeded": 3000 })));
+    assert_eq!(ids(&app).await.len(), 3000);
+}
+
 #[tokio::test]
 async fn reset_clears_the_journal_and_restores_start_up_settings() {
     let app = sqlite(&["--throttle-scale", "0.5"]).await;
