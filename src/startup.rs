@@ -147,8 +147,7 @@ impl Application {
                 .app_data(schema.clone())
                 .app_data(cors.clone())
                 .app_data(router_data.clone())
-                // Before the Graph routes, whose `/{version}/…` pattern would take
-                // `/{tenant}/…` and `/graphql/…`.
+                .configure(rest::configure)
                 .configure(graphql::configure)
                 .configure(identity::configure)
                 .configure(emulator::configure)
@@ -156,7 +155,7 @@ impl Application {
                 .configure(crate::web::configure)
                 // ARM's diagnostic settings (`/providers/…`), before `/{version}/…` too.
                 .configure(crate::arm::configure)
-                .configure(rest::configure)
+                .configure(rest::configure_other_spellings)
                 .default_service(web::to(rest::not_found))
         })
         .listen(http)?

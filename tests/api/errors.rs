@@ -30,6 +30,12 @@ async fn unknown_routes_and_methods(app: TestApp) {
     assert_eq!(status, 400);
     assert_eq!(assert_envelope(&body, "BadRequest"), "Resource not found for the segment 'users'.");
 
+    // Versions compare case-insensitively and percent-decoded, as Graph's do.
+    for spelling in ["/V1.0", "/Beta", "/%62eta"] {
+        let (status, body) = app.get_json(&format!("{spelling}/deviceManagement/auditEvents?$top=1")).await;
+        assert_eq!(status, 200, "{spelling}: {body}");
+    }
+
     let (status, body) = app.get_json("/nothing-here").await;
     assert_eq!(status, 404);
     assert_envelope(&body, "ResourceNotFound");
