@@ -147,6 +147,9 @@ impl Application {
                 .app_data(schema.clone())
                 .app_data(cors.clone())
                 .app_data(router_data.clone())
+                // The Graph routes first (static prefixes); the doors below come before
+                // the other spellings of a version, whose `/{version}/…` pattern would
+                // take `/{tenant}/…` and `/graphql/…`.
                 .configure(rest::configure)
                 .configure(graphql::configure)
                 .configure(identity::configure)

@@ -2,15 +2,16 @@
 //!
 //! async-graphql resolves every field of a derived object as its own boxed future,
 //! through each extension's `resolve` hook, with a registry lookup for its type:
-//! a page of 50 whole events is ~2,000 of those, and they were ~90% of a GraphQL
+//! a page of 50 whole events is ~2,000 of those, the largest share of a GraphQL
 //! page's cost (README, Benchmarks). An event's fields are plain data that cannot
 //! fail, so [`Node`] answers them directly: the same type in the schema (it
 //! registers as `AuditEvent`), the same values, in the query's order (the
 //! specification's CollectFields: fragments expanded in place, a response key's
 //! sub-selections merged, first occurrence first). `auditEvent(id:)` and
-//! subscriptions still resolve through the derived types, and a test holds the two
-//! to the same answers; another checks the walk answers every field the derived
-//! types register.
+//! subscriptions still resolve through the derived types, and a test
+//! (`graphql_spec::page_nodes_answer_as_single_events`) holds the two to the same
+//! answer for a selection of every field introspection lists, so a field added to
+//! the domain types and not here fails it.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -74,6 +75,9 @@ impl Sub<'_, '_> {
     }
 }
 
+/// The walk reads the request's fragments and the schema's interfaces through
+/// the context's `query_env` and `schema_env`: public, though hidden from
+/// async-graphql's documentation, and what its own `resolve_container` reads.
 #[derive(Clone, Copy)]
 struct Walk<'w, 'a> {
     ctx: &'w ContextSelectionSet<'a>,
