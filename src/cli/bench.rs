@@ -179,6 +179,7 @@ async fn sample_values(store: &Store) -> anyhow::Result<Sample> {
             offset: 0,
             limit: 200,
             not_before: crate::domain::Ticks(i64::MIN),
+            scan: false,
         })
         .await?;
     let upn = page
@@ -211,7 +212,15 @@ async fn serve_page(
     limit: u64,
 ) -> anyhow::Result<(usize, Option<Cursor>)> {
     let page = store
-        .page(&PageRequest { filter, order, after, offset: 0, limit, not_before: crate::domain::Ticks(0) })
+        .page(&PageRequest {
+            filter,
+            order,
+            after,
+            offset: 0,
+            limit,
+            not_before: crate::domain::Ticks(0),
+            scan: false,
+        })
         .await?;
     let body: Vec<_> = page.events.iter().map(|e| event_json(e, ApiVersion::V1, None)).collect();
     serde_json::to_vec(&body)?;

@@ -109,6 +109,7 @@ pub fn pages(
                 offset: 0,
                 limit: page_size,
                 not_before,
+                scan: true,
             })
             .await?;
         walk.cursor = Some(page.next);

@@ -91,6 +91,7 @@ impl PageArgs {
                 offset: 0,
                 limit: self.size,
                 not_before: state.retention_start(),
+                scan: false,
             })
             .await?;
         let mut events = page.events;

@@ -42,6 +42,7 @@ impl Loader<String> for EventLoader {
                 offset: 0,
                 limit,
                 not_before: self.state.retention_start(),
+                scan: false,
             })
             .await
             .map_err(Arc::new)?;

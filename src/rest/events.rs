@@ -175,6 +175,7 @@ async fn list(req: &HttpRequest, state: &AppState, version: ApiVersion) -> Resul
             offset: if after.is_none() { options.skip.unwrap_or(0) } else { 0 },
             limit,
             not_before,
+            scan: false,
         })
         .await?;
 

@@ -30,6 +30,10 @@ pub struct PageRequest<'a> {
     pub limit: u64,
     /// Events before this instant are outside the retention window.
     pub not_before: Ticks,
+    /// A walk through the whole log (an export): its events are read from the
+    /// cache when there but not kept in it, so a scan of a million events neither
+    /// evicts the events pages are serving nor pays for caching what it reads once.
+    pub scan: bool,
 }
 
 pub struct Page {
@@ -53,7 +57,7 @@ impl Store {
         // continue after), so its keys are read again.
         for _ in 0..3 {
             let (seqs, more) = self.page_keys(req).await?;
-            let events = self.events_by_seq(&seqs).await?;
+            let events = self.events_kept(&seqs, !req.scan).await?;
             if events.is_empty() && !seqs.is_empty() {
                 continue;
             }
@@ -98,8 +102,12 @@ impl Store {
     }
 
     /// The stored events among `seqs`, whole, in the order of `seqs`: from the
-    /// event cache, and the rest with one statement per table.
+    /// event cache, and the rest with one statement per table (then kept).
     pub async fn events_by_seq(&self, seqs: &[i64]) -> anyhow::Result<Vec<Arc<CachedEvent>>> {
+        self.events_kept(seqs, true).await
+    }
+
+    async fn events_kept(&self, seqs: &[i64], keep: bool) -> anyhow::Result<Vec<Arc<CachedEvent>>> {
         let mut found = self.cache.lookup(seqs);
         let missing: Vec<i64> =
             seqs.iter().zip(&found).filter(|(_, hit)| hit.is_none()).map(|(seq, _)| *seq).collect();
@@ -117,7 +125,9 @@ impl Store {
                 .zip(self.with_children(rows).await?)
                 .map(|(seq, event)| Arc::new(CachedEvent { seq, event, rendered: Rendered::default() }))
                 .collect();
-            self.cache.fill(&read);
+            if keep {
+                self.cache.fill(&read);
+            }
             let by_seq: std::collections::HashMap<i64, &Arc<CachedEvent>> =
                 read.iter().map(|e| (e.seq, e)).collect();
             for (seq, slot) in seqs.iter().zip(found.iter_mut()) {

@@ -60,6 +60,7 @@ async fn stored_at(database_url: &str) -> Vec<Value> {
                 offset: 0,
                 limit: 1000,
                 not_before: auditgraph::domain::Ticks(i64::MIN),
+                scan: true,
             })
             .await
             .unwrap();

@@ -1,7 +1,8 @@
 //! The event cache never serves what changed: pages read (and so cached) before
 //! an update, a delete, a delete of the newest event and a create, a reset or
 //! another instance's write show the change on the next read, in both API
-//! versions and with `$select`.
+//! versions and with `$select`. An export reads through it without evicting
+//! what pages are serving.
 
 use serde_json::{Value, json};
 
@@ -102,3 +103,33 @@ async fn another_instance_sees_every_change(a: TestApp) {
 }
 
 backend_tests!(a_cached_page_never_serves_a_changed_event, another_instance_sees_every_change);
+
+/// An export walks the whole log through the cache without keeping what it
+/// reads: the events pages are serving stay cached (a page of them costs its
+/// one keys statement before and after).
+#[tokio::test]
+async fn an_export_leaves_the_cached_events_in_place() {
+    let app = TestApp::spawn(Backend::Sqlite, &["--event-cache", "20"]).await.expect("SQLite");
+    let events = (0..100)
+        .map(|i| {
+            let body = sample_event(&format!("x{i:03}"), &days_ago(1 + i % 30));
+            auditgraph::domain::graph::parse_event(&body, String::new, chrono::Utc::now).unwrap()
+        })
+        .collect();
+    app.insert(events).await;
+    let first = format!("{EVENTS}?$top=10");
+    let served = page(&app, &first).await;
+    let statements = || app.state.store.statements_executed();
+
+    let before = statements();
+    assert_eq!(page(&app, &first).await, served);
+    assert_eq!(statements() - before, 1, "a cached page reads only its keys");
+
+    let response = app.client.get(app.url("/auditlogs/export?format=ndjson")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap().lines().count(), 100);
+
+    let before = statements();
+    assert_eq!(page(&app, &first).await, served);
+    assert_eq!(statements() - before, 1, "the export evicted the events the page serves");
+}
