@@ -6,7 +6,7 @@ use crate::domain::Ticks;
 use crate::export::{self, Sink, Target};
 
 pub(super) async fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let store = super::open(&args.store).await?;
+    let store = super::open_for_command(&args.store).await?;
     let filter = export::filter(args.filter.as_deref(), args.from, args.to)
         .map_err(|e| anyhow::anyhow!("--filter: {e}"))?;
     // Export is an archive tool: the serving retention window does not apply.

@@ -14,7 +14,7 @@ use crate::config::ImportArgs;
 use crate::import::{self, MAX_LISTED_REJECTIONS, Options, Outcome};
 
 pub(super) async fn run(args: ImportArgs) -> anyhow::Result<()> {
-    let store = super::open_for_load(&args.store).await?;
+    let store = super::open_for_command(&args.store).await?;
     let recorder = Recorder::new(store);
     let steps = Progress::steps_only();
     let from_stdin = args.input.as_os_str() == "-";

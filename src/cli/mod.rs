@@ -46,9 +46,9 @@ async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// The store for a command that only loads (see [`Store::connect_for_load`]).
-async fn open_for_load(args: &StoreArgs) -> anyhow::Result<Store> {
-    let store = Store::connect_for_load(&args.database_url()).await?;
+/// The store for a command that does one thing at a time (see [`Store::connect_for_command`]).
+async fn open_for_command(args: &StoreArgs) -> anyhow::Result<Store> {
+    let store = Store::connect_for_command(&args.database_url()).await?;
     store.migrate().await?;
     Ok(store)
 }
@@ -60,7 +60,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn seed(args: SeedArgs) -> anyhow::Result<()> {
-    let store = open_for_load(&args.store).await?;
+    let store = open_for_command(&args.store).await?;
     let (from, to) = crate::seed::default_range(args.from, args.to, Utc::now());
     if from >= to {
         anyhow::bail!("--from must be before --to");

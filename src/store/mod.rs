@@ -101,11 +101,11 @@ impl Store {
         Store::connect_with(url, 4).await
     }
 
-    /// Connects for a command that only loads (`import`, `seed`): one SQLite
-    /// connection, as a load's transactions take turns anyway. Each pooled
-    /// connection's page cache fills up over a long load: with four, their
-    /// 4 x 64 MiB were half of a 1M-event import's peak memory.
-    pub async fn connect_for_load(url: &str) -> anyhow::Result<Store> {
+    /// Connects for a command that does one thing at a time (`import`, `seed`,
+    /// `export`): one SQLite connection, as its statements take turns anyway.
+    /// Each pooled connection's page cache fills up over a long load or walk:
+    /// with four, their 4 x 64 MiB were half of a 1M-event import's peak memory.
+    pub async fn connect_for_command(url: &str) -> anyhow::Result<Store> {
         Store::connect_with(url, 1).await
     }
 
