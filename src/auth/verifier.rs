@@ -135,7 +135,8 @@ pub struct TokenVerifier {
     /// Tokens whose signature and audience verified, with their claims: a
     /// client sends one token with every request, and checking its RS256
     /// signature again each time was a third of a cached page's CPU.
-    verified: Arc<std::sync::Mutex<HashMap<(String, Resource), Verified>>>,
+    /// By API, then token: a lookup borrows the request's token, never copies it.
+    verified: Arc<std::sync::Mutex<HashMap<Resource, HashMap<String, Verified>>>>,
 }
 
 /// What verifying a token's signature established, kept for its next use. The
@@ -148,7 +149,7 @@ struct Verified {
     source: KeySource,
 }
 
-/// Verified tokens kept at most; the map starts over when full.
+/// Verified tokens kept at most per API; its map starts over when full.
 const VERIFIED_TOKENS: usize = 4_096;
 
 impl TokenVerifier {
@@ -204,8 +205,13 @@ impl TokenVerifier {
     }
 
     fn verify_token_for(&self, token: &str, resource: Resource) -> Result<Principal, AuthError> {
-        let known =
-            self.verified.lock().expect("verified tokens").get(&(token.to_string(), resource)).cloned();
+        let known = self
+            .verified
+            .lock()
+            .expect("verified tokens")
+            .get(&resource)
+            .and_then(|tokens| tokens.get(token))
+            .cloned();
         if let Some(known) = known {
             return self.reuse(known);
         }
@@ -243,10 +249,11 @@ impl TokenVerifier {
                     let verified = Verified { claims: data.claims, kid: key.kid.clone(), source: key.source };
                     let principal = self.principal(verified.claims.clone(), key.source)?;
                     let mut known = self.verified.lock().expect("verified tokens");
-                    if known.len() >= VERIFIED_TOKENS {
-                        known.clear();
+                    let tokens = known.entry(resource).or_default();
+                    if tokens.len() >= VERIFIED_TOKENS {
+                        tokens.clear();
                     }
-                    known.insert((token.to_string(), resource), verified);
+                    tokens.insert(token.to_string(), verified);
                     return Ok(principal);
                 }
                 // A signature from another key just means "try the next one".

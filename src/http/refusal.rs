@@ -43,10 +43,9 @@ fn respond(refusal: Refusal) -> actix_http::Response<BoxBody> {
         actix_web::http::header::CONTENT_TYPE,
         HeaderValue::from_static(crate::domain::graph::JSON_CONTENT_TYPE),
     );
+    let id = HeaderValue::from_str(&ids.request_id).expect("a GUID is a header value");
     for name in ["request-id", "client-request-id"] {
-        if let Ok(value) = HeaderValue::from_str(&ids.request_id) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
+        headers.insert(HeaderName::from_static(name), id.clone());
     }
     response
 }
