@@ -11,11 +11,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rusqlite::types::{ToSqlOutput, ValueRef};
-use sea_orm::{EntityTrait, IdenStatic, Value};
 
 use super::Store;
-use super::rows::{ChildRows, TableRows, event_rows};
+use super::rows::{ChildRows, event_rows};
+use super::sqlite::{bind_row, insert_rows, insert_sql};
 use crate::domain::AuditEvent;
 
 /// What the floor measured.
@@ -60,7 +59,7 @@ pub fn load(path: &Path, batches: impl Iterator<Item = Vec<AuditEvent>>) -> anyh
         {
             let mut insert = txn.prepare_cached(&insert_sql::<entities::audit_event::Entity, _>(&events))?;
             for row in events.values.chunks(events.columns.len()) {
-                insert.execute(rusqlite::params_from_iter(row.iter().map(Bind)))?;
+                insert.execute(bind_row(row))?;
                 seqs.push(txn.last_insert_rowid());
             }
         }
@@ -68,10 +67,10 @@ pub fn load(path: &Path, batches: impl Iterator<Item = Vec<AuditEvent>>) -> anyh
         for (seq, e) in seqs.iter().zip(&batch) {
             children.push(*seq, e);
         }
-        insert::<entities::audit_permission_set::Entity, _>(&txn, &children.permission_sets)?;
-        insert::<entities::audit_actor::Entity, _>(&txn, &children.actors)?;
-        insert::<entities::audit_resource::Entity, _>(&txn, &children.resources)?;
-        insert::<entities::audit_property::Entity, _>(&txn, &children.properties)?;
+        insert_rows::<entities::audit_permission_set::Entity, _>(&txn, &children.permission_sets)?;
+        insert_rows::<entities::audit_actor::Entity, _>(&txn, &children.actors)?;
+        insert_rows::<entities::audit_resource::Entity, _>(&txn, &children.resources)?;
+        insert_rows::<entities::audit_property::Entity, _>(&txn, &children.properties)?;
         let new_sets = std::mem::take(&mut children.new_permission_sets);
         txn.commit()?;
         stored_sets.extend(new_sets);
@@ -90,54 +89,4 @@ pub fn load(path: &Path, batches: impl Iterator<Item = Vec<AuditEvent>>) -> anyh
     db.execute_batch("ANALYZE")?;
     floor.indexing = started.elapsed();
     Ok(floor)
-}
-
-/// A single-row INSERT of `rows`' columns, as the write path's (OR FAIL; content-
-/// addressed rows that exist are left as they are).
-fn insert_sql<E: EntityTrait, C: IdenStatic>(rows: &TableRows<C>) -> String {
-    let columns: Vec<String> = rows.columns.iter().map(|c| format!("\"{}\"", c.as_str())).collect();
-    let marks = vec!["?"; columns.len()].join(", ");
-    let verb = if rows.keep_stored { "INSERT OR IGNORE" } else { "INSERT OR FAIL" };
-    format!("{verb} INTO \"{}\" ({}) VALUES ({marks})", E::default().table_name(), columns.join(", "))
-}
-
-fn insert<E: EntityTrait, C: IdenStatic>(
-    txn: &rusqlite::Transaction,
-    rows: &TableRows<C>,
-) -> anyhow::Result<()> {
-    if rows.values.is_empty() {
-        return Ok(());
-    }
-    let mut insert = txn.prepare_cached(&insert_sql::<E, C>(rows))?;
-    for row in rows.values.chunks(rows.columns.len()) {
-        insert.execute(rusqlite::params_from_iter(row.iter().map(Bind)))?;
-    }
-    Ok(())
-}
-
-/// A bound value, borrowed from the row builders' output.
-struct Bind<'a>(&'a Value);
-
-impl rusqlite::ToSql for Bind<'_> {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self.0 {
-            Value::BigInt(Some(n)) => ValueRef::Integer(*n),
-            Value::Int(Some(n)) => ValueRef::Integer(i64::from(*n)),
-            Value::SmallInt(Some(n)) => ValueRef::Integer(i64::from(*n)),
-            Value::Bool(Some(b)) => ValueRef::Integer(i64::from(*b)),
-            Value::String(Some(s)) => ValueRef::Text(s.as_bytes()),
-            Value::Bytes(Some(b)) => ValueRef::Blob(b),
-            Value::BigInt(None)
-            | Value::Int(None)
-            | Value::SmallInt(None)
-            | Value::Bool(None)
-            | Value::String(None)
-            | Value::Bytes(None) => ValueRef::Null,
-            other => {
-                return Err(rusqlite::Error::ToSqlConversionFailure(
-                    format!("the floor binds no {other:?}").into(),
-                ));
-            }
-        }))
-    }
 }

@@ -18,6 +18,7 @@ mod read;
 mod routing;
 mod rows;
 mod secrets;
+mod sqlite;
 mod write;
 
 use std::collections::{HashMap, HashSet};
@@ -62,6 +63,8 @@ pub fn remove_sqlite_file(path: &std::path::Path) {
 /// pages of 50; 50-75 MB with their v1.0 renderings (README, Benchmarks).
 pub const DEFAULT_EVENT_CACHE: usize = 10_000;
 
+/// How long a SQLite statement waits for another connection's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Each SQLite connection's page cache: 64 MiB.
 const CACHE_SIZE: &str = "-65536";
 /// How much of a SQLite file each connection maps (256 MiB).
@@ -92,6 +95,8 @@ pub struct Store {
     instance: Arc<str>,
     /// Events as read, by `seq` (see `cache` for why it is always right).
     cache: Arc<cache::EventCache>,
+    /// A SQLite file's event writes and page keys, below the ORM (see `sqlite`).
+    sqlite: Option<Arc<sqlite::SqliteFile>>,
 }
 
 impl Store {
@@ -115,8 +120,10 @@ impl Store {
             .sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30));
+        let mut sqlite = None;
         if url.starts_with("sqlite:") {
             if let Some(path) = sqlite_file(url) {
+                sqlite = Some(sqlite::SqliteFile::new(std::path::Path::new(&path)));
                 if let Some(dir) = std::path::Path::new(&path).parent()
                     && !dir.as_os_str().is_empty()
                 {
@@ -131,7 +138,7 @@ impl Store {
             options.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(30))
+                    .busy_timeout(BUSY_TIMEOUT)
                     // Unenforced, as is SQLite's default: checking every child row
                     // against its event cost a fifth of a bulk load, and the one
                     // write path deletes children itself (see `write`).
@@ -171,11 +178,7 @@ impl Store {
             .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
-        db.set_metric_callback(move |_| {
-            if UNCOUNTED.try_with(|_| ()).is_err() {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        });
+        db.set_metric_callback(move |_| count_statement(&counter));
         Ok(Store {
             db,
             writes: Arc::default(),
@@ -184,6 +187,7 @@ impl Store {
             statements,
             instance: uuid::Uuid::new_v4().to_string().into(),
             cache: Arc::new(cache::EventCache::new(DEFAULT_EVENT_CACHE)),
+            sqlite,
         })
     }
 
@@ -197,6 +201,11 @@ impl Store {
     /// constant number of statements per page with it.
     pub fn statements_executed(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Counts a statement that does not go through sea-orm (see `sqlite`).
+    fn count_statement(&self) {
+        count_statement(&self.statements);
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -350,6 +359,12 @@ impl Store {
     /// Answers once the database does.
     pub async fn ping(&self) -> anyhow::Result<()> {
         self.db.ping().await.context("database did not answer")
+    }
+}
+
+fn count_statement(counter: &AtomicU64) {
+    if UNCOUNTED.try_with(|_| ()).is_err() {
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -11,7 +11,9 @@ use entities::{
     audit_property as property, audit_resource as resource,
 };
 use sea_orm::sea_query::{Condition, Query};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 
 use super::cache::CachedEvent;
 use super::order::{Cursor, after, order_terms, sort_values};
@@ -90,12 +92,15 @@ impl Store {
             query = query.offset(req.offset);
         }
         // One row more than asked tells whether a next page exists without a count.
-        let mut seqs: Vec<i64> = query
-            .limit(req.limit + 1)
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .context("cannot read audit events")?;
+        let query = query.limit(req.limit + 1);
+        let mut seqs: Vec<i64> = match &self.sqlite {
+            Some(file) => {
+                let statement = query.build(DbBackend::Sqlite);
+                self.count_statement();
+                file.keys(statement.sql, statement.values.map(|v| v.0).unwrap_or_default()).await?
+            }
+            None => query.into_tuple().all(&self.db).await.context("cannot read audit events")?,
+        };
         let more = seqs.len() as u64 > req.limit;
         seqs.truncate(req.limit as usize);
         Ok((seqs, more))

@@ -34,7 +34,7 @@ pub(super) enum Routed {
 pub(super) struct NewPermissionSets(HashSet<String>);
 
 /// Events whose rows a batch builds at a time (see `insert_batch`).
-const ROWS_AT_ONCE: usize = 2_000;
+pub(super) const ROWS_AT_ONCE: usize = 2_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -53,28 +53,52 @@ pub enum WriteError {
 pub struct BulkWrite<'a> {
     store: &'a Store,
     _turn: tokio::sync::MutexGuard<'a, ()>,
-    txn: DatabaseTransaction,
+    txn: BulkTxn,
     sets: NewPermissionSets,
+}
+
+/// A SQLite file's events go through SQLite's own API (see `sqlite`);
+/// every other store's through the ORM.
+enum BulkTxn {
+    Orm(DatabaseTransaction),
+    Sqlite(super::sqlite::SqliteTxn),
 }
 
 impl BulkWrite<'_> {
     /// Stores those of `events` whose id is neither stored (this transaction's
     /// earlier parts included) nor repeated within them; returns them.
     pub async fn insert(&mut self, events: Vec<AuditEvent>) -> Result<Vec<AuditEvent>, WriteError> {
+        let txn = match &mut self.txn {
+            BulkTxn::Orm(txn) => txn,
+            BulkTxn::Sqlite(txn) => {
+                let stored_sets =
+                    self.store.stored_permission_sets.lock().expect("permission set cache poisoned").clone();
+                let inserted = txn.insert(events, stored_sets).await?;
+                self.sets.0.extend(inserted.new_permission_sets);
+                return Ok(inserted.events);
+            }
+        };
         let folded: Vec<String> = events.iter().map(|e| fold(&e.id)).collect();
         let mut seen: HashSet<String> =
-            self.store.stored_keys(&self.txn, &folded).await?.into_iter().map(|(_, id)| id).collect();
+            self.store.stored_keys(txn, &folded).await?.into_iter().map(|(_, id)| id).collect();
         let new: Vec<AuditEvent> =
             events.into_iter().zip(folded).filter_map(|(e, id)| seen.insert(id).then_some(e)).collect();
         // Rows are built a slice at a time: only a slice's rows in memory at once.
         for slice in new.chunks(ROWS_AT_ONCE) {
-            self.sets.0.extend(self.store.insert_new(&self.txn, slice, Routed::Yes).await?.0);
+            self.sets.0.extend(self.store.insert_new(txn, slice, Routed::Yes).await?.0);
         }
         Ok(new)
     }
 
     pub async fn commit(self) -> anyhow::Result<()> {
-        self.store.commit(self.txn, self.sets).await
+        match self.txn {
+            BulkTxn::Orm(txn) => self.store.commit(txn, self.sets).await,
+            BulkTxn::Sqlite(txn) => {
+                txn.commit().await?;
+                self.store.remember_permission_sets(self.sets);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -253,8 +277,12 @@ impl Store {
         sets: NewPermissionSets,
     ) -> anyhow::Result<()> {
         txn.commit().await.context("commit failed")?;
-        self.stored_permission_sets.lock().expect("permission set cache poisoned").extend(sets.0);
+        self.remember_permission_sets(sets);
         Ok(())
+    }
+
+    fn remember_permission_sets(&self, sets: NewPermissionSets) {
+        self.stored_permission_sets.lock().expect("permission set cache poisoned").extend(sets.0);
     }
 
     /// The `seq` of up to `limit` events matching `condition`.
@@ -324,8 +352,14 @@ impl Store {
 
     /// Begins a transaction that stores events a part at a time (see [`BulkWrite`]).
     pub async fn bulk_write(&self) -> anyhow::Result<BulkWrite<'_>> {
+        let sets = NewPermissionSets(HashSet::new());
+        if let Some(file) = &self.sqlite {
+            let turn = self.writes.lock().await;
+            let txn = BulkTxn::Sqlite(file.begin().await?);
+            return Ok(BulkWrite { store: self, _turn: turn, txn, sets });
+        }
         let (turn, txn) = self.begin_write().await?;
-        Ok(BulkWrite { store: self, _turn: turn, txn, sets: NewPermissionSets(HashSet::new()) })
+        Ok(BulkWrite { store: self, _turn: turn, txn: BulkTxn::Orm(txn), sets })
     }
 
     /// Replaces a stored event (same id) whole. Returns false when it does not exist.
