@@ -128,15 +128,32 @@ pub fn event_json(
 
 /// An event's whole Graph JSON, rendered once per version on first use: a page
 /// of cached events is then spliced together from bytes instead of being built
-/// as `Value` trees and serialised again on every request.
+/// as `Value` trees and serialised again on every request. Beside them, the most
+/// recent rendering of a selection of its fields (GraphQL's), by the selection's name.
 #[derive(Debug, Default)]
-pub struct Rendered([std::sync::OnceLock<Box<RawValue>>; 2]);
+pub struct Rendered {
+    whole: [std::sync::OnceLock<Box<RawValue>>; 2],
+    selection: std::sync::Mutex<Option<(std::sync::Arc<str>, bytes::Bytes)>>,
+}
 
 impl Rendered {
     pub fn get(&self, e: &AuditEvent, version: ApiVersion) -> &RawValue {
-        self.0[version as usize].get_or_init(|| {
+        self.whole[version as usize].get_or_init(|| {
             serde_json::value::to_raw_value(&event_json(e, version, None)).expect("a JSON map serialises")
         })
+    }
+
+    /// The rendering of the selection named `name`: the kept one if it has that
+    /// name, else `render`'s, which is then kept instead.
+    pub fn selection(&self, name: &std::sync::Arc<str>, render: impl FnOnce() -> Vec<u8>) -> bytes::Bytes {
+        if let Some((kept, json)) = &*self.selection.lock().expect("rendering poisoned")
+            && kept == name
+        {
+            return json.clone();
+        }
+        let json = bytes::Bytes::from(render());
+        *self.selection.lock().expect("rendering poisoned") = Some((name.clone(), json.clone()));
+        json
     }
 }
 

@@ -14,13 +14,13 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, SimpleObject};
 
-use super::nodes::Node;
+use super::nodes::{Node, Nodes};
 use super::{DEFAULT_PAGE_SIZE, state};
 use crate::error::ApiError;
 use crate::odata::{Filter, OrderKey};
 use crate::paging::query_hash;
 use crate::state::AppState;
-use crate::store::{Cursor, PageRequest, sort_values};
+use crate::store::{CachedEvent, Cursor, PageRequest, sort_values};
 
 /// What a client asked of a connection, checked.
 pub struct PageArgs {
@@ -103,21 +103,27 @@ impl PageArgs {
         } else {
             (self.from.is_some(), more)
         };
-        let hash = query_hash(self.filter.as_ref(), &self.order);
-        let edges: Vec<AuditEventEdge> = events
-            .into_iter()
-            .map(|e| AuditEventEdge {
-                cursor: state.paging_key.encode(&hash, &sort_values(&self.order, &e)),
-                node: Node(e),
-            })
-            .collect();
+        let cursors =
+            Arc::new(Cursors { hash: query_hash(self.filter.as_ref(), &self.order), order: self.order });
         let page_info = PageInfo {
             has_next_page,
             has_previous_page,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
+            start_cursor: events.first().map(|e| cursors.of(state, e)),
+            end_cursor: events.last().map(|e| cursors.of(state, e)),
         };
-        Ok(AuditEventConnection { edges, page_info, filter: self.filter })
+        Ok(AuditEventConnection { events, cursors, page_info, filter: self.filter })
+    }
+}
+
+/// What an edge's cursor is made from; each one is signed only if asked for.
+struct Cursors {
+    hash: String,
+    order: Vec<OrderKey>,
+}
+
+impl Cursors {
+    fn of(&self, state: &AppState, e: &CachedEvent) -> String {
+        state.paging_key.encode(&self.hash, &sort_values(&self.order, e))
     }
 }
 
@@ -135,20 +141,24 @@ impl Counts {
 
 /// A page of events (Relay connection).
 pub struct AuditEventConnection {
-    edges: Vec<AuditEventEdge>,
+    events: Vec<Arc<CachedEvent>>,
+    cursors: Arc<Cursors>,
     page_info: PageInfo,
     filter: Option<Filter>,
 }
 
 #[Object]
 impl AuditEventConnection {
-    async fn edges(&self) -> &[AuditEventEdge] {
-        &self.edges
+    async fn edges(&self) -> Vec<AuditEventEdge> {
+        self.events
+            .iter()
+            .map(|e| AuditEventEdge { event: e.clone(), cursors: self.cursors.clone() })
+            .collect()
     }
 
     /// The events of `edges`, without cursors.
-    async fn nodes(&self) -> Vec<&Node> {
-        self.edges.iter().map(|e| &e.node).collect()
+    async fn nodes(&self) -> Nodes {
+        Nodes(self.events.clone())
     }
 
     async fn page_info(&self) -> &PageInfo {
@@ -169,11 +179,21 @@ impl AuditEventConnection {
     }
 }
 
-#[derive(SimpleObject)]
 pub struct AuditEventEdge {
+    event: Arc<CachedEvent>,
+    cursors: Arc<Cursors>,
+}
+
+#[Object]
+impl AuditEventEdge {
     /// Opaque; pass it as `after` (or `before`) to continue from this event.
-    cursor: String,
-    node: Node,
+    async fn cursor(&self, ctx: &Context<'_>) -> String {
+        self.cursors.of(state(ctx), &self.event)
+    }
+
+    async fn node(&self) -> Node {
+        Node(self.event.clone())
+    }
 }
 
 /// Relay's page information. With `first`/`after`, `hasPreviousPage` is true when

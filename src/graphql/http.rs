@@ -90,7 +90,12 @@ async fn execute(
     };
     // One loader per HTTP request: every `auditEvent(id:)` in it shares one batch.
     let loader = Arc::new(DataLoader::new(EventLoader { state: state.clone() }, tokio::spawn));
-    let request = request.data(caller).data(loader).data(Arc::new(super::connection::Counts::default()));
+    let mut request = request.data(caller).data(loader).data(Arc::new(super::connection::Counts::default()));
+    // Each operation its own plans (they are named by where their selection sets lie).
+    for operation in request.iter_mut() {
+        operation.data.insert(super::nodes::Plans::default());
+        operation.data.insert(super::nodes::RawNodes);
+    }
     // The budget ends the work itself (the future is dropped), not just the wait.
     let response = match tokio::time::timeout(state.graphql_timeout, schema.execute_batch(request)).await {
         Ok(response) => response,
@@ -99,9 +104,7 @@ async fn execute(
             timed_out(operations, state.graphql_timeout)
         }
     };
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(serde_json::to_string(&response).expect("a GraphQL response always serialises"))
+    HttpResponse::Ok().content_type("application/json").body(super::json::batch(&response))
 }
 
 /// A batch holds at most `MAX_BATCH` operations, and its operations together at
@@ -235,6 +238,8 @@ fn websocket(
             }
             let mut data = Data::default();
             data.insert(caller);
+            // Queries may come this way too: `auditEvent(id:)` loads through one.
+            data.insert(Arc::new(DataLoader::new(EventLoader { state: state.clone() }, tokio::spawn)));
             Ok(data)
         }
     };

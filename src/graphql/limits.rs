@@ -182,15 +182,49 @@ pub(crate) fn string_with_nul(doc: &ExecutableDocument, variables: &Variables) -
 /// transport (HTTP and the websocket alike): a document that expands to at most
 /// [`MAX_SELECTIONS`], and no NUL character in any string it carries (the rule of
 /// `domain::refuse_nul`: arguments and variables become filters, ids, inputs).
-pub struct Admission;
+/// It also keeps the documents it parsed (see [`Documents`]).
+#[derive(Default)]
+pub struct Admission {
+    documents: Arc<Documents>,
+}
 
 impl ExtensionFactory for Admission {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AdmissionExtension)
+        Arc::new(AdmissionExtension { documents: self.documents.clone() })
     }
 }
 
-struct AdmissionExtension;
+/// Documents as parsed, by their text: clients send the same few queries again
+/// and again (a page after a page), and parsing one (pest) was the largest
+/// share of a GraphQL page once its events were rendered ahead. A text names
+/// one document, so a kept one is always right. Bounded: texts of at most
+/// [`KEPT_TEXT`] bytes, at most [`KEPT_DOCUMENTS`] of them, all dropped when full.
+#[derive(Default)]
+struct Documents(std::sync::Mutex<std::collections::HashMap<String, ExecutableDocument>>);
+
+const KEPT_TEXT: usize = 16 * 1024;
+const KEPT_DOCUMENTS: usize = 256;
+
+impl Documents {
+    fn get(&self, text: &str) -> Option<ExecutableDocument> {
+        self.0.lock().expect("documents poisoned").get(text).cloned()
+    }
+
+    fn keep(&self, text: &str, doc: &ExecutableDocument) {
+        if text.len() > KEPT_TEXT {
+            return;
+        }
+        let mut kept = self.0.lock().expect("documents poisoned");
+        if kept.len() >= KEPT_DOCUMENTS {
+            kept.clear();
+        }
+        kept.insert(text.to_string(), doc.clone());
+    }
+}
+
+struct AdmissionExtension {
+    documents: Arc<Documents>,
+}
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for AdmissionExtension {
@@ -202,8 +236,19 @@ impl Extension for AdmissionExtension {
     ) -> ServerResult<Request> {
         // `parsed_query` borrows the whole request; the variables step aside meanwhile.
         let variables = std::mem::take(&mut request.variables);
-        // Parsed once here; async-graphql uses this document instead of parsing again.
+        // Parsed once here (or kept from before); async-graphql uses this document
+        // instead of parsing again.
+        let new_text = match self.documents.get(&request.query) {
+            Some(doc) => {
+                request.set_parsed_query(doc);
+                None
+            }
+            None => Some(request.query.clone()),
+        };
         let doc = request.parsed_query()?;
+        if let Some(text) = new_text {
+            self.documents.keep(&text, doc);
+        }
         let selections = expanded_selections(doc)?;
         if selections > MAX_SELECTIONS {
             return Err(ServerError::new(too_many_selections("The query", selections), None));

@@ -23,6 +23,7 @@ mod error;
 mod explorer;
 mod http;
 mod inputs;
+mod json;
 pub(crate) mod limits;
 mod loader;
 mod mutation;
@@ -59,7 +60,7 @@ pub const DEFAULT_PAGE_SIZE: u64 = 50;
 fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
     Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .extension(ErrorCodes)
-        .extension(limits::Admission)
+        .extension(limits::Admission::default())
         .extension(spec::SpecResponse)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)

@@ -368,3 +368,48 @@ impl rusqlite::ToSql for Bind<'_> {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A statement past the calling thread's budget is answered whole, from the
+    /// blocking thread it is run again on.
+    #[tokio::test]
+    async fn a_statement_past_the_budget_still_answers_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (x INTEGER);
+             WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 100000)
+             INSERT INTO t SELECT x FROM n;",
+        )
+        .unwrap();
+        let file = SqliteFile::new(&path);
+        // A scan of 100,000 rows: several times the budget.
+        let steps = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = steps.clone();
+        conn.progress_handler(
+            STEPS_PER_CHECK,
+            Some(move || {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                false
+            }),
+        )
+        .unwrap();
+        let scan = "SELECT x FROM t WHERE x % ? = 0 ORDER BY x";
+        let all: i64 = conn.query_row("SELECT count(*) FROM t WHERE x % 7 = 0", [], |r| r.get(0)).unwrap();
+        assert!(
+            steps.load(std::sync::atomic::Ordering::Relaxed) > u64::from(INLINE_CHECKS),
+            "not past the budget"
+        );
+        let keys = file.keys(scan.into(), vec![Value::BigInt(Some(7))]).await.unwrap();
+        assert_eq!(keys.len() as i64, all);
+        assert_eq!(keys.first(), Some(&7));
+        assert_eq!(keys.last(), Some(&99_995));
+        // A cheap one answers on the calling thread, from a kept connection.
+        let keys = file.keys("SELECT x FROM t WHERE x < ?".into(), vec![Value::Int(Some(4))]).await.unwrap();
+        assert_eq!(keys, [1, 2, 3]);
+    }
+}

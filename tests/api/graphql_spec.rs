@@ -192,4 +192,25 @@ async fn page_nodes_answer_as_single_events() {
         assert_eq!(node.to_string(), one.to_string());
     }
     assert!(one.get("skipped").is_none() && one["kept"] == "Application", "{one}");
+
+    // Over a WebSocket, where async-graphql writes the response, the same answer.
+    use crate::graphql_subscriptions::{connect, receive_json, send};
+    let reader =
+        crate::helpers::client_credentials(&reqwest::Client::new(), &app.address, crate::helpers::READER)
+            .await;
+    let mut socket = connect(&app).await;
+    send(
+        &mut socket,
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {reader}")}}),
+    )
+    .await;
+    assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
+    send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query": query}})).await;
+    let next = receive_json(&mut socket).await;
+    assert_eq!(next["type"], "next", "{next}");
+    for node in
+        [&next["payload"]["data"]["page"]["nodes"][0], &next["payload"]["data"]["page"]["edges"][0]["node"]]
+    {
+        assert_eq!(node.to_string(), one.to_string());
+    }
 }
