@@ -2,7 +2,8 @@
 //! URL at run time), migrating, the one write transaction, reads, and retention;
 //! the Intune workloads' objects (`objects`), written with their audit events; and
 //! live routing's settings, routes and outbox (`routing`); the secrets instances on
-//! one database server share (`secrets`).
+//! one database server share (`secrets`). On a SQLite file, event writes and a
+//! page's keys go through SQLite's own API (`sqlite`), below sea-orm and sqlx.
 //! Nothing outside this module builds a query.
 
 mod cache;

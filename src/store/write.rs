@@ -52,8 +52,10 @@ pub enum WriteError {
 /// Dropped without [`BulkWrite::commit`], it rolls back whole.
 pub struct BulkWrite<'a> {
     store: &'a Store,
-    _turn: tokio::sync::MutexGuard<'a, ()>,
+    // Before the turn: fields drop in order, and a write dropped uncommitted rolls
+    // back before the next writer may begin.
     txn: BulkTxn,
+    _turn: tokio::sync::MutexGuard<'a, ()>,
     sets: NewPermissionSets,
 }
 

@@ -194,17 +194,11 @@ async fn page_nodes_answer_as_single_events() {
     assert!(one.get("skipped").is_none() && one["kept"] == "Application", "{one}");
 
     // Over a WebSocket, where async-graphql writes the response, the same answer.
-    use crate::graphql_subscriptions::{connect, receive_json, send};
+    use crate::graphql_subscriptions::{connect_as, receive_json, send};
     let reader =
         crate::helpers::client_credentials(&reqwest::Client::new(), &app.address, crate::helpers::READER)
             .await;
-    let mut socket = connect(&app).await;
-    send(
-        &mut socket,
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {reader}")}}),
-    )
-    .await;
-    assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
+    let mut socket = connect_as(&app, &reader).await;
     send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query": query}})).await;
     let next = receive_json(&mut socket).await;
     assert_eq!(next["type"], "next", "{next}");

@@ -29,6 +29,18 @@ pub(crate) async fn connect(app: &TestApp) -> Socket {
     socket
 }
 
+/// A connection opened with `token` (`connection_init`, acknowledged).
+pub(crate) async fn connect_as(app: &TestApp, token: &str) -> Socket {
+    let mut socket = connect(app).await;
+    send(
+        &mut socket,
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}),
+    )
+    .await;
+    assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
+    socket
+}
+
 pub(crate) async fn send(socket: &mut Socket, message: Value) {
     socket.send(Message::text(message.to_string())).await.expect("send");
 }
@@ -58,13 +70,7 @@ pub(crate) async fn receive_json(socket: &mut Socket) -> Value {
 async fn subscriptions_deliver_events_from_every_door() {
     let app = sqlite(&[]).await;
     let reader = client_credentials(&reqwest::Client::new(), &app.address, READER).await;
-    let mut socket = connect(&app).await;
-    send(
-        &mut socket,
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {reader}")}}),
-    )
-    .await;
-    assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
+    let mut socket = connect_as(&app, &reader).await;
     send(
         &mut socket,
         json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { auditEventCreated(filter: \"category eq 'Device'\") { id category activityDateTime } }"}}),
@@ -193,13 +199,7 @@ async fn a_subscription_ends_when_its_token_expires() {
     let app = sqlite(&[]).await;
     let reader = client_credentials(&reqwest::Client::new(), &app.address, READER).await;
     let short_lived = expiring_in(&app, &reader, 3);
-    let mut socket = connect(&app).await;
-    send(
-        &mut socket,
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {short_lived}")}}),
-    )
-    .await;
-    assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
+    let mut socket = connect_as(&app, &short_lived).await;
     send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { auditEventCreated { id } }"}})).await;
 
     let expired = receive_json(&mut socket).await;

@@ -48,7 +48,7 @@ async fn instances_share_their_secrets(app: TestApp) {
 /// A GraphQL subscription held on one instance hears, in commit order, the
 /// events written through another (PostgreSQL's NOTIFY carries the sequences).
 async fn subscriptions_hear_other_instances(a: TestApp) {
-    use crate::graphql_subscriptions::{connect, receive_json, send};
+    use crate::graphql_subscriptions::{connect_as, receive_json, send};
     use futures_util::StreamExt;
     use serde_json::json;
     use tokio_tungstenite::tungstenite::Message;
@@ -59,13 +59,7 @@ async fn subscriptions_hear_other_instances(a: TestApp) {
     let b = a.another_instance(&[]).await;
     let reader =
         crate::helpers::client_credentials(&reqwest::Client::new(), &a.address, crate::helpers::READER).await;
-    let mut socket = connect(&a).await;
-    send(
-        &mut socket,
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {reader}")}}),
-    )
-    .await;
-    assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
+    let mut socket = connect_as(&a, &reader).await;
     send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { auditEventCreated { id } }"}})).await;
     let created = |id: &str| sample_event(id, &days_ago(0));
     // The subscription listens a moment after `subscribe`: probe through B until A hears one.
@@ -190,15 +184,9 @@ async fn a_rotated_key_signs_everywhere_and_earlier_tokens_still_verify(app: Tes
 
 /// Opens `auditEventFeed` (after `after`, if given) on `app` as the reader app.
 async fn open_feed(app: &TestApp, after: Option<&str>) -> crate::graphql_subscriptions::Socket {
-    use crate::graphql_subscriptions::{connect, receive_json, send};
+    use crate::graphql_subscriptions::{connect_as, send};
     let reader = client_credentials(&reqwest::Client::new(), &app.address, READER).await;
-    let mut socket = connect(app).await;
-    send(
-        &mut socket,
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {reader}")}}),
-    )
-    .await;
-    assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
+    let mut socket = connect_as(app, &reader).await;
     let query = "subscription($after: String) { auditEventFeed(after: $after) { cursor event { id } } }";
     send(
         &mut socket,

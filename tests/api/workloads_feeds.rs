@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::graphql_subscriptions::{connect, receive_json, send};
+use crate::graphql_subscriptions::{connect_as, send};
 use crate::helpers::{
     ADMIN, READER, TestApp, client_credentials, gql, no_errors, plain, sqlite, user_token_via,
 };
@@ -59,13 +59,7 @@ async fn workload_events_reach_every_door() {
     let app = sqlite(&[]).await;
     let admin = bearer(&client_credentials(&reqwest::Client::new(), &app.address, INTUNE_ADMIN).await);
     let reader = client_credentials(&reqwest::Client::new(), &app.address, READER).await;
-    let mut socket = connect(&app).await;
-    send(
-        &mut socket,
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {reader}")}}),
-    )
-    .await;
-    assert_eq!(receive_json(&mut socket).await["type"], "connection_ack");
+    let mut socket = connect_as(&app, &reader).await;
     send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query":
         "subscription { auditEventCreated(filter: \"category eq 'Compliance'\") { id activityType correlationId resources { resourceId } } }"}})).await;
     // The subscription listens a moment after `subscribe`: create until one is heard.
