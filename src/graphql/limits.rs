@@ -16,6 +16,9 @@
 //! most [`MAX_BATCH`] operations (async-graphql has no batch limit, and applies
 //! its complexity limit per operation). What remains is bounded in time by the
 //! per-request budget (`--graphql-timeout-ms`, see `http`).
+//!
+//! Parsing happens here, so the documents parsed are kept here too, by their
+//! text (`Documents`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

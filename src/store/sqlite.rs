@@ -133,7 +133,7 @@ impl SqliteFile {
         reader.set_prepared_statement_cache_capacity(64);
         // A plan that does not depend on the bound values: SQLite (built with
         // STAT4) would otherwise prepare a cached statement again each time new
-        // values are bound (~5% of a cached page). The store keeps no STAT4
+        // values are bound (14% of a cached page). The store keeps no STAT4
         // histograms (`analysis_limit`), so the plans are the same.
         reader.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         Ok(reader)
@@ -213,7 +213,7 @@ impl Drop for SqliteTxn {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
-    tokio::task::spawn_blocking(work).await.context("the SQLite writer stopped")?
+    tokio::task::spawn_blocking(work).await.context("a SQLite statement's thread stopped")?
 }
 
 #[derive(Debug)]

@@ -126,6 +126,32 @@ async fn the_schema_description_is_the_schemas_own() {
     );
 }
 
+/// A document is parsed once and kept by its text; each request still gets its
+/// own variables, `@skip` included (async-graphql drops skipped selections from
+/// the request's copy of the document, never from the kept one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_document_answers_each_requests_variables() {
+    let app = sqlite(&[]).await;
+    seed_filter_events(&app).await;
+    let query = "query($skip: Boolean!, $n: Int) { auditEvents(first: $n) { totalCount @skip(if: $skip) nodes { id } } }";
+    let mut answers = Vec::new();
+    for (skip, n) in [(true, 1), (false, 2), (true, 3), (false, 1)] {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&json!({"query": query, "variables": {"skip": skip, "n": n}}))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = response.json().await.unwrap();
+        let page = &body["data"]["auditEvents"];
+        assert_eq!(page.get("totalCount").is_none(), skip, "{body}");
+        assert_eq!(page["nodes"].as_array().unwrap().len(), n, "{body}");
+        answers.push(page.clone());
+    }
+    assert_ne!(answers[0], answers[2]);
+}
+
 /// Every field of `type_name` and, below it, of the object types it holds, as a
 /// selection set built from introspection (so a field added later is in it).
 async fn whole_selection(app: &TestApp, type_name: &str) -> String {
