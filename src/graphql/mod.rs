@@ -8,7 +8,8 @@
 //!   JSON body that REST validates).
 //! - `query`, `mutation`, `subscription`: the three roots; `connection`: Relay paging
 //!   on the store's keyset cursors, forwards and backwards; `nodes`: a page's events
-//!   resolved in one walk of their selection set; `loader`: batch loading.
+//!   rendered to JSON from a plan of their selection; `loader`: batch loading.
+//! - `json`: the HTTP door's responses, with those renderings copied in.
 //! - `error`: `ApiError`/`AuthError` → `extensions.code`.
 //! - `spec`: responses in the query's order, failed nullable fields `null` (async-graphql
 //!   departs from the specification there).

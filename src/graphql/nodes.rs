@@ -218,8 +218,11 @@ trait Render: OutputType {
     /// written as null (a test guards against that).
     fn write(&self, name: &str, sub: Option<&Plan>, out: &mut Vec<u8>);
 
-    /// The plan of field `name`'s merged selections, for object-valued fields.
-    fn plan(name: &str, ctx: &ContextSelectionSet<'_>, sets: &[&SelectionSet]) -> Option<Plan>;
+    /// The plan of field `name`'s merged selections, for object-valued fields
+    /// (a type with none has no plans to make).
+    fn plan(_name: &str, _ctx: &ContextSelectionSet<'_>, _sets: &[&SelectionSet]) -> Option<Plan> {
+        None
+    }
 }
 
 fn render<T: Render>(plan: &Plan, value: &T, out: &mut Vec<u8>) {
@@ -340,10 +343,6 @@ impl Render for RoleScopeTagInfo {
             _ => null(out),
         }
     }
-
-    fn plan(_: &str, _: &ContextSelectionSet<'_>, _: &[&SelectionSet]) -> Option<Plan> {
-        None
-    }
 }
 
 impl Render for AuditResource {
@@ -370,9 +369,5 @@ impl Render for AuditProperty {
             "newValue" => text(out, &self.new_value),
             _ => null(out),
         }
-    }
-
-    fn plan(_: &str, _: &ContextSelectionSet<'_>, _: &[&SelectionSet]) -> Option<Plan> {
-        None
     }
 }

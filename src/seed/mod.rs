@@ -39,6 +39,9 @@ pub use generator::generate;
 
 use chrono::{DateTime, Duration, Utc};
 
+/// How many days before `to` the default range starts.
+pub const SEEDED_DAYS: i64 = 364;
+
 /// The default range of seeded events, `(from, to)`: `to` (when not given) is the
 /// start of `now`'s UTC day, not `now` itself, so the same seed and count give the
 /// same events all day long; `from` (when not given) is 364 days before `to`, so
@@ -46,9 +49,6 @@ use chrono::{DateTime, Duration, Utc};
 /// starts at `now` − 365 days, later than `to` − 365 days once the day has begun).
 /// `seed`, the demo tenant and `/_auditgraph/reset` all take it (`now` is the
 /// emulator's clock where there is one).
-/// How many days before `to` the default range starts.
-pub const SEEDED_DAYS: i64 = 364;
-
 pub fn default_range(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,

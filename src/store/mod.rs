@@ -108,7 +108,8 @@ impl Store {
     }
 
     /// Connects for a command that does one thing at a time (`import`, `seed`,
-    /// `export`): one SQLite connection, as its statements take turns anyway.
+    /// `export`): one pooled SQLite connection (events are written through the
+    /// store's own writer, see `sqlite`), as its statements take turns anyway.
     /// Each pooled connection's page cache fills up over a long load or walk:
     /// with four, their 4 x 64 MiB were half of a 1M-event import's peak memory.
     pub async fn connect_for_command(url: &str) -> anyhow::Result<Store> {
